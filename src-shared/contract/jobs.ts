@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { ConverterConfig, Side, TrainingSettings } from './settings.js';
+
+export const JobType = z.enum(['extract', 'train', 'convert']);
+export type JobType = z.infer<typeof JobType>;
+
+export const JobState = z.enum(['queued', 'running', 'paused', 'cancelling', 'cancelled', 'completed', 'failed']);
+export type JobState = z.infer<typeof JobState>;
+
+export const ExtractJobSpec = z.object({
+  type: z.literal('extract'),
+  side: z.enum(['a', 'b', 'both']).default('both'),
+});
+export const TrainJobSpec = z.object({
+  type: z.literal('train'),
+  overrides: TrainingSettings.partial().default({}),
+});
+export const ConvertJobSpec = z.object({
+  type: z.literal('convert'),
+  input: z.string().min(1),
+  output: z.string().min(1),
+  config: ConverterConfig.partial().default({}),
+  metricsOnly: z.boolean().default(false),
+});
+export const JobSpec = z.discriminatedUnion('type', [ExtractJobSpec, TrainJobSpec, ConvertJobSpec]);
+export type JobSpec = z.infer<typeof JobSpec>;
+
+export const ErrorInfo = z.object({
+  code: z.string(),
+  message: z.string(),
+  /** Dotted path of the offending field for validation errors. */
+  field: z.string().optional(),
+  /** The file the error is about, when there is one. */
+  file: z.string().optional(),
+  /** What the user can do about it. */
+  fix: z.string().optional(),
+});
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+export const JobInfo = z.object({
+  id: z.string(),
+  projectDir: z.string(),
+  spec: JobSpec,
+  state: JobState,
+  stage: z.string().nullable(),
+  done: z.number().nonnegative(),
+  total: z.number().nonnegative(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  error: ErrorInfo.nullable(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+});
+export type JobInfo = z.infer<typeof JobInfo>;
+
+export const sideList = (side: 'a' | 'b' | 'both'): Side[] => (side === 'both' ? ['a', 'b'] : [side]);

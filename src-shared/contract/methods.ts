@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { BackendChoice, ConverterConfig, ProjectSettingsPatch, Side } from './settings.js';
+import {
+  FaceRecord,
+  FrameRecord,
+  LossPoint,
+  MaskEdit,
+  MaskPart,
+  Point,
+  PreviewRecord,
+  ProjectSummary,
+  RecentProject,
+} from './project.js';
+import { JobInfo, JobSpec } from './jobs.js';
+import { BackendReport, EngineStatus } from './events.js';
+
+const ProjectRef = z.object({ dir: z.string().min(1) });
+const Page = { offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(5000).default(500) };
+
+const method = <P extends z.ZodType, R extends z.ZodType>(params: P, result: R) => ({ params, result });
+
+/**
+ * Every request the renderer (or the CLI) can make of the engine: name -> params and result schemas.
+ * Both ends validate against these: the receiver its params, the caller the result.
+ */
+export const methods = {
+  'engine.info': method(
+    z.object({}),
+    z.object({
+      version: z.string(),
+      status: EngineStatus,
+      pid: z.number().int(),
+      runtime: z.enum(['electron-utility', 'node-child', 'in-process']),
+      backend: BackendReport.nullable(),
+      ffmpeg: z.object({ ffmpeg: z.string().nullable(), ffprobe: z.string().nullable(), tried: z.array(z.string()) }),
+      stages: z.record(z.string(), z.boolean()),
+    }),
+  ),
+  'engine.probeBackend': method(z.object({ force: BackendChoice.optional() }), BackendReport),
+  'engine.shutdown': method(z.object({ checkpoint: z.boolean().default(true) }), z.object({ stopped: z.boolean() })),
+
+  'project.list': method(z.object({}), z.object({ projects: z.array(RecentProject) })),
+  'project.create': method(
+    z.object({
+      dir: z.string().min(1),
+      name: z.string().min(1).max(200).optional(),
+      sourceA: z.string().min(1),
+      sourceB: z.string().min(1),
+      settings: ProjectSettingsPatch.optional(),
+    }),
+    ProjectSummary,
+  ),
+  'project.open': method(ProjectRef, ProjectSummary),
+  'project.rename': method(ProjectRef.extend({ name: z.string().min(1).max(200) }), ProjectSummary),
+  'project.updateSettings': method(ProjectRef.extend({ patch: ProjectSettingsPatch }), ProjectSummary),
+  'project.delete': method(
+    ProjectRef.extend({ confirmName: z.string() }),
+    z.object({ deleted: z.boolean() }),
+  ),
+  'project.forget': method(ProjectRef, z.object({ forgotten: z.boolean() })),
+
+  'frames.list': method(
+    ProjectRef.extend({ side: Side, ...Page }),
+    z.object({ total: z.number().int(), frames: z.array(FrameRecord) }),
+  ),
+  'faces.list': method(
+    ProjectRef.extend({ side: Side, frameIndex: z.number().int().nonnegative().optional(), ...Page }),
+    z.object({ total: z.number().int(), faces: z.array(FaceRecord) }),
+  ),
+  'faces.chooseTrack': method(
+    ProjectRef.extend({ side: Side, trackId: z.number().int() }),
+    z.object({ side: Side, trackId: z.number().int() }),
+  ),
+
+  'masks.get': method(
+    ProjectRef.extend({ faceId: z.number().int() }),
+    z.object({ faceId: z.number().int(), generated: z.record(z.string(), z.array(Point)), edits: z.array(MaskEdit) }),
+  ),
+  'masks.saveEdit': method(
+    ProjectRef.extend({
+      faceId: z.number().int(),
+      part: MaskPart,
+      polygon: z.array(Point).min(3).max(2000).nullable(),
+      /** Base64 PNG of the painted raster, or null to keep polygon-only. */
+      rasterPng: z.string().max(20_000_000).nullable(),
+    }),
+    MaskEdit,
+  ),
+  'masks.reset': method(ProjectRef.extend({ faceId: z.number().int(), part: MaskPart.optional() }), z.object({ removed: z.number().int() })),
+  'masks.propagate': method(
+    ProjectRef.extend({ faceId: z.number().int(), part: MaskPart, count: z.number().int().min(1).max(10_000) }),
+    z.object({ copied: z.number().int() }),
+  ),
+
+  'jobs.start': method(ProjectRef.extend({ job: JobSpec }), JobInfo),
+  'jobs.cancel': method(z.object({ jobId: z.string() }), JobInfo),
+  'jobs.pause': method(z.object({ jobId: z.string() }), JobInfo),
+  'jobs.resume': method(z.object({ jobId: z.string() }), JobInfo),
+  'jobs.list': method(z.object({ dir: z.string().optional() }), z.object({ jobs: z.array(JobInfo) })),
+  'jobs.get': method(z.object({ jobId: z.string() }), JobInfo),
+
+  'train.history': method(
+    ProjectRef.extend({ runId: z.number().int().optional(), sinceIteration: z.number().int().nonnegative().default(0) }),
+    z.object({ losses: z.array(LossPoint), previews: z.array(PreviewRecord) }),
+  ),
+
+  'convert.preview': method(
+    ProjectRef.extend({ side: Side, frameIndex: z.number().int().nonnegative(), config: ConverterConfig.partial().default({}) }),
+    z.object({ before: z.string(), after: z.string(), mask: z.string() }),
+  ),
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type ParamsOf<M extends MethodName> = z.input<Methods[M]['params']>;
+export type ParsedParamsOf<M extends MethodName> = z.output<Methods[M]['params']>;
+export type ResultOf<M extends MethodName> = z.output<Methods[M]['result']>;
+export const methodNames = Object.keys(methods) as MethodName[];

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/** Sides of a swap: A is the source person, B the target person. */
+export const Side = z.enum(['a', 'b']);
+export type Side = z.infer<typeof Side>;
+
+export const BackendName = z.enum(['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu']);
+export type BackendName = z.infer<typeof BackendName>;
+/** 'auto' walks the fallback chain; a name forces that backend. */
+export const BackendChoice = z.union([z.literal('auto'), BackendName]);
+export type BackendChoice = z.infer<typeof BackendChoice>;
+
+export const Resolution = z.union([z.literal(64), z.literal(128), z.literal(256)]);
+export const Capacity = z.enum(['lite', 'standard']);
+export const NormType = z.enum(['instancenorm', 'batchnorm', 'layernorm', 'groupnorm', 'hybrid', 'none']);
+
+/** Extraction options, named as in the original where it had them. */
+export const ExtractionSettings = z.object({
+  frameStride: z.number().int().min(1).max(1000).default(1),
+  detectionThreshold: z.number().min(0).max(1).default(0.6),
+  minFaceArea: z.number().int().min(0).default(35 * 35),
+  useAutoDownscaling: z.boolean().default(true),
+  maxTrainingFaces: z.number().int().min(1).default(2000),
+  blurThreshold: z.number().min(0).default(20),
+  maskDilation: z.number().int().min(0).max(64).default(9),
+  maskFeather: z.number().int().min(0).max(64).default(7),
+});
+export type ExtractionSettings = z.infer<typeof ExtractionSettings>;
+
+/** Training options with the original's defaults (faceswap-gan-spec.md). */
+export const TrainingSettings = z.object({
+  resolution: Resolution.default(64),
+  capacity: Capacity.default('lite'),
+  iterations: z.number().int().min(1).max(1_000_000).default(20_000),
+  batchSize: z.number().int().min(1).max(256).default(8),
+  backend: BackendChoice.default('auto'),
+  useSelfAttention: z.boolean().default(true),
+  norm: NormType.default('instancenorm'),
+  learningRateFactor: z.number().positive().default(1),
+  checkpointEvery: z.number().int().min(1).default(500),
+  previewEvery: z.number().int().min(1).default(300),
+  keepCheckpoints: z.number().int().min(1).max(100).default(3),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+});
+export type TrainingSettings = z.infer<typeof TrainingSettings>;
+
+export const ColorCorrection = z.enum(['NONE', 'ADAIN', 'ADAIN_XYZ', 'HISTMATCH']);
+export const OutputType = z.enum(['SINGLE', 'COMBINED', 'TRIPLE']);
+export const Direction = z.enum(['AtoB', 'BtoA']);
+/** Every part combination of the face-parts fork (with the MOUTH_AND_EYEBROWS bug fixed) plus the whole face. */
+export const Segmentation = z.enum([
+  'FACE',
+  'EYES',
+  'EYEBROWS',
+  'NOSE',
+  'MOUTH',
+  'EYES_AND_EYEBROWS',
+  'EYES_AND_NOSE',
+  'EYES_AND_MOUTH',
+  'EYEBROWS_AND_NOSE',
+  'MOUTH_AND_EYEBROWS',
+  'NOSE_AND_MOUTH',
+  'EYES_EYEBROWS_AND_NOSE',
+  'EYES_EYEBROWS_AND_MOUTH',
+  'EYES_NOSE_AND_MOUTH',
+  'EYEBROWS_NOSE_AND_MOUTH',
+  'EYES_EYEBROWS_NOSE_AND_MOUTH',
+]);
+export type Segmentation = z.infer<typeof Segmentation>;
+
+/** The converter config: the original's field names, shared by the CLI, the contract and the UI form. */
+export const ConverterConfig = z.object({
+  image_shape: z.tuple([z.number().int(), z.number().int(), z.literal(3)]).default([64, 64, 3]),
+  use_smoothed_bbox: z.boolean().default(true),
+  use_kalman_filter: z.boolean().default(true),
+  use_auto_downscaling: z.boolean().default(false),
+  bbox_moving_avg_coef: z.number().min(0).max(1).default(0.65),
+  min_face_area: z.number().int().min(0).default(35 * 35),
+  kf_noise_coef: z.number().positive().default(3e-3),
+  color_correction: ColorCorrection.default('HISTMATCH'),
+  detection_threshold: z.number().min(0).max(1).default(0.8),
+  roi_coverage: z.number().min(0.5).max(1).default(0.9),
+  output_type: OutputType.default('SINGLE'),
+  direction: Direction.default('AtoB'),
+  segmentation: Segmentation.default('FACE'),
+  start_frame: z.number().int().min(0).optional(),
+  end_frame: z.number().int().min(0).optional(),
+  synthetic_label: z.boolean().default(false),
+});
+export type ConverterConfig = z.infer<typeof ConverterConfig>;
+
+export const ProjectSettings = z.object({
+  extraction: ExtractionSettings.prefault({}),
+  training: TrainingSettings.prefault({}),
+  converter: ConverterConfig.prefault({}),
+});
+export type ProjectSettings = z.infer<typeof ProjectSettings>;
+
+/** Deep-partial settings patch accepted by project.updateSettings and project.create. */
+export const ProjectSettingsPatch = z.object({
+  extraction: ExtractionSettings.partial().optional(),
+  training: TrainingSettings.partial().optional(),
+  converter: ConverterConfig.partial().optional(),
+});
+export type ProjectSettingsPatch = z.infer<typeof ProjectSettingsPatch>;
