@@ -5,3 +5,4 @@ export * from './events.js';
 export * from './methods.js';
 export * from './errors.js';
 export * from './envelope.js';
+export * from './client.js';

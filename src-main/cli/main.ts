@@ -1,0 +1,322 @@
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import {
+  ConverterConfig,
+  ErrorCode,
+  StudioError,
+  type EngineEvent,
+  type JobInfo,
+  type JobSpec,
+  type ProjectSummary,
+} from '../../src-shared/contract/index.js';
+import { EngineProcess } from '../host-node/engine-process.js';
+import { EXIT, Output, usageError } from './output.js';
+
+async function withEngine<T>(out: Output, work: (engine: EngineProcess) => Promise<T>): Promise<T> {
+  const engine = new EngineProcess({ onInvalidMessage: (e) => out.warn(`engine sent an invalid message: ${e.message}`) });
+  try {
+    return await work(engine);
+  } finally {
+    await engine.stop();
+  }
+}
+
+function formatSummary(p: ProjectSummary): string {
+  const side = (s: 'a' | 'b'): string => {
+    const src = p.sources[s];
+    const m = src.media;
+    const c = p.counts[s];
+    return (
+      `  ${s.toUpperCase()}: ${src.path}\n` +
+      `     ${src.kind}, ${m.displayWidth}x${m.displayHeight}, ${m.frameCount} frames` +
+      (src.kind === 'video' ? ` @ ${m.fps.toFixed(2)} fps, ${m.durationSeconds.toFixed(1)} s${m.hasAudio ? ', audio' : ''}` : '') +
+      `\n     indexed ${c.framesIndexed}, faces kept ${c.facesKept}, skipped ${c.facesSkipped}, tracks ${c.tracks}, mask edits ${c.maskEdits}`
+    );
+  };
+  const t = p.settings.training;
+  return [
+    `${p.name}  (${p.dir})`,
+    side('a'),
+    side('b'),
+    `  training: ${t.resolution} px ${t.capacity}, ${t.iterations} iterations, batch ${t.batchSize}, backend ${t.backend}`,
+    `  runs: ${p.trainingRuns.length}, exports: ${p.exports.length}`,
+  ].join('\n');
+}
+
+/** Start a job and follow it to its end, with a progress bar on a terminal; Ctrl-C cancels (work so far is kept). */
+async function runJob(out: Output, engine: EngineProcess, dir: string, job: JobSpec): Promise<JobInfo> {
+  const bar = out.interactive
+    ? new cliProgress.SingleBar(
+        { format: ' {stage} |{bar}| {value}/{total} {rate}/s ETA {eta_formatted}', hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  let barStarted = false;
+  let jobId: string | null = null;
+  let lastLine = 0;
+  let finish: (info: JobInfo) => void = () => undefined;
+  const finished = new Promise<JobInfo>((resolve) => (finish = resolve));
+  const early: EngineEvent[] = [];
+  const onEvent = (event: EngineEvent): void => {
+    if (jobId === null) {
+      early.push(event);
+      return;
+    }
+    if (event.type === 'job.progress' && event.jobId === jobId) {
+      if (bar) {
+        if (!barStarted || bar.getTotal() !== event.total) {
+          if (barStarted) bar.stop();
+          bar.start(event.total, event.done, { stage: event.stage, rate: event.rate.toFixed(1) });
+          barStarted = true;
+        }
+        bar.update(event.done, { stage: event.stage, rate: event.rate.toFixed(1) });
+      } else if (Date.now() - lastLine > 2000 || event.done === event.total) {
+        lastLine = Date.now();
+        const eta = event.etaSeconds === null ? '' : `, ETA ${Math.round(event.etaSeconds)} s`;
+        process.stderr.write(`${event.stage}: ${event.done}/${event.total} (${event.rate.toFixed(1)}/s${eta})\n`);
+      }
+    } else if (event.type === 'log' && (event.jobId === jobId || event.jobId === null) && event.level !== 'debug') {
+      if (barStarted) bar?.stop();
+      barStarted = false;
+      process.stderr.write(`${event.level}: ${event.message}\n`);
+    } else if (event.type === 'job.state' && event.job.id === jobId && ['completed', 'failed', 'cancelled'].includes(event.job.state)) {
+      finish(event.job);
+    }
+  };
+  const unsubscribe = engine.client.onEvent(onEvent);
+  const onSigint = (): void => {
+    if (jobId) {
+      out.warn('\ncancelling (finished work is kept; run the command again to resume)...');
+      void engine.client.request('jobs.cancel', { jobId }).catch(() => undefined);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const started = await engine.client.request('jobs.start', { dir, job });
+    jobId = started.id;
+    for (const event of early.splice(0)) onEvent(event);
+    const done = await Promise.race([
+      finished,
+      engine.exited.then(({ code, signal }) => {
+        throw new StudioError(ErrorCode.engineGone, `the engine stopped during the job (${signal ?? `exit ${code}`})`, {
+          fix: 'run the command again to resume',
+        });
+      }),
+    ]);
+    return done;
+  } finally {
+    if (barStarted) bar?.stop();
+    process.off('SIGINT', onSigint);
+    unsubscribe();
+  }
+}
+
+function jobOutcome(out: Output, job: JobInfo, human: () => string): number {
+  if (job.state === 'completed') {
+    out.result({ job: job.id, state: job.state, ...(job.result ?? {}) }, human);
+    return EXIT.ok;
+  }
+  const error = job.error ?? { code: ErrorCode.internal, message: `job ended as ${job.state}` };
+  return out.error(new StudioError(StudioError.fromInfo(error).code, error.message, { ...(error.fix ? { fix: error.fix } : {}), ...(error.file ? { file: error.file } : {}) }));
+}
+
+function parseIntOption(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n)) throw usageError(`--${name} must be an integer (got "${value}")`, name);
+    return n;
+  };
+}
+
+/** Converter flags carry the converter config's own field names (--color_correction HISTMATCH). */
+function converterOptions(command: Command): Command {
+  for (const [key, schema] of Object.entries(ConverterConfig.shape)) {
+    const description = (schema as { description?: string }).description ?? `converter ${key}`;
+    command.addOption(new Option(`--${key} <value>`, description));
+  }
+  return command;
+}
+
+function parseConverterValue(value: string): unknown {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(value)) return Number(value);
+  if (value.startsWith('[')) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('faceparts')
+    .description('FaceParts Studio: swap whole faces or chosen face parts between two people in video')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const jsonFlag = (c: Command): Command => c.option('--json', 'print one JSON object as the last stdout line');
+
+  jsonFlag(program.command('new <dir>').description('create a project from two videos or image folders'))
+    .requiredOption('--a <source>', 'video or image folder of person A (the source)')
+    .requiredOption('--b <source>', 'video or image folder of person B (the target)')
+    .option('--name <name>', 'project name (default: the folder name)')
+    .action(async (dir: string, opts: { a: string; b: string; name?: string; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const summary = await withEngine(out, (engine) =>
+          engine.client.request('project.create', {
+            dir: path.resolve(dir),
+            sourceA: path.resolve(opts.a),
+            sourceB: path.resolve(opts.b),
+            ...(opts.name ? { name: opts.name } : {}),
+          }),
+        );
+        out.result({ project: summary }, () => `created project\n${formatSummary(summary)}`);
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    });
+
+  jsonFlag(program.command('info <dir>').description('show a project: sources, counts, settings, runs'))
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const summary = await withEngine(out, (engine) => engine.client.request('project.open', { dir: path.resolve(dir) }));
+        out.result({ project: summary }, () => formatSummary(summary));
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    });
+
+  jsonFlag(program.command('extract <dir>').description('find, track and align faces; resumes where it stopped'))
+    .addOption(new Option('--side <side>', 'which side to extract').choices(['a', 'b', 'both']).default('both'))
+    .action(async (dir: string, opts: { side: 'a' | 'b' | 'both'; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const job = await withEngine(out, (engine) => runJob(out, engine, path.resolve(dir), { type: 'extract', side: opts.side }));
+        setExit(jobOutcome(out, job, () => `extraction finished: ${JSON.stringify(job.result)}`));
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    });
+
+  jsonFlag(program.command('train <dir>').description('train the swap model; resumes from the last checkpoint'))
+    .option('--iterations <n>', 'total iterations', parseIntOption('iterations'))
+    .addOption(new Option('--resolution <px>', 'face resolution').choices(['64', '128', '256']))
+    .addOption(new Option('--capacity <c>', 'model capacity').choices(['lite', 'standard']))
+    .addOption(new Option('--backend <b>', 'tfjs backend').choices(['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu']))
+    .option('--batch-size <n>', 'batch size', parseIntOption('batch-size'))
+    .action(
+      async (
+        dir: string,
+        opts: { iterations?: number; resolution?: string; capacity?: 'lite' | 'standard'; backend?: string; batchSize?: number; json?: boolean },
+      ) => {
+        const out = new Output(Boolean(opts.json));
+        const overrides: Record<string, unknown> = {};
+        if (opts.iterations !== undefined) overrides.iterations = opts.iterations;
+        if (opts.resolution !== undefined) overrides.resolution = Number(opts.resolution);
+        if (opts.capacity !== undefined) overrides.capacity = opts.capacity;
+        if (opts.backend !== undefined) overrides.backend = opts.backend;
+        if (opts.batchSize !== undefined) overrides.batchSize = opts.batchSize;
+        try {
+          const job = await withEngine(out, (engine) => runJob(out, engine, path.resolve(dir), { type: 'train', overrides }));
+          setExit(jobOutcome(out, job, () => `training finished: ${JSON.stringify(job.result)}`));
+        } catch (error) {
+          setExit(out.error(error));
+        }
+      },
+    );
+
+  converterOptions(
+    jsonFlag(program.command('convert <dir>').description('swap faces (or face parts) in a video with the trained model'))
+      .requiredOption('--input <video>', 'video to convert')
+      .requiredOption('--output <file>', 'output video file')
+      .option('--metrics-only', 'only measure quality of an existing conversion'),
+  ).action(async (dir: string, opts: Record<string, unknown>) => {
+    const out = new Output(Boolean(opts.json));
+    const config: Record<string, unknown> = {};
+    for (const key of Object.keys(ConverterConfig.shape)) {
+      if (typeof opts[key] === 'string') config[key] = parseConverterValue(opts[key]);
+    }
+    try {
+      const job = await withEngine(out, (engine) =>
+        runJob(out, engine, path.resolve(dir), {
+          type: 'convert',
+          input: path.resolve(String(opts.input)),
+          output: path.resolve(String(opts.output)),
+          config,
+          metricsOnly: Boolean(opts.metricsOnly),
+        }),
+      );
+      setExit(jobOutcome(out, job, () => `conversion finished: ${JSON.stringify(job.result)}`));
+    } catch (error) {
+      setExit(out.error(error));
+    }
+  });
+
+  jsonFlag(program.command('serve').description('serve the studio UI to a browser (HTTP + WebSocket)'))
+    .option('--host <host>', 'address to bind (other than loopback requires the printed token)', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', parseIntOption('port'), 7770)
+    .option('--token <token>', 'access token (default: random when binding beyond loopback)')
+    .action(async (opts: { host: string; port: number; token?: string; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const { startServer } = await import('../serve/server.js');
+        const server = await startServer({ host: opts.host, port: opts.port, ...(opts.token ? { token: opts.token } : {}) });
+        out.result({ url: server.url, host: server.host, port: server.port, tokenRequired: server.tokenRequired, token: server.token }, () =>
+          [`FaceParts Studio is served at ${server.url}`, server.tokenRequired ? `access token: ${server.token}` : '', 'Ctrl-C to stop']
+            .filter(Boolean)
+            .join('\n'),
+        );
+        await new Promise<void>((resolve) => {
+          const stop = (): void => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await server.close();
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    });
+
+  for (const [name, description, issue] of [
+    ['demo', 'run the whole studio on bundled sample media', 'the main-job issue'],
+    ['bench', 'measure extraction, training and conversion against their references', 'the benchmark issue'],
+  ] as const) {
+    jsonFlag(program.command(name).description(`${description} (not built yet)`))
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action((opts: { json?: boolean }) => {
+        const out = new Output(Boolean(opts.json));
+        setExit(
+          out.error(
+            new StudioError(ErrorCode.stageUnavailable, `"faceparts ${name}" is not built yet in this version (${issue})`, {
+              fix: 'use new, extract and info for now',
+            }),
+          ),
+        );
+      });
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return EXIT.ok;
+      const json = argv.includes('--json');
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code: ErrorCode.invalidParams, message: error.message } })}\n`);
+      return EXIT.usage;
+    }
+    return new Output(argv.includes('--json')).error(error);
+  }
+  return code;
+}

@@ -1,0 +1,257 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ErrorCode,
+  StudioError,
+  parseRequest,
+  salvageRequestId,
+  toErrorInfo,
+  type EngineEvent,
+  type MethodName,
+  type ParsedParamsOf,
+  type ResponseEnvelope,
+  type ResultOf,
+} from '../../../src-shared/contract/index.js';
+import { currentBackend, selectBackend } from '../backend/select.js';
+import { JobManager } from '../jobs/manager.js';
+import { resolveTools } from '../media/tools.js';
+import { probeSource } from '../media/probe.js';
+import { forgetProject, listRecent, rememberProject } from '../project/recent.js';
+import { ProjectStore } from '../project/store.js';
+import { availableStages } from '../stages.js';
+
+export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
+
+type Handler<M extends MethodName> = (params: ParsedParamsOf<M>) => Promise<ResultOf<M>> | ResultOf<M>;
+type Handlers = { [M in MethodName]: Handler<M> };
+
+function packageVersion(): string {
+  try {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    for (const up of ['../../..', '../../../..']) {
+      const file = path.join(here, up, 'package.json');
+      try {
+        return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+      } catch {
+        /* try the next level: dist/ adds one */
+      }
+    }
+  } catch {
+    /* fall through */
+  }
+  return '0.0.0';
+}
+
+/**
+ * The engine behind the contract: validates every request, dispatches it, and never lets a bad message
+ * take it down. Transports (utility process, child process, in-process) only move envelopes.
+ */
+export class Engine {
+  private readonly stores = new Map<string, ProjectStore>();
+  private readonly listeners = new Set<(event: EngineEvent) => void>();
+  readonly jobs: JobManager;
+  private status: 'starting' | 'ready' | 'busy' | 'stopping' = 'ready';
+  private readonly version = packageVersion();
+  private shutdownHook: (() => void) | null = null;
+
+  constructor(private readonly runtime: EngineRuntime) {
+    this.jobs = new JobManager({
+      emit: (event) => this.emit(event),
+      store: (dir) => this.store(dir),
+      onBusyChange: (busy) => this.setStatus(busy ? 'busy' : 'ready'),
+    });
+  }
+
+  onEvent(listener: (event: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called by the transport once shutdown has replied, to end the process. */
+  onShutdown(hook: () => void): void {
+    this.shutdownHook = hook;
+  }
+
+  emit(event: EngineEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        /* a broken listener must not stop the others */
+      }
+    }
+  }
+
+  private setStatus(status: typeof this.status): void {
+    if (this.status === status) return;
+    this.status = status;
+    this.emit({ type: 'engine.state', status, backend: currentBackend() });
+  }
+
+  /** Handle one raw message from any transport; always resolves to a response envelope. */
+  async handle(raw: unknown): Promise<ResponseEnvelope> {
+    let request;
+    try {
+      request = parseRequest(raw);
+    } catch (error) {
+      return { kind: 'response', id: salvageRequestId(raw), ok: false, error: toErrorInfo(error) };
+    }
+    try {
+      const handler = this.handlers[request.method] as Handler<MethodName>;
+      const result = await handler(request.params as never);
+      return { kind: 'response', id: request.id, ok: true, result };
+    } catch (error) {
+      if (!(error instanceof StudioError)) this.emit({ type: 'log', level: 'error', message: `${request.method}: ${String((error as Error)?.stack ?? error)}`, jobId: null, time: new Date().toISOString() });
+      return { kind: 'response', id: request.id, ok: false, error: toErrorInfo(error) };
+    }
+  }
+
+  /** Open (or reuse) a project's store; first open cleans up after any earlier crash. */
+  store(dir: string): ProjectStore {
+    const key = path.resolve(dir);
+    const open = this.stores.get(key);
+    if (open) return open;
+    const store = ProjectStore.open(key);
+    this.stores.set(key, store);
+    return store;
+  }
+
+  private async openProject(dir: string): Promise<ProjectStore> {
+    const key = path.resolve(dir);
+    const fresh = !this.stores.has(key);
+    const store = this.store(key);
+    if (fresh && !this.jobs.projectHasLiveJob(key)) {
+      const recovered = await store.recover();
+      if (recovered.tempsRemoved + recovered.jobsInterrupted > 0) {
+        this.emit({
+          type: 'log',
+          level: 'warn',
+          message: `recovered ${store.project.name}: removed ${recovered.tempsRemoved} partial file(s), marked ${recovered.jobsInterrupted} interrupted job(s)`,
+          jobId: null,
+          time: new Date().toISOString(),
+        });
+      }
+    }
+    return store;
+  }
+
+  private closeStore(dir: string): void {
+    const key = path.resolve(dir);
+    this.stores.get(key)?.close();
+    this.stores.delete(key);
+  }
+
+  async shutdown(checkpoint: boolean): Promise<void> {
+    this.setStatus('stopping');
+    await this.jobs.stopAll(checkpoint);
+    for (const store of this.stores.values()) store.close();
+    this.stores.clear();
+  }
+
+  private readonly handlers: Handlers = {
+    'engine.info': () => {
+      const tools = resolveTools();
+      return {
+        version: this.version,
+        status: this.status,
+        pid: process.pid,
+        runtime: this.runtime,
+        backend: currentBackend(),
+        ffmpeg: { ffmpeg: tools.ffmpeg, ffprobe: tools.ffprobe, tried: tools.tried },
+        stages: { ...availableStages },
+      };
+    },
+    'engine.probeBackend': async ({ force }) => selectBackend(force ?? 'auto'),
+    'engine.shutdown': async ({ checkpoint }) => {
+      await this.shutdown(checkpoint);
+      setImmediate(() => this.shutdownHook?.());
+      return { stopped: true };
+    },
+
+    'project.list': () => ({ projects: listRecent() }),
+    'project.create': async ({ dir, name, sourceA, sourceB, settings }) => {
+      const [a, b] = await Promise.all([probeSource(sourceA), probeSource(sourceB)]);
+      const store = ProjectStore.create(dir, {
+        name,
+        settings,
+        sources: {
+          a: { side: 'a', kind: a.kind, path: a.path, media: a.media },
+          b: { side: 'b', kind: b.kind, path: b.path, media: b.media },
+        },
+      });
+      this.stores.set(store.dir, store);
+      rememberProject(store.dir, store.project.name);
+      return store.summary();
+    },
+    'project.open': async ({ dir }) => {
+      const store = await this.openProject(dir);
+      rememberProject(store.dir, store.project.name);
+      return store.summary();
+    },
+    'project.rename': async ({ dir, name }) => {
+      const store = await this.openProject(dir);
+      store.rename(name);
+      rememberProject(store.dir, name);
+      this.emit({ type: 'project.changed', projectDir: store.dir, what: 'renamed' });
+      return store.summary();
+    },
+    'project.updateSettings': async ({ dir, patch }) => {
+      const store = await this.openProject(dir);
+      store.updateSettings(patch);
+      this.emit({ type: 'project.changed', projectDir: store.dir, what: 'settings' });
+      return store.summary();
+    },
+    'project.delete': async ({ dir, confirmName }) => {
+      const key = path.resolve(dir);
+      const project = ProjectStore.peek(key);
+      if (confirmName !== project.name) {
+        throw new StudioError(ErrorCode.invalidParams, `confirmName: type the project's name "${project.name}" to delete it`, {
+          field: 'params.confirmName',
+        });
+      }
+      if (this.jobs.projectHasLiveJob(key)) {
+        throw new StudioError(ErrorCode.projectBusy, `${project.name} has a running job`, { fix: 'cancel the job first' });
+      }
+      this.closeStore(key);
+      await ProjectStore.remove(key);
+      forgetProject(key);
+      this.emit({ type: 'project.changed', projectDir: key, what: 'deleted' });
+      return { deleted: true };
+    },
+    'project.forget': ({ dir }) => ({ forgotten: forgetProject(path.resolve(dir)) }),
+
+    'frames.list': async ({ dir, side, offset, limit }) => (await this.openProject(dir)).listFrames(side, offset, limit),
+    'faces.list': async ({ dir }) => {
+      await this.openProject(dir);
+      return { total: 0, faces: [] };
+    },
+    'faces.chooseTrack': () => unavailable('choosing a person', 'detect'),
+    'masks.get': () => unavailable('masks', 'masks'),
+    'masks.saveEdit': () => unavailable('mask editing', 'masks'),
+    'masks.reset': () => unavailable('mask editing', 'masks'),
+    'masks.propagate': () => unavailable('mask editing', 'masks'),
+
+    'jobs.start': async ({ dir, job }) => {
+      const store = await this.openProject(dir);
+      return this.jobs.start(store, job);
+    },
+    'jobs.cancel': ({ jobId }) => this.jobs.cancel(jobId),
+    'jobs.pause': ({ jobId }) => this.jobs.pause(jobId),
+    'jobs.resume': ({ jobId }) => this.jobs.resume(jobId),
+    'jobs.list': ({ dir }) => ({ jobs: this.jobs.list(dir ? path.resolve(dir) : undefined) }),
+    'jobs.get': ({ jobId }) => this.jobs.get(jobId),
+
+    'train.history': async ({ dir }) => {
+      await this.openProject(dir);
+      return { losses: [], previews: [] };
+    },
+    'convert.preview': () => unavailable('conversion preview', 'convert'),
+  };
+}
+
+function unavailable(what: string, stage: keyof typeof availableStages): never {
+  throw new StudioError(ErrorCode.stageUnavailable, `${what} is not available yet: the ${stage} stage is not built in this version`, {
+    fix: 'update FaceParts Studio',
+  });
+}

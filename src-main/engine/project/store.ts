@@ -1,0 +1,348 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  ErrorCode,
+  PROJECT_SCHEMA_VERSION,
+  ProjectFile,
+  ProjectSettings,
+  StudioError,
+  parseOrThrow,
+  type FrameRecord,
+  type FrameStatus,
+  type ProjectSettingsPatch,
+  type ProjectSource,
+  type ProjectSummary,
+  type Side,
+} from '../../../src-shared/contract/index.js';
+import { removeStaleTemps, writeFileAtomicSync } from '../io/atomic.js';
+import { DB_SCHEMA_VERSION, migrations } from './migrations.js';
+
+export const PROJECT_FILE = 'project.json';
+export const INDEX_FILE = 'index.sqlite';
+/** The folders of a project, created up front so every stage can rely on them. */
+export const PROJECT_FOLDERS = ['faces/a', 'faces/b', 'thumbs/a', 'thumbs/b', 'masks', 'checkpoints', 'previews', 'exports', 'models'] as const;
+
+const now = (): string => new Date().toISOString();
+
+function readProjectFile(dir: string): ProjectFile {
+  const file = path.join(dir, PROJECT_FILE);
+  let raw: string;
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch {
+    throw new StudioError(ErrorCode.notFound, `${dir} is not a FaceParts project (no ${PROJECT_FILE})`, {
+      file,
+      fix: 'choose a project folder, or create one with "faceparts new"',
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new StudioError(ErrorCode.projectInvalid, `${file} is not valid JSON: ${(error as Error).message}`, {
+      file,
+      fix: 'restore the file from a backup; the index and media in the folder are untouched',
+    });
+  }
+  const version = (json as { schemaVersion?: unknown }).schemaVersion;
+  if (typeof version === 'number' && version > PROJECT_SCHEMA_VERSION) {
+    throw new StudioError(
+      ErrorCode.projectTooNew,
+      `${file} was written by a newer FaceParts Studio (project schema ${version}; this version reads up to ${PROJECT_SCHEMA_VERSION})`,
+      { file, fix: 'update FaceParts Studio to open this project' },
+    );
+  }
+  try {
+    return parseOrThrow(ProjectFile, json, ErrorCode.projectInvalid, 'project');
+  } catch (error) {
+    const e = error as StudioError;
+    throw new StudioError(ErrorCode.projectInvalid, `${file}: ${e.message}`, { file, field: e.field ?? 'project', fix: 'fix or restore project.json' });
+  }
+}
+
+function openIndex(dir: string, readonly = false): Database.Database {
+  const file = path.join(dir, INDEX_FILE);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly, fileMustExist: readonly });
+  } catch (error) {
+    throw new StudioError(ErrorCode.projectInvalid, `cannot open the project index ${file}: ${(error as Error).message}`, {
+      file,
+      fix: 'check the folder is writable; if the file is damaged, restore it from a backup',
+    });
+  }
+  try {
+    if (!readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+    }
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > DB_SCHEMA_VERSION) {
+      throw new StudioError(
+        ErrorCode.projectTooNew,
+        `${file} was written by a newer FaceParts Studio (index schema ${version}; this version reads up to ${DB_SCHEMA_VERSION})`,
+        { file, fix: 'update FaceParts Studio to open this project' },
+      );
+    }
+    if (version < DB_SCHEMA_VERSION && !readonly) {
+      const migrate = db.transaction(() => {
+        for (let v = version; v < DB_SCHEMA_VERSION; v += 1) migrations[v]?.(db);
+        db.pragma(`user_version = ${DB_SCHEMA_VERSION}`);
+      });
+      migrate();
+    }
+  } catch (error) {
+    db.close();
+    if (error instanceof StudioError) throw error;
+    throw new StudioError(ErrorCode.projectInvalid, `the project index ${file} is damaged: ${(error as Error).message}`, {
+      file,
+      fix: 'restore index.sqlite from a backup, or re-run extraction into a new project',
+    });
+  }
+  return db;
+}
+
+function mergeSettings(base: ProjectSettings, patch: ProjectSettingsPatch | undefined): ProjectSettings {
+  if (!patch) return base;
+  return parseOrThrow(
+    ProjectSettings,
+    {
+      extraction: { ...base.extraction, ...patch.extraction },
+      training: { ...base.training, ...patch.training },
+      converter: { ...base.converter, ...patch.converter },
+    },
+    ErrorCode.invalidParams,
+    'settings',
+  );
+}
+
+/** A project folder: project.json (the commit point), the SQLite index, and media folders. */
+export class ProjectStore {
+  private constructor(
+    readonly dir: string,
+    private file: ProjectFile,
+    readonly db: Database.Database,
+  ) {}
+
+  static create(
+    dir: string,
+    init: { name?: string | undefined; sources: { a: ProjectSource; b: ProjectSource }; settings?: ProjectSettingsPatch | undefined },
+  ): ProjectStore {
+    const root = path.resolve(dir);
+    if (existsSync(path.join(root, PROJECT_FILE))) {
+      throw new StudioError(ErrorCode.alreadyExists, `${root} already holds a project`, {
+        file: path.join(root, PROJECT_FILE),
+        fix: 'open it instead, or choose an empty folder',
+      });
+    }
+    if (existsSync(root)) {
+      const known = new Set([INDEX_FILE, `${INDEX_FILE}-wal`, `${INDEX_FILE}-shm`, ...PROJECT_FOLDERS.map((f) => f.split('/')[0])]);
+      const stray = readdirNames(root).filter((name) => !known.has(name) && !name.startsWith('.'));
+      if (stray.length > 0) {
+        throw new StudioError(ErrorCode.alreadyExists, `${root} is not empty (${stray.slice(0, 3).join(', ')}${stray.length > 3 ? ', ...' : ''})`, {
+          file: root,
+          fix: 'choose a new or empty folder for the project',
+        });
+      }
+    }
+    try {
+      for (const folder of PROJECT_FOLDERS) mkdirSync(path.join(root, folder), { recursive: true });
+    } catch (error) {
+      throw new StudioError(ErrorCode.ioError, `cannot create the project folder ${root}: ${(error as Error).message}`, {
+        file: root,
+        fix: 'choose a folder you can write to',
+      });
+    }
+    const db = openIndex(root);
+    const time = now();
+    const settings = mergeSettings(ProjectSettings.parse({}), init.settings);
+    const file: ProjectFile = {
+      schemaVersion: PROJECT_SCHEMA_VERSION,
+      id: randomUUID(),
+      name: init.name ?? path.basename(root),
+      createdAt: time,
+      updatedAt: time,
+      sources: init.sources,
+      settings,
+    };
+    const store = new ProjectStore(root, file, db);
+    store.writeProjectFile();
+    return store;
+  }
+
+  static open(dir: string): ProjectStore {
+    const root = path.resolve(dir);
+    const file = readProjectFile(root);
+    for (const folder of PROJECT_FOLDERS) mkdirSync(path.join(root, folder), { recursive: true });
+    const db = openIndex(root);
+    return new ProjectStore(root, file, db);
+  }
+
+  /** Reads project.json without opening the index for writing (for listings). */
+  static peek(dir: string): ProjectFile {
+    return readProjectFile(path.resolve(dir));
+  }
+
+  get project(): ProjectFile {
+    return this.file;
+  }
+
+  /** Clean up what a killed process may have left: temp files and jobs recorded as running. */
+  async recover(): Promise<{ tempsRemoved: number; jobsInterrupted: number }> {
+    const tempsRemoved = await removeStaleTemps(this.dir);
+    const result = this.db
+      .prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, error = ? WHERE state IN ('queued','running','paused','cancelling')`)
+      .run(now(), JSON.stringify({ code: ErrorCode.cancelled, message: 'interrupted: the engine stopped while this job ran; start it again to resume' }));
+    return { tempsRemoved, jobsInterrupted: result.changes };
+  }
+
+  rename(name: string): void {
+    this.file = { ...this.file, name, updatedAt: now() };
+    this.writeProjectFile();
+  }
+
+  updateSettings(patch: ProjectSettingsPatch): void {
+    this.file = { ...this.file, settings: mergeSettings(this.file.settings, patch), updatedAt: now() };
+    this.writeProjectFile();
+  }
+
+  private writeProjectFile(): void {
+    try {
+      writeFileAtomicSync(path.join(this.dir, PROJECT_FILE), `${JSON.stringify(this.file, null, 2)}\n`);
+    } catch (error) {
+      throw new StudioError(ErrorCode.ioError, `cannot write ${path.join(this.dir, PROJECT_FILE)}: ${(error as Error).message}`, {
+        file: path.join(this.dir, PROJECT_FILE),
+        fix: 'check free disk space and that the folder is writable; the previous project.json is intact',
+      });
+    }
+  }
+
+  // ---- frames -------------------------------------------------------------------------------
+
+  upsertFrames(frames: ReadonlyArray<Omit<FrameRecord, 'faceCount'> & { faceCount?: number }>): void {
+    const stmt = this.db.prepare(
+      `INSERT INTO frames (side, idx, time, status, reason, thumbnail, face_count) VALUES (@side, @index, @timeSeconds, @status, @reason, @thumbnail, @faceCount)
+       ON CONFLICT (side, idx) DO UPDATE SET time = excluded.time, status = excluded.status, reason = excluded.reason,
+         thumbnail = excluded.thumbnail, face_count = excluded.face_count`,
+    );
+    this.db.transaction(() => {
+      for (const frame of frames) stmt.run({ ...frame, faceCount: frame.faceCount ?? 0 });
+    })();
+  }
+
+  listFrames(side: Side, offset: number, limit: number): { total: number; frames: FrameRecord[] } {
+    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM frames WHERE side = ?').get(side) as { n: number }).n;
+    const rows = this.db
+      .prepare('SELECT side, idx, time, status, reason, thumbnail, face_count FROM frames WHERE side = ? ORDER BY idx LIMIT ? OFFSET ?')
+      .all(side, limit, offset) as Array<{ side: Side; idx: number; time: number; status: FrameStatus; reason: string | null; thumbnail: string | null; face_count: number }>;
+    return {
+      total,
+      frames: rows.map((r) => ({
+        side: r.side,
+        index: r.idx,
+        timeSeconds: r.time,
+        status: r.status,
+        reason: r.reason,
+        thumbnail: r.thumbnail,
+        faceCount: r.face_count,
+      })),
+    };
+  }
+
+  /** Where a resumable stage stopped: the next frame index to do, and whether it finished. */
+  getCursor(side: Side, stage: string): { nextIndex: number; finished: boolean } {
+    const row = this.db.prepare('SELECT next_index, finished FROM stage_cursor WHERE side = ? AND stage = ?').get(side, stage) as
+      | { next_index: number; finished: number }
+      | undefined;
+    return { nextIndex: row?.next_index ?? 0, finished: row?.finished === 1 };
+  }
+
+  setCursor(side: Side, stage: string, nextIndex: number, finished: boolean): void {
+    this.db
+      .prepare(
+        `INSERT INTO stage_cursor (side, stage, next_index, finished) VALUES (?, ?, ?, ?)
+         ON CONFLICT (side, stage) DO UPDATE SET next_index = excluded.next_index, finished = excluded.finished`,
+      )
+      .run(side, stage, nextIndex, finished ? 1 : 0);
+  }
+
+  /** Record frames and advance the cursor in one transaction, so a kill never leaves them out of step. */
+  commitFrames(side: Side, stage: string, frames: Parameters<ProjectStore['upsertFrames']>[0], nextIndex: number, finished: boolean): void {
+    this.db.transaction(() => {
+      this.upsertFrames(frames);
+      this.setCursor(side, stage, nextIndex, finished);
+    })();
+  }
+
+  // ---- summary ------------------------------------------------------------------------------
+
+  summary(): ProjectSummary {
+    const count = (sql: string, ...args: unknown[]): number => (this.db.prepare(sql).get(...args) as { n: number }).n;
+    const sideCounts = (side: Side) => ({
+      framesIndexed: count('SELECT COUNT(*) AS n FROM frames WHERE side = ?', side),
+      facesKept: count(`SELECT COUNT(*) AS n FROM faces WHERE side = ? AND status = 'kept'`, side),
+      facesSkipped: count(`SELECT COUNT(*) AS n FROM faces WHERE side = ? AND status = 'skipped'`, side),
+      tracks: count('SELECT COUNT(*) AS n FROM tracks WHERE side = ?', side),
+      maskEdits: count('SELECT COUNT(*) AS n FROM mask_edits m JOIN faces f ON f.id = m.face_id WHERE f.side = ?', side),
+    });
+    const runs = this.db
+      .prepare('SELECT id, started_at, iteration, target_iterations, state, backend FROM training_runs ORDER BY id')
+      .all() as Array<{ id: number; started_at: string; iteration: number; target_iterations: number; state: string; backend: string | null }>;
+    const exports = this.db.prepare('SELECT path, created_at, config FROM exports ORDER BY id').all() as Array<{
+      path: string;
+      created_at: string;
+      config: string;
+    }>;
+    return {
+      dir: this.dir,
+      id: this.file.id,
+      name: this.file.name,
+      schemaVersion: this.file.schemaVersion,
+      createdAt: this.file.createdAt,
+      updatedAt: this.file.updatedAt,
+      sources: this.file.sources,
+      settings: this.file.settings,
+      counts: { a: sideCounts('a'), b: sideCounts('b') },
+      trainingRuns: runs.map((r) => ({
+        id: r.id,
+        startedAt: r.started_at,
+        iteration: r.iteration,
+        targetIterations: r.target_iterations,
+        state: r.state,
+        backend: r.backend,
+      })),
+      exports: exports.map((e) => ({
+        path: e.path,
+        createdAt: e.created_at,
+        segmentation: String((JSON.parse(e.config) as { segmentation?: string }).segmentation ?? 'FACE'),
+      })),
+    };
+  }
+
+  integrityCheck(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Delete the whole project folder (sources elsewhere are never touched). */
+  static async remove(dir: string): Promise<void> {
+    const root = path.resolve(dir);
+    readProjectFile(root); // refuse to delete anything that is not a project
+    await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+function readdirNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

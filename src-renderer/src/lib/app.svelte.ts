@@ -1,0 +1,437 @@
+import {
+  ErrorCode,
+  StudioError,
+  type BackendChoice,
+  type BackendReport,
+  type EngineEvent,
+  type EngineEventOf,
+  type JobInfo,
+  type JobState,
+  type MethodName,
+  type ParamsOf,
+  type ProjectSummary,
+  type RecentProject,
+  type ResultOf,
+} from '../../../src-shared/contract/index.js';
+import {
+  createTransport,
+  electronBridge,
+  type ConnectionInfo,
+  type PickPathOptions,
+  type Transport,
+} from './transport.js';
+import { titleCase } from './format.js';
+
+export type EngineInfo = ResultOf<'engine.info'>;
+export type EngineStatus = EngineInfo['status'];
+export type JobProgress = EngineEventOf<'job.progress'>;
+export type LogEntry = EngineEventOf<'log'>;
+
+/** One entry of the error banner. */
+export interface UiError {
+  id: number;
+  /** What the UI was doing, e.g. "Could not open the project". */
+  title: string;
+  message: string;
+  code: string | null;
+  fix: string | null;
+  file: string | null;
+  field: string | null;
+}
+
+const ACTIVE_STATES: readonly JobState[] = ['running', 'cancelling', 'paused', 'queued'];
+const CURRENT_PROJECT_KEY = 'faceparts.currentProject';
+const MAX_ERRORS = 5;
+const MAX_LOGS = 200;
+
+/** App-wide state, shared by every page. Fields are reassigned (never mutated in place) so $state.raw suffices. */
+class AppState {
+  transportKind = $state<Transport['kind'] | null>(null);
+  connection = $state.raw<ConnectionInfo>({ state: 'connecting', attempt: 0, retryAt: null, detail: null });
+  engine = $state.raw<EngineInfo | null>(null);
+  /** From engine.info, then engine.state events; null while unknown (not connected yet). */
+  engineStatus = $state<EngineStatus | null>(null);
+  backend = $state.raw<BackendReport | null>(null);
+  /** The result of the last "Probe backends" on the Settings page. */
+  probe = $state.raw<BackendReport | null>(null);
+  recent = $state.raw<RecentProject[]>([]);
+  recentLoaded = $state(false);
+  project = $state.raw<ProjectSummary | null>(null);
+  jobs = $state.raw<Record<string, JobInfo>>({});
+  progress = $state.raw<Record<string, JobProgress>>({});
+  /** The job that ended last, shown in the status bar until another starts. */
+  finished = $state.raw<JobInfo | null>(null);
+  errors = $state.raw<UiError[]>([]);
+  logs = $state.raw<LogEntry[]>([]);
+
+  /** The job the status bar shows: running first, then cancelling, paused, queued; newest first within each. */
+  activeJob = $derived.by((): JobInfo | null => {
+    let best: JobInfo | null = null;
+    for (const job of Object.values(this.jobs)) {
+      const rank = ACTIVE_STATES.indexOf(job.state);
+      if (rank < 0) continue;
+      if (
+        best === null ||
+        rank < ACTIVE_STATES.indexOf(best.state) ||
+        (rank === ACTIVE_STATES.indexOf(best.state) && job.createdAt > best.createdAt)
+      ) {
+        best = job;
+      }
+    }
+    return best;
+  });
+
+  /** Whether a job (any type) is queued or running for the open project. */
+  projectBusy = $derived.by((): boolean => {
+    const dir = this.project?.dir;
+    if (!dir) return false;
+    return Object.values(this.jobs).some((job) => job.projectDir === dir && ACTIVE_STATES.includes(job.state));
+  });
+}
+
+export const app = new AppState();
+
+let transport: Transport | null = null;
+let nextErrorId = 1;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+
+function errorParts(error: unknown): Omit<UiError, 'id' | 'title'> {
+  if (error instanceof StudioError) {
+    return {
+      message: error.message,
+      code: error.code,
+      fix: error.fix ?? null,
+      file: error.file ?? null,
+      field: error.field ?? null,
+    };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { message, code: null, fix: null, file: null, field: null };
+}
+
+/** Puts an error into the banner (skipping an exact repeat of the newest one). */
+export function showError(error: unknown, title: string): void {
+  const entry: UiError = { id: nextErrorId++, title, ...errorParts(error) };
+  const last = app.errors.at(-1);
+  if (last && last.title === entry.title && last.message === entry.message) return;
+  app.errors = [...app.errors, entry].slice(-MAX_ERRORS);
+}
+
+export function dismissError(id: number): void {
+  app.errors = app.errors.filter((entry) => entry.id !== id);
+}
+
+export function dismissAllErrors(): void {
+  app.errors = [];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+export function request<M extends MethodName>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
+  if (!transport) {
+    return Promise.reject(new StudioError(ErrorCode.engineGone, 'The UI has not connected to the engine yet.'));
+  }
+  return transport.request(method, params);
+}
+
+/** Runs a request; on failure shows the error under `title` and resolves with undefined. */
+async function attempt<T>(title: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    showError(error, title);
+    return undefined;
+  }
+}
+
+export function reconnectNow(): void {
+  transport?.reconnectNow();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Engine
+
+export async function refreshEngine(): Promise<void> {
+  const info = await attempt('Could not read the engine status', () => request('engine.info', {}));
+  if (!info) return;
+  app.engine = info;
+  app.engineStatus = info.status;
+  app.backend = info.backend;
+}
+
+export async function probeBackends(force?: BackendChoice): Promise<BackendReport | undefined> {
+  const report = await attempt('Backend probe failed', () =>
+    request('engine.probeBackend', force === undefined ? {} : { force }),
+  );
+  if (report) {
+    app.probe = report;
+    if (force === undefined || force === 'auto') app.backend = report;
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Projects
+
+function remember(dir: string | null): void {
+  try {
+    if (dir === null) window.localStorage.removeItem(CURRENT_PROJECT_KEY);
+    else window.localStorage.setItem(CURRENT_PROJECT_KEY, dir);
+  } catch {
+    // Storage disabled: the open project just isn't restored on reload.
+  }
+}
+
+function remembered(): string | null {
+  try {
+    return window.localStorage.getItem(CURRENT_PROJECT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function setProject(summary: ProjectSummary | null): void {
+  app.project = summary;
+  remember(summary?.dir ?? null);
+}
+
+export async function refreshRecent(): Promise<void> {
+  const result = await attempt('Could not list recent projects', () => request('project.list', {}));
+  if (!result) return;
+  app.recent = result.projects;
+  app.recentLoaded = true;
+}
+
+export async function openProject(dir: string): Promise<boolean> {
+  const summary = await attempt('Could not open the project', () => request('project.open', { dir }));
+  if (!summary) return false;
+  setProject(summary);
+  void refreshRecent();
+  return true;
+}
+
+export function closeProject(): void {
+  setProject(null);
+}
+
+/** Re-reads the open project (or the one open before a reload); quiet unless the project is gone. */
+async function restoreProject(): Promise<void> {
+  const dir = app.project?.dir ?? remembered();
+  if (!dir) return;
+  try {
+    const summary = await request('project.open', { dir });
+    if ((app.project?.dir ?? remembered()) === dir) setProject(summary);
+  } catch (error) {
+    const gone =
+      error instanceof StudioError &&
+      ([ErrorCode.notFound, ErrorCode.projectInvalid, ErrorCode.projectTooNew] as string[]).includes(error.code);
+    if (!gone) return;
+    if (app.project?.dir === dir) showError(error, 'The open project is no longer available');
+    if ((app.project?.dir ?? remembered()) === dir) setProject(null);
+  }
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Coalesces bursts of project.changed events into one re-read. */
+function scheduleProjectRefresh(): void {
+  if (refreshTimer !== null) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    void restoreProject();
+  }, 300);
+}
+
+export type CreateProjectParams = ParamsOf<'project.create'>;
+
+/** Creates a project and opens it; on failure shows the error and returns the offending field, if named. */
+export async function createProject(params: CreateProjectParams): Promise<{ ok: true } | { ok: false; field: string | null }> {
+  try {
+    const summary = await request('project.create', params);
+    setProject(summary);
+    void refreshRecent();
+    return { ok: true };
+  } catch (error) {
+    showError(error, 'Could not create the project');
+    return { ok: false, field: error instanceof StudioError ? (error.field ?? null) : null };
+  }
+}
+
+export async function renameProject(name: string): Promise<boolean> {
+  const dir = app.project?.dir;
+  if (!dir) return false;
+  const summary = await attempt('Could not rename the project', () => request('project.rename', { dir, name }));
+  if (!summary) return false;
+  if (app.project?.dir === dir) setProject(summary);
+  void refreshRecent();
+  return true;
+}
+
+export async function deleteProject(confirmName: string): Promise<boolean> {
+  const dir = app.project?.dir;
+  if (!dir) return false;
+  const result = await attempt('Could not delete the project', () => request('project.delete', { dir, confirmName }));
+  if (!result) return false;
+  if (!result.deleted) {
+    showError(new Error('The engine did not delete the project.'), 'Could not delete the project');
+    return false;
+  }
+  if (app.project?.dir === dir) setProject(null);
+  void refreshRecent();
+  return true;
+}
+
+export async function forgetProject(dir: string): Promise<void> {
+  const result = await attempt('Could not remove the project from the list', () =>
+    request('project.forget', { dir }),
+  );
+  if (!result) return;
+  if (app.project?.dir === dir) setProject(null);
+  await refreshRecent();
+}
+
+export function canPickPaths(): boolean {
+  return typeof electronBridge()?.pickPath === 'function';
+}
+
+export async function pickPath(options: PickPathOptions): Promise<string | null> {
+  const bridge = electronBridge();
+  if (!bridge?.pickPath) return null;
+  return (await attempt('Could not open the file dialog', () => bridge.pickPath!(options))) ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Jobs
+
+function isActive(job: JobInfo): boolean {
+  return ACTIVE_STATES.includes(job.state);
+}
+
+function upsertJob(job: JobInfo): void {
+  const jobs: Record<string, JobInfo> = {};
+  // Keep only active jobs plus this one, so the record does not grow without bound.
+  for (const [id, known] of Object.entries(app.jobs)) if (isActive(known)) jobs[id] = known;
+  jobs[job.id] = job;
+  app.jobs = jobs;
+}
+
+function dropProgress(jobId: string): void {
+  if (!(jobId in app.progress)) return;
+  const rest = { ...app.progress };
+  delete rest[jobId];
+  app.progress = rest;
+}
+
+export async function refreshJobs(): Promise<void> {
+  const result = await attempt('Could not list jobs', () => request('jobs.list', {}));
+  if (!result) return;
+  const jobs: Record<string, JobInfo> = {};
+  for (const job of result.jobs) if (isActive(job)) jobs[job.id] = job;
+  app.jobs = jobs;
+}
+
+export async function startExtract(): Promise<boolean> {
+  const dir = app.project?.dir;
+  if (!dir) return false;
+  const job = await attempt('Could not start face extraction', () =>
+    request('jobs.start', { dir, job: { type: 'extract', side: 'both' } }),
+  );
+  if (!job) return false;
+  app.finished = null;
+  upsertJob(job);
+  return true;
+}
+
+export async function cancelJob(jobId: string): Promise<void> {
+  const job = await attempt('Could not cancel the job', () => request('jobs.cancel', { jobId }));
+  if (job) onJobState(job);
+}
+
+function onJobState(job: JobInfo): void {
+  upsertJob(job);
+  if (isActive(job)) {
+    if (job.state === 'running' || job.state === 'queued') app.finished = null;
+    return;
+  }
+  dropProgress(job.id);
+  if (app.finished?.id === job.id && app.finished.state === job.state) return;
+  app.finished = job;
+  if (job.state === 'failed') {
+    const error = job.error
+      ? StudioError.fromInfo(job.error)
+      : new StudioError(ErrorCode.internal, 'The job failed without saying why.');
+    showError(error, `${titleCase(job.spec.type)} failed`);
+  }
+  if (job.projectDir === app.project?.dir) scheduleProjectRefresh();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Events and start-up
+
+function handleEvent(event: EngineEvent): void {
+  switch (event.type) {
+    case 'engine.state':
+      app.engineStatus = event.status;
+      app.backend = event.backend;
+      break;
+    case 'job.progress':
+      app.progress = { ...app.progress, [event.jobId]: event };
+      if (!(event.jobId in app.jobs)) {
+        void request('jobs.get', { jobId: event.jobId }).then(
+          (job) => onJobState(job),
+          () => undefined,
+        );
+      }
+      break;
+    case 'job.state':
+      onJobState(event.job);
+      break;
+    case 'project.changed':
+      if (event.what === 'renamed' || event.what === 'deleted') void refreshRecent();
+      if (event.projectDir !== app.project?.dir) break;
+      if (event.what === 'deleted') setProject(null);
+      else scheduleProjectRefresh();
+      break;
+    case 'protocol.error':
+      showError(StudioError.fromInfo(event.error), 'The engine could not read a message from the UI');
+      break;
+    case 'log':
+      app.logs = [...app.logs.slice(-(MAX_LOGS - 1)), event];
+      break;
+    default:
+      // train.losses and train.preview belong to the Train page (not built yet).
+      break;
+  }
+}
+
+async function onConnected(): Promise<void> {
+  await Promise.all([refreshEngine(), refreshRecent(), refreshJobs(), restoreProject()]);
+}
+
+/** Connects to the engine (once); returns a function that disconnects. */
+export function start(): () => void {
+  if (transport) return () => undefined;
+  const current = createTransport({
+    onInvalidMessage: (error) => showError(error, 'The engine sent a message the UI could not read'),
+  });
+  transport = current;
+  app.transportKind = current.kind;
+  const offEvent = current.onEvent(handleEvent);
+  let wasOpen = false;
+  const offConnection = current.onConnection((info) => {
+    app.connection = info;
+    const isOpen = info.state === 'open';
+    if (isOpen && !wasOpen) void onConnected();
+    if (!isOpen) app.engineStatus = null;
+    wasOpen = isOpen;
+  });
+  return () => {
+    offEvent();
+    offConnection();
+    current.close();
+    if (transport === current) transport = null;
+  };
+}
