@@ -58,12 +58,12 @@ export function parseRequest(raw: unknown): { id: string | number; method: Metho
       fix: `use one of: ${Object.keys(methods).join(', ')}`,
     });
   }
-  const params = parseOrThrow(methods[envelope.method].params, envelope.params ?? {}, ErrorCode.invalidParams, 'params');
+  const params = parseOrThrow(methods[envelope.method].params, envelope.params === undefined ? {} : envelope.params, ErrorCode.invalidParams, 'params');
   return { id: envelope.id, method: envelope.method, params };
 }
 
 export function parseParams<M extends MethodName>(method: M, params: unknown): ParsedParamsOf<M> {
-  return parseOrThrow(methods[method].params, params ?? {}, ErrorCode.invalidParams, 'params') as ParsedParamsOf<M>;
+  return parseOrThrow(methods[method].params, params === undefined ? {} : params, ErrorCode.invalidParams, 'params') as ParsedParamsOf<M>;
 }
 
 export function parseResult<M extends MethodName>(method: M, result: unknown): ResultOf<M> {

@@ -14,7 +14,7 @@ import {
 import { JobInfo, JobSpec } from './jobs.js';
 import { BackendReport, EngineStatus } from './events.js';
 
-const ProjectRef = z.object({ dir: z.string().min(1) });
+const ProjectRef = z.strictObject({ dir: z.string().min(1) });
 const Page = { offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(5000).default(500) };
 
 const method = <P extends z.ZodType, R extends z.ZodType>(params: P, result: R) => ({ params, result });
@@ -25,23 +25,23 @@ const method = <P extends z.ZodType, R extends z.ZodType>(params: P, result: R) 
  */
 export const methods = {
   'engine.info': method(
-    z.object({}),
-    z.object({
+    z.strictObject({}),
+    z.strictObject({
       version: z.string(),
       status: EngineStatus,
       pid: z.number().int(),
       runtime: z.enum(['electron-utility', 'node-child', 'in-process']),
       backend: BackendReport.nullable(),
-      ffmpeg: z.object({ ffmpeg: z.string().nullable(), ffprobe: z.string().nullable(), tried: z.array(z.string()) }),
+      ffmpeg: z.strictObject({ ffmpeg: z.string().nullable(), ffprobe: z.string().nullable(), tried: z.array(z.string()) }),
       stages: z.record(z.string(), z.boolean()),
     }),
   ),
-  'engine.probeBackend': method(z.object({ force: BackendChoice.optional() }), BackendReport),
-  'engine.shutdown': method(z.object({ checkpoint: z.boolean().default(true) }), z.object({ stopped: z.boolean() })),
+  'engine.probeBackend': method(z.strictObject({ force: BackendChoice.optional() }), BackendReport),
+  'engine.shutdown': method(z.strictObject({ checkpoint: z.boolean().default(true) }), z.strictObject({ stopped: z.boolean() })),
 
-  'project.list': method(z.object({}), z.object({ projects: z.array(RecentProject) })),
+  'project.list': method(z.strictObject({}), z.strictObject({ projects: z.array(RecentProject) })),
   'project.create': method(
-    z.object({
+    z.strictObject({
       dir: z.string().min(1),
       name: z.string().min(1).max(200).optional(),
       sourceA: z.string().min(1),
@@ -55,26 +55,26 @@ export const methods = {
   'project.updateSettings': method(ProjectRef.extend({ patch: ProjectSettingsPatch }), ProjectSummary),
   'project.delete': method(
     ProjectRef.extend({ confirmName: z.string() }),
-    z.object({ deleted: z.boolean() }),
+    z.strictObject({ deleted: z.boolean() }),
   ),
-  'project.forget': method(ProjectRef, z.object({ forgotten: z.boolean() })),
+  'project.forget': method(ProjectRef, z.strictObject({ forgotten: z.boolean() })),
 
   'frames.list': method(
     ProjectRef.extend({ side: Side, ...Page }),
-    z.object({ total: z.number().int(), frames: z.array(FrameRecord) }),
+    z.strictObject({ total: z.number().int(), frames: z.array(FrameRecord) }),
   ),
   'faces.list': method(
     ProjectRef.extend({ side: Side, frameIndex: z.number().int().nonnegative().optional(), ...Page }),
-    z.object({ total: z.number().int(), faces: z.array(FaceRecord) }),
+    z.strictObject({ total: z.number().int(), faces: z.array(FaceRecord) }),
   ),
   'faces.chooseTrack': method(
     ProjectRef.extend({ side: Side, trackId: z.number().int() }),
-    z.object({ side: Side, trackId: z.number().int() }),
+    z.strictObject({ side: Side, trackId: z.number().int() }),
   ),
 
   'masks.get': method(
     ProjectRef.extend({ faceId: z.number().int() }),
-    z.object({ faceId: z.number().int(), generated: z.record(z.string(), z.array(Point)), edits: z.array(MaskEdit) }),
+    z.strictObject({ faceId: z.number().int(), generated: z.record(z.string(), z.array(Point)), edits: z.array(MaskEdit) }),
   ),
   'masks.saveEdit': method(
     ProjectRef.extend({
@@ -86,27 +86,27 @@ export const methods = {
     }),
     MaskEdit,
   ),
-  'masks.reset': method(ProjectRef.extend({ faceId: z.number().int(), part: MaskPart.optional() }), z.object({ removed: z.number().int() })),
+  'masks.reset': method(ProjectRef.extend({ faceId: z.number().int(), part: MaskPart.optional() }), z.strictObject({ removed: z.number().int() })),
   'masks.propagate': method(
     ProjectRef.extend({ faceId: z.number().int(), part: MaskPart, count: z.number().int().min(1).max(10_000) }),
-    z.object({ copied: z.number().int() }),
+    z.strictObject({ copied: z.number().int() }),
   ),
 
   'jobs.start': method(ProjectRef.extend({ job: JobSpec }), JobInfo),
-  'jobs.cancel': method(z.object({ jobId: z.string() }), JobInfo),
-  'jobs.pause': method(z.object({ jobId: z.string() }), JobInfo),
-  'jobs.resume': method(z.object({ jobId: z.string() }), JobInfo),
-  'jobs.list': method(z.object({ dir: z.string().optional() }), z.object({ jobs: z.array(JobInfo) })),
-  'jobs.get': method(z.object({ jobId: z.string() }), JobInfo),
+  'jobs.cancel': method(z.strictObject({ jobId: z.string() }), JobInfo),
+  'jobs.pause': method(z.strictObject({ jobId: z.string() }), JobInfo),
+  'jobs.resume': method(z.strictObject({ jobId: z.string() }), JobInfo),
+  'jobs.list': method(z.strictObject({ dir: z.string().optional() }), z.strictObject({ jobs: z.array(JobInfo) })),
+  'jobs.get': method(z.strictObject({ jobId: z.string() }), JobInfo),
 
   'train.history': method(
     ProjectRef.extend({ runId: z.number().int().optional(), sinceIteration: z.number().int().nonnegative().default(0) }),
-    z.object({ losses: z.array(LossPoint), previews: z.array(PreviewRecord) }),
+    z.strictObject({ losses: z.array(LossPoint), previews: z.array(PreviewRecord) }),
   ),
 
   'convert.preview': method(
     ProjectRef.extend({ side: Side, frameIndex: z.number().int().nonnegative(), config: ConverterConfig.partial().default({}) }),
-    z.object({ before: z.string(), after: z.string(), mask: z.string() }),
+    z.strictObject({ before: z.string(), after: z.string(), mask: z.string() }),
   ),
 } as const;
 

@@ -91,7 +91,7 @@ export function effectiveChoice(setting: BackendChoice = 'auto'): { choice: Back
   if (env && env !== 'auto') {
     const parsed = BackendName.safeParse(env);
     if (!parsed.success) {
-      throw new StudioError(ErrorCode.invalidParams, `FACEPARTS_BACKEND="${env}" is not a backend`, {
+      throw new StudioError(ErrorCode.invalidParams, `FACEPARTS_BACKEND="${env}" is not a backend (use auto, ${BACKEND_CHAIN.join(', ')})`, {
         field: 'FACEPARTS_BACKEND',
         fix: `use one of: auto, ${BACKEND_CHAIN.join(', ')}`,
       });

@@ -1,0 +1,103 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+
+interface Summary {
+  dir: string;
+  name: string;
+  sources: { a: { kind: string; media: { frameCount: number; fps: number; hasAudio: boolean } }; b: { kind: string; media: { frameCount: number } } };
+  counts: { a: { framesIndexed: number }; b: { framesIndexed: number } };
+}
+
+describe('faceparts CLI on real media', () => {
+  let root: string;
+  let env: NodeJS.ProcessEnv;
+  let video: string;
+  let stills: string;
+
+  beforeAll(() => {
+    root = scratch('cli');
+    env = { FACEPARTS_HOME: path.join(root, 'home') };
+    [video] = copyMedia(path.join(root, 'media'), ['whitehouse_performance_360p.mp4']) as [string];
+    stills = imageFolder(path.join(root, 'media', 'biden stills ü'), ['b_biden_1.jpg', 'b_biden_2.jpg']);
+  });
+
+  it('new + info --json round-trip a project (paths with spaces and unicode)', async () => {
+    const dir = path.join(root, 'my project é');
+    const created = await runCli(['new', dir, '--a', video, '--b', stills, '--name', 'Obama to Biden', '--json'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const project = created.json.project as Summary;
+    expect(project).toMatchObject({ dir, name: 'Obama to Biden' });
+    expect(project.sources.a.kind).toBe('video');
+    expect(project.sources.a.media).toMatchObject({ frameCount: 275, hasAudio: true });
+    expect(project.sources.b).toMatchObject({ kind: 'images', media: { frameCount: 2 } });
+
+    const info = await runCli(['info', dir, '--json'], env);
+    expect(info.code).toBe(0);
+    expect(info.json.project).toEqual(project);
+    expect(existsSync(path.join(dir, 'project.json'))).toBe(true);
+  });
+
+  it('prints a readable summary without --json', async () => {
+    const dir = path.join(root, 'readable');
+    await runCli(['new', dir, '--a', video, '--b', stills, '--json'], env);
+    const info = await runCli(['info', dir], env);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/640x360, 275 frames @ 29\.97 fps/);
+  });
+
+  it('extract indexes every frame with a thumbnail, and a re-run resumes instead of redoing', async () => {
+    const dir = path.join(root, 'extract');
+    await runCli(['new', dir, '--a', video, '--b', stills, '--json'], env);
+    const first = await runCli(['extract', dir, '--json'], env);
+    // Detection is not built yet: the command says so and exits non-zero, keeping the indexed frames.
+    expect(first.code).toBe(1);
+    expect(first.json.error).toMatchObject({ code: 'STAGE_UNAVAILABLE', message: expect.stringMatching(/A: 275, B: 2/) });
+    const thumbs = readdirSync(path.join(dir, 'thumbs', 'a')).sort();
+    expect(thumbs).toHaveLength(275);
+    const meta = await sharp(path.join(dir, 'thumbs', 'a', thumbs[100] as string)).stats();
+    expect(meta.channels[0]?.stdev).toBeGreaterThan(10); // a picture, not a blank
+    const info = await runCli(['info', dir, '--json'], env);
+    expect((info.json.project as Summary).counts).toMatchObject({ a: { framesIndexed: 275 }, b: { framesIndexed: 2 } });
+
+    const second = await runCli(['extract', dir, '--side', 'a', '--json'], env);
+    expect(second.stderr).toMatch(/already indexed/);
+    expect(readdirSync(path.join(dir, 'thumbs', 'a'))).toHaveLength(275);
+  });
+
+  it('bad input gives a clear error naming the file and the fix, with a non-zero exit', async () => {
+    const bad = path.join(root, 'bad');
+    const text = path.join(root, 'notes.txt');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(text, 'hello');
+    const cases: Array<[string[], RegExp]> = [
+      [['new', bad, '--a', text, '--b', stills, '--json'], /notes\.txt is not a readable video/],
+      [['new', bad, '--a', path.join(root, 'missing.mp4'), '--b', stills, '--json'], /missing\.mp4 does not exist/],
+      [['info', path.join(root, 'nothing-here'), '--json'], /is not a FaceParts project/],
+      [['train', path.join(root, 'nothing-here'), '--iterations', 'ten', '--json'], /--iterations must be an integer/],
+    ];
+    for (const [args, pattern] of cases) {
+      const result = await runCli(args, env);
+      expect(result.code, args.join(' ')).not.toBe(0);
+      const error = result.json.error as { message: string; fix?: string };
+      expect(error.message, args.join(' ')).toMatch(pattern);
+    }
+    expect(existsSync(bad)).toBe(false);
+  });
+
+  it('says clearly which commands are not built yet', async () => {
+    for (const command of ['demo', 'bench']) {
+      const result = await runCli([command, '--json'], env);
+      expect(result.code).toBe(1);
+      expect(result.json.error).toMatchObject({ code: 'STAGE_UNAVAILABLE' });
+    }
+    const dir = path.join(root, 'convert');
+    await runCli(['new', dir, '--a', video, '--b', stills, '--json'], env);
+    const convert = await runCli(['convert', dir, '--input', video, '--output', path.join(root, 'out.mp4'), '--color_correction', 'SEPIA', '--json'], env);
+    expect(convert.code).toBe(2);
+    expect(convert.json.error).toMatchObject({ code: 'INVALID_PARAMS', field: 'params.job.config.color_correction' });
+  });
+});

@@ -1,0 +1,57 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { methodNames } from '../../src-shared/contract/index.js';
+import type { EngineProcess } from '../../src-main/host-node/engine-process.js';
+import { nextMessage, startEngine } from '../helpers/engine.js';
+import { scratch } from '../helpers/paths.js';
+
+/** Malformed payloads for every channel: wrong types, missing fields, junk, hostile keys. */
+const junkParams: unknown[] = [null, 42, 'x', [], { dir: 5 }, { dir: '' }, { jobId: {} }, JSON.parse('{"__proto__": {"polluted": true}}'), { dir: '/p', side: 'z', limit: -1 }];
+
+describe('engine child process: malformed messages', () => {
+  let engine: EngineProcess;
+  beforeAll(() => {
+    engine = startEngine(path.join(scratch('engine-protocol'), 'home'));
+  });
+  afterAll(async () => {
+    await engine.stop();
+  });
+
+  it('answers every malformed message on every method with a typed error, and keeps serving', async () => {
+    let sent = 0;
+    // engine.shutdown with valid params would (rightly) stop the engine; it is fuzzed with invalid ones only below.
+    for (const method of methodNames.filter((m) => m !== 'engine.shutdown')) {
+      for (const params of junkParams) {
+        const id = `m${sent++}`;
+        const reply = nextMessage(engine, (m) => m.kind === 'response' && m.id === id);
+        engine.sendRaw({ kind: 'request', id, method, params });
+        const response = (await reply) as { ok: boolean; error?: { code: string; field?: string } };
+        // Methods with no required params accept {}-like junk only when it is an object; all else must fail typed.
+        if (response.ok) {
+          expect(typeof params === 'object' && params !== null && !Array.isArray(params), `${method} accepted ${JSON.stringify(params)}`).toBe(true);
+        } else {
+          expect(response.error?.code, `${method} ${JSON.stringify(params)}`).toMatch(/^[A-Z_]+$/);
+          if (response.error?.code === 'INVALID_PARAMS') expect(response.error.field).toMatch(/^params/);
+        }
+      }
+    }
+    for (const params of [null, 42, { checkpoint: 'yes' }, { extra: 1 }]) {
+      const id = `m${sent++}`;
+      const reply = nextMessage(engine, (m) => m.kind === 'response' && m.id === id);
+      engine.sendRaw({ kind: 'request', id, method: 'engine.shutdown', params });
+      expect(((await reply) as { ok: boolean }).ok).toBe(false);
+    }
+    for (const raw of ['just a string', 17, null, [], { kind: 'request' }, { kind: 'request', id: 'x1', method: 'no.such', params: {} }]) {
+      const reply = nextMessage(engine, (m) => m.kind === 'response' && m.ok === false);
+      engine.sendRaw(raw);
+      const response = (await reply) as { error: { code: string } };
+      expect(['INVALID_MESSAGE', 'UNKNOWN_METHOD']).toContain(response.error.code);
+      sent += 1;
+    }
+    expect(sent).toBeGreaterThan(200);
+    const info = await engine.client.request('engine.info', {});
+    expect(info.runtime).toBe('node-child');
+    expect(info.pid).toBe(engine.child.pid);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -1,0 +1,119 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_SCHEMA_VERSION, type ProjectSource } from '../../src-shared/contract/index.js';
+import { DB_SCHEMA_VERSION } from '../../src-main/engine/project/migrations.js';
+import { INDEX_FILE, PROJECT_FILE, ProjectStore } from '../../src-main/engine/project/store.js';
+import { scratch } from '../helpers/paths.js';
+
+const media = {
+  width: 640,
+  height: 360,
+  displayWidth: 640,
+  displayHeight: 360,
+  rotation: 0,
+  fps: 30,
+  frameCount: 10,
+  durationSeconds: 1 / 3,
+  hasAudio: false,
+  codec: 'h264',
+};
+const sources = (): { a: ProjectSource; b: ProjectSource } => ({
+  a: { side: 'a', kind: 'video', path: '/videos/a.mp4', media },
+  b: { side: 'b', kind: 'images', path: '/faces/b', media },
+});
+
+function makeProject(name: string): string {
+  const dir = path.join(scratch(name), 'project');
+  ProjectStore.create(dir, { name: 'Test', sources: sources(), settings: { training: { iterations: 123 } } }).close();
+  return dir;
+}
+
+describe('ProjectStore', () => {
+  it('round-trips project.json and settings, with migrations applied', () => {
+    const dir = makeProject('store-roundtrip');
+    const store = ProjectStore.open(dir);
+    expect(store.project.name).toBe('Test');
+    expect(store.project.schemaVersion).toBe(PROJECT_SCHEMA_VERSION);
+    expect(store.project.settings.training.iterations).toBe(123);
+    expect(store.project.settings.training.batchSize).toBe(8);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(DB_SCHEMA_VERSION);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    store.rename('Renamed');
+    store.updateSettings({ converter: { segmentation: 'EYES' } });
+    store.close();
+    const again = ProjectStore.open(dir);
+    expect(again.project.name).toBe('Renamed');
+    expect(again.project.settings.converter.segmentation).toBe('EYES');
+    expect(again.project.settings.training.iterations).toBe(123);
+    expect(again.integrityCheck()).toBe('ok');
+    again.close();
+  });
+
+  it('commits frames and the resume cursor together', () => {
+    const store = ProjectStore.open(makeProject('store-frames'));
+    store.commitFrames(
+      'a',
+      'decode',
+      [{ side: 'a', index: 0, timeSeconds: 0, status: 'pending', reason: null, thumbnail: 'thumbs/a/0.jpg' }],
+      1,
+      false,
+    );
+    expect(store.getCursor('a', 'decode')).toEqual({ nextIndex: 1, finished: false });
+    expect(store.listFrames('a', 0, 10).frames[0]).toMatchObject({
+      index: 0,
+      thumbnail: 'thumbs/a/0.jpg',
+      faceCount: 0,
+    });
+    expect(store.summary().counts.a.framesIndexed).toBe(1);
+    store.close();
+  });
+
+  it('refuses a folder that already holds a project or other files', () => {
+    const dir = makeProject('store-exists');
+    expect(() => ProjectStore.create(dir, { sources: sources() })).toThrow(/already holds a project/);
+    const other = scratch('store-nonempty');
+    writeFileSync(path.join(other, 'holiday.mov'), 'x');
+    expect(() => ProjectStore.create(other, { sources: sources() })).toThrow(/not empty/);
+  });
+
+  it('refuses a project written by a newer version, naming the file and the fix', () => {
+    const dir = makeProject('store-newer');
+    const file = path.join(dir, PROJECT_FILE);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { schemaVersion: number };
+    writeFileSync(file, JSON.stringify({ ...json, schemaVersion: PROJECT_SCHEMA_VERSION + 1 }));
+    expect(() => ProjectStore.open(dir)).toThrow(
+      expect.objectContaining({ code: 'PROJECT_TOO_NEW', file, fix: expect.stringMatching(/update/) }),
+    );
+  });
+
+  it('refuses an index from a newer version', () => {
+    const dir = makeProject('store-newer-db');
+    const db = new Database(path.join(dir, INDEX_FILE));
+    db.pragma(`user_version = ${DB_SCHEMA_VERSION + 5}`);
+    db.close();
+    expect(() => ProjectStore.open(dir)).toThrow(expect.objectContaining({ code: 'PROJECT_TOO_NEW' }));
+  });
+
+  it('explains a damaged project.json', () => {
+    const dir = makeProject('store-damaged');
+    writeFileSync(path.join(dir, PROJECT_FILE), '{"schemaVersion": 1, "name": ');
+    expect(() => ProjectStore.open(dir)).toThrow(
+      expect.objectContaining({ code: 'PROJECT_INVALID', file: path.join(dir, PROJECT_FILE) }),
+    );
+    writeFileSync(path.join(dir, PROJECT_FILE), JSON.stringify({ schemaVersion: 1, name: 5 }));
+    expect(() => ProjectStore.open(dir)).toThrow(expect.objectContaining({ code: 'PROJECT_INVALID' }));
+  });
+
+  it('rejects invalid settings patches without touching project.json', () => {
+    const dir = makeProject('store-badsettings');
+    const before = readFileSync(path.join(dir, PROJECT_FILE), 'utf8');
+    const store = ProjectStore.open(dir);
+    expect(() => store.updateSettings({ training: { batchSize: -3 } })).toThrow(
+      expect.objectContaining({ field: 'settings.training.batchSize' }),
+    );
+    store.close();
+    expect(readFileSync(path.join(dir, PROJECT_FILE), 'utf8')).toBe(before);
+  });
+});
