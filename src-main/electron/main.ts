@@ -17,10 +17,10 @@ import {
   utilityProcess,
   type IpcMainInvokeEvent,
   type OpenDialogOptions,
+  type SaveDialogOptions,
   type Session,
   type WebContents,
 } from 'electron';
-import { z } from 'zod';
 import { EngineBridge, errorResponse, type SpawnEngine } from './engine-bridge.js';
 import {
   APP_SCHEME,
@@ -34,6 +34,7 @@ import {
   mimeTypeFor,
   parseByteRange,
   parseMediaUrl,
+  PickPathParams,
   resolveFileInside,
   sameDirectory,
 } from './security.js';
@@ -183,17 +184,24 @@ function isTrustedSender(event: IpcMainInvokeEvent): boolean {
   return isAllowedIpcSender({ frameUrl: frame.url, isMainFrame: frame.parent === null, isMainWindowFrame });
 }
 
-const PickPathParams = z.object({ kind: z.enum(['file', 'folder', 'save']) }).strict();
-
-async function pickPath(kind: 'file' | 'folder' | 'save'): Promise<string | null> {
+async function pickPath(params: PickPathParams): Promise<string | null> {
   const win = mainWindow;
-  if (kind === 'save') {
-    const result = win ? await dialog.showSaveDialog(win, {}) : await dialog.showSaveDialog({});
+  const common = {
+    ...(params.title === undefined ? {} : { title: params.title }),
+    ...(params.filters === undefined ? {} : { filters: params.filters }),
+  };
+  if (params.kind === 'save') {
+    const options: SaveDialogOptions = { ...common, properties: ['createDirectory', 'showOverwriteConfirmation'] };
+    const result = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
     return result.canceled || !result.filePath ? null : result.filePath;
   }
-  const options: OpenDialogOptions = {
-    properties: kind === 'folder' ? ['openDirectory', 'createDirectory'] : ['openFile'],
-  };
+  const folder = params.kind === 'folder' || params.kind === 'directory';
+  const options: OpenDialogOptions = folder
+    ? {
+        ...(params.title === undefined ? {} : { title: params.title }),
+        properties: ['openDirectory', 'createDirectory'],
+      }
+    : { ...common, properties: ['openFile'] };
   const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
   return result.canceled ? null : (result.filePaths[0] ?? null);
 }
@@ -217,8 +225,12 @@ function registerIpc(): void {
   ipcMain.handle(PICK_PATH_CHANNEL, async (event, raw: unknown) => {
     if (!isTrustedSender(event)) throw new Error('pickPath refused: it did not come from the app window');
     const parsed = PickPathParams.safeParse(raw);
-    if (!parsed.success) throw new Error(`pickPath: invalid params: expected {kind: 'file' | 'folder' | 'save'}`);
-    return pickPath(parsed.data.kind);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'params';
+      throw new Error(`pickPath: invalid params: ${where}: ${issue?.message ?? 'invalid value'}`);
+    }
+    return pickPath(parsed.data);
   });
 }
 

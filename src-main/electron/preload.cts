@@ -5,7 +5,13 @@
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 
-type PickKind = 'file' | 'folder' | 'save';
+type PickKind = 'file' | 'folder' | 'directory' | 'save';
+/** Validated in the main process (strict): kind, optional title and file filters. */
+interface PickOptions {
+  kind: PickKind;
+  title?: string;
+  filters?: { name: string; extensions: string[] }[];
+}
 
 const bridge = {
   platform: 'electron' as const,
@@ -19,8 +25,9 @@ const bridge = {
       ipcRenderer.removeListener('faceparts:event', h);
     };
   },
-  /** Native picker; resolves with the chosen path or null when cancelled. */
-  pickPath: (kind: PickKind): Promise<string | null> => ipcRenderer.invoke('faceparts:pickPath', { kind }),
+  /** Native picker (a kind, or {kind, title?, filters?}); resolves with the chosen path or null when cancelled. */
+  pickPath: (kind: PickKind | PickOptions): Promise<string | null> =>
+    ipcRenderer.invoke('faceparts:pickPath', typeof kind === 'string' ? { kind } : kind),
 };
 
 contextBridge.exposeInMainWorld('faceparts', bridge);

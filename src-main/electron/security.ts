@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 
 /** The renderer's scheme and host: every renderer file is served from `app://renderer/...`. */
 export const APP_SCHEME = 'app';
@@ -244,3 +245,29 @@ export function parseByteRange(
   if (end < start) return 'unsatisfiable';
   return { start, end };
 }
+
+/**
+ * Params of the `faceparts:pickPath` IPC call. The preload sends `{kind}` for a bare kind, or the renderer's
+ * options object as is. 'directory' is accepted as another name for 'folder'. Strict: unknown keys are refused.
+ */
+export const PickPathParams = z
+  .object({
+    kind: z.enum(['file', 'folder', 'directory', 'save']),
+    title: z.string().max(200).optional(),
+    filters: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(100),
+            extensions: z
+              .array(z.string().regex(/^(\*|[A-Za-z0-9_-]{1,16})$/))
+              .min(1)
+              .max(50),
+          })
+          .strict(),
+      )
+      .max(20)
+      .optional(),
+  })
+  .strict();
+export type PickPathParams = z.infer<typeof PickPathParams>;

@@ -14,6 +14,7 @@ import {
   mimeTypeFor,
   parseByteRange,
   parseMediaUrl,
+  PickPathParams,
   resolveFileInside,
   safeRelativePath,
   sameDirectory,
@@ -311,6 +312,10 @@ describe('security.ts: URLs, senders, MIME types', () => {
     const dir = path.resolve('/home/me/My Project #2');
     const url = mediaUrl(dir, 'frames/a/000001.png');
     expect(parseMediaUrl(url)).toEqual({ dir, relPath: path.join('frames', 'a', '000001.png') });
+    // The renderer encodes the whole relative path (slashes as %2F): same result.
+    const rendererStyle = `faceparts-media://project/${encodeURIComponent('frames/a/000001.png')}?dir=${encodeURIComponent(dir)}`;
+    expect(parseMediaUrl(rendererStyle)).toEqual({ dir, relPath: path.join('frames', 'a', '000001.png') });
+    expect(parseMediaUrl(`faceparts-media://project/${encodeURIComponent('../x.png')}?dir=%2Fa`)).toBeNull();
     expect(parseMediaUrl(`faceparts-media://project/x.png?dir=relative/dir`)).toBeNull();
     expect(parseMediaUrl(`faceparts-media://project/x.png`)).toBeNull();
     expect(parseMediaUrl(`faceparts-media://project/x.png?dir=%2Fa&dir=%2Fb`)).toBeNull();
@@ -369,6 +374,17 @@ describe('security.ts: URLs, senders, MIME types', () => {
     expect(parseByteRange('bytes=9-3', 100)).toBe('unsatisfiable');
     expect(parseByteRange('bytes=0-1,5-6', 100)).toBeNull();
     expect(parseByteRange('items=0-1', 100)).toBeNull();
+  });
+
+  it('validates pickPath params strictly', () => {
+    expect(PickPathParams.safeParse({ kind: 'folder' }).success).toBe(true);
+    expect(PickPathParams.safeParse({ kind: 'save', title: 'Export as' }).success).toBe(true);
+    expect(PickPathParams.safeParse({ kind: 'file', filters: [{ name: 'All', extensions: ['*'] }] }).success).toBe(
+      true,
+    );
+    expect(PickPathParams.safeParse({ kind: 'file', defaultPath: '/etc' }).success).toBe(false);
+    expect(PickPathParams.safeParse({ kind: 'open' }).success).toBe(false);
+    expect(PickPathParams.safeParse(null).success).toBe(false);
   });
 
   it('has the strict content security policy', () => {
@@ -749,7 +765,20 @@ describe('main.ts: wiring, driven through a stand-in electron module', () => {
   it('opens native pickers for a trusted sender with valid params only', async () => {
     expect(await invoke('faceparts:pickPath', trusted(), { kind: 'folder' })).toBe('/picked/folder');
     expect(await invoke('faceparts:pickPath', trusted(), { kind: 'save' })).toBeNull();
+    // The renderer's options object (kind 'directory', title, filters) is accepted too.
+    expect(await invoke('faceparts:pickPath', trusted(), { kind: 'directory', title: 'Project folder' })).toBe(
+      '/picked/folder',
+    );
+    const filters = [{ name: 'Video', extensions: ['mp4', 'mov'] }];
+    expect(await invoke('faceparts:pickPath', trusted(), { kind: 'file', title: 'Source A', filters })).toBe(
+      '/picked/folder',
+    );
+    expect(fake.dialogCalls.at(-1)?.[2]).toMatchObject({ title: 'Source A', filters, properties: ['openFile'] });
     await expect(invoke('faceparts:pickPath', trusted(), { kind: 'everything' })).rejects.toThrow(/invalid params/);
+    await expect(invoke('faceparts:pickPath', trusted(), 'file')).rejects.toThrow(/invalid params/);
+    await expect(
+      invoke('faceparts:pickPath', trusted(), { kind: 'file', filters: [{ name: 'x', extensions: ['../x'] }] }),
+    ).rejects.toThrow(/invalid params/);
     await expect(invoke('faceparts:pickPath', trusted(), { kind: 'file', extra: 1 })).rejects.toThrow(/invalid params/);
   });
 

@@ -97,6 +97,19 @@ describe('electron-builder.yml', () => {
     }
   });
 
+  it('ships every bundled model with its licence beside it', () => {
+    const modelsDir = path.join(repoRoot, 'resources/models');
+    const walk = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    for (const model of walk(modelsDir).filter((f) => /\.(onnx|tflite|pb|bin)$/i.test(f))) {
+      const folder = path.dirname(model);
+      const licence = fs.readdirSync(folder).find((f) => /^(LICEN[CS]E|COPYING)(\.|$)/i.test(f));
+      expect(licence, `${path.relative(repoRoot, model)} needs a LICENSE file beside it`).toBeDefined();
+    }
+  });
+
   it('points every platform at an icon that exists and is at least 512x512', () => {
     const icons = [config.linux?.icon, config.win?.icon, config.mac?.icon];
     for (const icon of icons) {
