@@ -137,12 +137,19 @@ export function request<M extends MethodName>(method: M, params: ParamsOf<M>): P
   return transport.request(method, params);
 }
 
-/** Runs a request; on failure shows the error under `title` and resolves with undefined. */
-async function attempt<T>(title: string, run: () => Promise<T>): Promise<T | undefined> {
+function isConnectionError(error: unknown): boolean {
+  return error instanceof StudioError && (error.code === ErrorCode.engineGone || error.code === ErrorCode.unauthorized);
+}
+
+/**
+ * Runs a request; on failure shows the error under `title` and resolves with undefined. Background refreshes pass
+ * `quiet`: a lost connection is already shown in the status bar, so it does not also fill the banner.
+ */
+async function attempt<T>(title: string, run: () => Promise<T>, quiet = false): Promise<T | undefined> {
   try {
     return await run();
   } catch (error) {
-    showError(error, title);
+    if (!(quiet && isConnectionError(error))) showError(error, title);
     return undefined;
   }
 }
@@ -154,8 +161,8 @@ export function reconnectNow(): void {
 // ---------------------------------------------------------------------------------------------------------------
 // Engine
 
-export async function refreshEngine(): Promise<void> {
-  const info = await attempt('Could not read the engine status', () => request('engine.info', {}));
+export async function refreshEngine(quiet = false): Promise<void> {
+  const info = await attempt('Could not read the engine status', () => request('engine.info', {}), quiet);
   if (!info) return;
   app.engine = info;
   app.engineStatus = info.status;
@@ -198,8 +205,8 @@ function setProject(summary: ProjectSummary | null): void {
   remember(summary?.dir ?? null);
 }
 
-export async function refreshRecent(): Promise<void> {
-  const result = await attempt('Could not list recent projects', () => request('project.list', {}));
+export async function refreshRecent(quiet = false): Promise<void> {
+  const result = await attempt('Could not list recent projects', () => request('project.list', {}), quiet);
   if (!result) return;
   app.recent = result.projects;
   app.recentLoaded = true;
@@ -209,7 +216,7 @@ export async function openProject(dir: string): Promise<boolean> {
   const summary = await attempt('Could not open the project', () => request('project.open', { dir }));
   if (!summary) return false;
   setProject(summary);
-  void refreshRecent();
+  void refreshRecent(true);
   return true;
 }
 
@@ -248,11 +255,13 @@ function scheduleProjectRefresh(): void {
 export type CreateProjectParams = ParamsOf<'project.create'>;
 
 /** Creates a project and opens it; on failure shows the error and returns the offending field, if named. */
-export async function createProject(params: CreateProjectParams): Promise<{ ok: true } | { ok: false; field: string | null }> {
+export async function createProject(
+  params: CreateProjectParams,
+): Promise<{ ok: true } | { ok: false; field: string | null }> {
   try {
     const summary = await request('project.create', params);
     setProject(summary);
-    void refreshRecent();
+    void refreshRecent(true);
     return { ok: true };
   } catch (error) {
     showError(error, 'Could not create the project');
@@ -266,7 +275,7 @@ export async function renameProject(name: string): Promise<boolean> {
   const summary = await attempt('Could not rename the project', () => request('project.rename', { dir, name }));
   if (!summary) return false;
   if (app.project?.dir === dir) setProject(summary);
-  void refreshRecent();
+  void refreshRecent(true);
   return true;
 }
 
@@ -280,14 +289,12 @@ export async function deleteProject(confirmName: string): Promise<boolean> {
     return false;
   }
   if (app.project?.dir === dir) setProject(null);
-  void refreshRecent();
+  void refreshRecent(true);
   return true;
 }
 
 export async function forgetProject(dir: string): Promise<void> {
-  const result = await attempt('Could not remove the project from the list', () =>
-    request('project.forget', { dir }),
-  );
+  const result = await attempt('Could not remove the project from the list', () => request('project.forget', { dir }));
   if (!result) return;
   if (app.project?.dir === dir) setProject(null);
   await refreshRecent();
@@ -298,9 +305,9 @@ export function canPickPaths(): boolean {
 }
 
 export async function pickPath(options: PickPathOptions): Promise<string | null> {
-  const bridge = electronBridge();
-  if (!bridge?.pickPath) return null;
-  return (await attempt('Could not open the file dialog', () => bridge.pickPath!(options))) ?? null;
+  const pick = electronBridge()?.pickPath;
+  if (!pick) return null;
+  return (await attempt('Could not open the file dialog', () => pick(options))) ?? null;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -325,11 +332,11 @@ function dropProgress(jobId: string): void {
   app.progress = rest;
 }
 
-export async function refreshJobs(): Promise<void> {
-  const result = await attempt('Could not list jobs', () => request('jobs.list', {}));
+export async function refreshJobs(quiet = false): Promise<void> {
+  const result = await attempt('Could not list jobs', () => request('jobs.list', {}), quiet);
   if (!result) return;
   const jobs: Record<string, JobInfo> = {};
-  for (const job of result.jobs) if (isActive(job)) jobs[job.id] = job;
+  for (const job of result.jobs) if (isActive(job) && !endedJobs.has(job.id)) jobs[job.id] = job;
   app.jobs = jobs;
 }
 
@@ -340,24 +347,37 @@ export async function startExtract(): Promise<boolean> {
     request('jobs.start', { dir, job: { type: 'extract', side: 'both' } }),
   );
   if (!job) return false;
-  app.finished = null;
-  upsertJob(job);
+  onJobReply(job);
   return true;
 }
 
 export async function cancelJob(jobId: string): Promise<void> {
   const job = await attempt('Could not cancel the job', () => request('jobs.cancel', { jobId }));
-  if (job) onJobState(job);
+  if (job) onJobReply(job);
+}
+
+/** Jobs seen ending; a late reply about one must not bring it back to life. Bookkeeping only, not shown. */
+// eslint-disable-next-line svelte/prefer-svelte-reactivity -- deliberately not reactive
+const endedJobs = new Set<string>();
+
+/**
+ * A reply (jobs.start, jobs.cancel, jobs.get) may arrive after job.state events about the same job that are newer
+ * than it: events win, so a reply only fills in a job not known yet.
+ */
+function onJobReply(job: JobInfo): void {
+  if (endedJobs.has(job.id) || job.id in app.jobs) return;
+  onJobState(job);
 }
 
 function onJobState(job: JobInfo): void {
+  if (endedJobs.has(job.id)) return;
   upsertJob(job);
   if (isActive(job)) {
     if (job.state === 'running' || job.state === 'queued') app.finished = null;
     return;
   }
+  endedJobs.add(job.id);
   dropProgress(job.id);
-  if (app.finished?.id === job.id && app.finished.state === job.state) return;
   app.finished = job;
   if (job.state === 'failed') {
     const error = job.error
@@ -381,7 +401,7 @@ function handleEvent(event: EngineEvent): void {
       app.progress = { ...app.progress, [event.jobId]: event };
       if (!(event.jobId in app.jobs)) {
         void request('jobs.get', { jobId: event.jobId }).then(
-          (job) => onJobState(job),
+          (job) => onJobReply(job),
           () => undefined,
         );
       }
@@ -390,7 +410,7 @@ function handleEvent(event: EngineEvent): void {
       onJobState(event.job);
       break;
     case 'project.changed':
-      if (event.what === 'renamed' || event.what === 'deleted') void refreshRecent();
+      if (event.what === 'renamed' || event.what === 'deleted') void refreshRecent(true);
       if (event.projectDir !== app.project?.dir) break;
       if (event.what === 'deleted') setProject(null);
       else scheduleProjectRefresh();
@@ -408,7 +428,7 @@ function handleEvent(event: EngineEvent): void {
 }
 
 async function onConnected(): Promise<void> {
-  await Promise.all([refreshEngine(), refreshRecent(), refreshJobs(), restoreProject()]);
+  await Promise.all([refreshEngine(true), refreshRecent(true), refreshJobs(true), restoreProject()]);
 }
 
 /** Connects to the engine (once); returns a function that disconnects. */
@@ -425,6 +445,18 @@ export function start(): () => void {
     app.connection = info;
     const isOpen = info.state === 'open';
     if (isOpen && !wasOpen) void onConnected();
+    if (info.state === 'unauthorized') {
+      showError(
+        new StudioError(
+          ErrorCode.unauthorized,
+          `The engine refused this page: ${info.detail ?? 'no valid access token'}.`,
+          {
+            fix: 'Open the link that faceparts serve printed (it carries the access token), or restart it and use the new link.',
+          },
+        ),
+        'Not allowed to connect',
+      );
+    }
     if (!isOpen) app.engineStatus = null;
     wasOpen = isOpen;
   });

@@ -83,28 +83,29 @@ let cachedToken: string | null | undefined;
  * sessionStorage and removed from the address bar), otherwise from sessionStorage.
  */
 export function sessionToken(): string | null {
-  if (cachedToken !== undefined) return cachedToken;
-  let token: string | null = null;
-  try {
-    const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get('token');
-    if (fromUrl) {
-      token = fromUrl;
-      try {
-        window.sessionStorage.setItem(TOKEN_KEY, fromUrl);
-      } catch {
-        // Storage may be disabled; the token still works for this page load.
-      }
-      url.searchParams.delete('token');
-      window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
-    } else {
-      token = window.sessionStorage.getItem(TOKEN_KEY);
+  if (cachedToken === undefined) cachedToken = readToken();
+  return cachedToken;
+}
+
+function readToken(): string | null {
+  const url = new URL(window.location.href);
+  const fromUrl = url.searchParams.get('token');
+  if (!fromUrl) {
+    try {
+      return window.sessionStorage.getItem(TOKEN_KEY);
+    } catch {
+      return null;
     }
-  } catch {
-    token = null;
   }
-  cachedToken = token;
-  return token;
+  try {
+    window.sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    // Kept for reloads, so it can leave the address bar (and bookmarks, and screenshots).
+    url.searchParams.delete('token');
+    window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+  } catch {
+    // Storage disabled: leave the token in the URL so a reload still works.
+  }
+  return fromUrl;
 }
 
 export function webSocketUrl(): string {
@@ -219,6 +220,8 @@ class WebSocketTransport implements Transport {
   private socket: WebSocket | null = null;
   private client: ContractClient | null = null;
   private everOpened = false;
+  /** The client of the last socket that got through the handshake. */
+  private lastOpened: ContractClient | null = null;
   private stopped = false;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -236,6 +239,7 @@ class WebSocketTransport implements Transport {
 
   constructor(
     private readonly url: () => string,
+    private readonly healthUrl: () => string,
     private readonly options: TransportOptions,
   ) {
     window.addEventListener('online', this.wake);
@@ -278,6 +282,7 @@ class WebSocketTransport implements Transport {
     socket.addEventListener('open', () => {
       if (this.socket !== socket) return;
       this.client = client;
+      this.lastOpened = client;
       this.everOpened = true;
       this.attempt = 0;
       this.connections.set({ state: 'open', attempt: 0, retryAt: null, detail: null });
@@ -309,21 +314,39 @@ class WebSocketTransport implements Transport {
       client.close(`the connection to the engine was lost (${why})`);
       if (this.stopped) return;
       if (REFUSED_CODES.has(event.code)) {
-        this.connections.set({
-          state: 'unauthorized',
-          attempt: this.attempt,
-          retryAt: null,
-          detail: event.reason || 'the engine refused this page (missing or wrong access token)',
-        });
-        this.failWaiters(
-          new StudioError(ErrorCode.unauthorized, 'The engine refused this page.', {
-            fix: 'Open the link that `faceparts serve` printed: it carries the access token.',
-          }),
-        );
+        this.refused(event.reason || 'the engine refused this page (missing or wrong access token)');
         return;
       }
-      this.scheduleRetry(this.everOpened ? `connection lost (${why})` : `cannot reach the engine (${why})`);
+      if (client === this.lastOpened) {
+        this.scheduleRetry(`connection lost (${why})`);
+        return;
+      }
+      // The handshake failed. A browser cannot see the HTTP status of a refused upgrade (401, 403, 429 all read
+      // as 1006), so ask the server whether it is up at all: up but refusing means the token is wrong.
+      void this.serverIsUp().then((up) => {
+        if (this.stopped || this.socket !== null) return;
+        if (up) this.refused('the server is running but refused the connection: the access token is missing or wrong');
+        else this.scheduleRetry(`cannot reach the engine (${why})`);
+      });
     });
+  }
+
+  private async serverIsUp(): Promise<boolean> {
+    try {
+      const response = await fetch(this.healthUrl(), { cache: 'no-store' });
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  private refused(detail: string): void {
+    this.connections.set({ state: 'unauthorized', attempt: this.attempt, retryAt: null, detail });
+    this.failWaiters(
+      new StudioError(ErrorCode.unauthorized, 'The engine refused this page.', {
+        fix: 'Open the link that faceparts serve printed: it carries the access token.',
+      }),
+    );
   }
 
   private scheduleRetry(detail: string): void {
@@ -353,7 +376,7 @@ class WebSocketTransport implements Transport {
           state === 'closed' ? ErrorCode.engineGone : ErrorCode.unauthorized,
           'Not connected to the engine.',
           state === 'unauthorized'
-            ? { fix: 'Open the link that `faceparts serve` printed: it carries the access token.' }
+            ? { fix: 'Open the link that faceparts serve printed: it carries the access token.' }
             : {},
         ),
       );
@@ -366,7 +389,7 @@ class WebSocketTransport implements Transport {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           reject(
             new StudioError(ErrorCode.engineGone, 'Not connected to the engine.', {
-              fix: 'Check that `faceparts serve` is still running; the page reconnects by itself.',
+              fix: 'Check that faceparts serve is still running; the page reconnects by itself.',
             }),
           );
         }, OPEN_WAIT_MS),
@@ -415,5 +438,5 @@ class WebSocketTransport implements Transport {
 export function createTransport(options: TransportOptions = {}): Transport {
   const bridge = electronBridge();
   if (bridge) return new ElectronTransport(bridge, options);
-  return new WebSocketTransport(webSocketUrl, options);
+  return new WebSocketTransport(webSocketUrl, () => '/healthz', options);
 }
