@@ -60,7 +60,7 @@ describe('ProjectStore', () => {
       1,
       false,
     );
-    expect(store.getCursor('a', 'decode')).toEqual({ nextIndex: 1, finished: false });
+    expect(store.getCursor('a', 'decode')).toEqual({ nextIndex: 1, finished: false, state: null });
     expect(store.listFrames('a', 0, 10).frames[0]).toMatchObject({
       index: 0,
       thumbnail: 'thumbs/a/0.jpg',

@@ -20,6 +20,9 @@ import { probeSource } from '../media/probe.js';
 import { forgetProject, listRecent, rememberProject } from '../project/recent.js';
 import { ProjectStore } from '../project/store.js';
 import { availableStages } from '../stages.js';
+import { choosePerson } from '../jobs/extract.js';
+import { MaskStore } from '../masks/edits.js';
+import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
 
 export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
 
@@ -222,15 +225,39 @@ export class Engine {
     'project.forget': ({ dir }) => ({ forgotten: forgetProject(path.resolve(dir)) }),
 
     'frames.list': async ({ dir, side, offset, limit }) => (await this.openProject(dir)).listFrames(side, offset, limit),
-    'faces.list': async ({ dir }) => {
-      await this.openProject(dir);
-      return { total: 0, faces: [] };
+    'faces.list': async ({ dir, side, frameIndex, offset, limit }) => {
+      const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit);
+      return { total: listed.total, faces: listed.faces.map(toFaceRecord) };
     },
-    'faces.chooseTrack': () => unavailable('choosing a person', 'detect'),
-    'masks.get': () => unavailable('masks', 'masks'),
-    'masks.saveEdit': () => unavailable('mask editing', 'masks'),
-    'masks.reset': () => unavailable('mask editing', 'masks'),
-    'masks.propagate': () => unavailable('mask editing', 'masks'),
+    'faces.chooseTrack': async ({ dir, side, trackId }) => {
+      const store = await this.openProject(dir);
+      if (this.jobs.projectHasLiveJob(store.dir)) throw new StudioError(ErrorCode.projectBusy, 'a job is running in this project', { fix: 'wait for it or cancel it' });
+      choosePerson(store, side, trackId);
+      this.emit({ type: 'project.changed', projectDir: store.dir, what: 'faces' });
+      return { side, trackId };
+    },
+    'masks.get': async ({ dir, faceId }) => {
+      const masks = new MaskStore(await this.openProject(dir));
+      return { faceId, generated: masks.generated(faceId), edits: masks.edits(faceId) };
+    },
+    'masks.saveEdit': async ({ dir, faceId, part, polygon, rasterPng }) => {
+      const store = await this.openProject(dir);
+      const edit = await new MaskStore(store).save(faceId, part, polygon, rasterPng);
+      this.emit({ type: 'project.changed', projectDir: store.dir, what: 'masks' });
+      return edit;
+    },
+    'masks.reset': async ({ dir, faceId, part }) => {
+      const store = await this.openProject(dir);
+      const removed = await new MaskStore(store).reset(faceId, part);
+      this.emit({ type: 'project.changed', projectDir: store.dir, what: 'masks' });
+      return { removed };
+    },
+    'masks.propagate': async ({ dir, faceId, part, count }) => {
+      const store = await this.openProject(dir);
+      const copied = await new MaskStore(store).propagate(faceId, part, count);
+      this.emit({ type: 'project.changed', projectDir: store.dir, what: 'masks' });
+      return { copied };
+    },
 
     'jobs.start': async ({ dir, job }) => {
       const store = await this.openProject(dir);

@@ -18,20 +18,21 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
         PRIMARY KEY (side, idx)
       ) WITHOUT ROWID;
       CREATE TABLE tracks (
-        id INTEGER PRIMARY KEY,
         side TEXT NOT NULL,
+        id INTEGER NOT NULL,
         first_frame INTEGER NOT NULL,
         last_frame INTEGER NOT NULL,
         length INTEGER NOT NULL,
         mean_area REAL NOT NULL,
         chosen INTEGER NOT NULL DEFAULT 0,
-        descriptor BLOB
+        descriptor BLOB,
+        PRIMARY KEY (side, id)
       );
       CREATE TABLE faces (
         id INTEGER PRIMARY KEY,
         side TEXT NOT NULL,
         frame_idx INTEGER NOT NULL,
-        track_id INTEGER REFERENCES tracks(id) ON DELETE SET NULL,
+        track_id INTEGER,
         x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
         score REAL NOT NULL,
         landmarks TEXT,
@@ -43,6 +44,13 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
         reason TEXT
       );
       CREATE INDEX faces_by_frame ON faces (side, frame_idx);
+      CREATE INDEX faces_by_track ON faces (side, track_id);
+      CREATE TABLE person_choice (
+        side TEXT PRIMARY KEY,
+        track_id INTEGER,
+        reference_image TEXT,
+        chosen_at TEXT NOT NULL
+      );
       CREATE TABLE mask_edits (
         face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
         part TEXT NOT NULL,
@@ -56,6 +64,7 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
         stage TEXT NOT NULL,
         next_index INTEGER NOT NULL,
         finished INTEGER NOT NULL DEFAULT 0,
+        state TEXT,
         PRIMARY KEY (side, stage)
       );
       CREATE TABLE training_runs (

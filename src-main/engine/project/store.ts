@@ -254,20 +254,26 @@ export class ProjectStore {
   }
 
   /** Where a resumable stage stopped: the next frame index to do, and whether it finished. */
-  getCursor(side: Side, stage: string): { nextIndex: number; finished: boolean } {
-    const row = this.db.prepare('SELECT next_index, finished FROM stage_cursor WHERE side = ? AND stage = ?').get(side, stage) as
-      | { next_index: number; finished: number }
+  getCursor(side: Side, stage: string): { nextIndex: number; finished: boolean; state: unknown } {
+    const row = this.db.prepare('SELECT next_index, finished, state FROM stage_cursor WHERE side = ? AND stage = ?').get(side, stage) as
+      | { next_index: number; finished: number; state: string | null }
       | undefined;
-    return { nextIndex: row?.next_index ?? 0, finished: row?.finished === 1 };
+    return { nextIndex: row?.next_index ?? 0, finished: row?.finished === 1, state: row?.state ? (JSON.parse(row.state) as unknown) : null };
   }
 
-  setCursor(side: Side, stage: string, nextIndex: number, finished: boolean): void {
+  /** Where a stage has got to; `state` is whatever the stage needs to continue exactly (e.g. the tracker). */
+  setCursor(side: Side, stage: string, nextIndex: number, finished: boolean, state: unknown = null): void {
     this.db
       .prepare(
-        `INSERT INTO stage_cursor (side, stage, next_index, finished) VALUES (?, ?, ?, ?)
-         ON CONFLICT (side, stage) DO UPDATE SET next_index = excluded.next_index, finished = excluded.finished`,
+        `INSERT INTO stage_cursor (side, stage, next_index, finished, state) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (side, stage) DO UPDATE SET next_index = excluded.next_index, finished = excluded.finished, state = excluded.state`,
       )
-      .run(side, stage, nextIndex, finished ? 1 : 0);
+      .run(side, stage, nextIndex, finished ? 1 : 0, state === null ? null : JSON.stringify(state));
+  }
+
+  /** Run several writes as one transaction: a kill leaves all or none of them. */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
   }
 
   /** Record frames and advance the cursor in one transaction, so a kill never leaves them out of step. */

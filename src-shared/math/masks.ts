@@ -1,0 +1,47 @@
+import { convexHull, type Point } from './geometry.js';
+import { PART_HULLS } from './face.js';
+import { dilate, gaussianBlur, rasterizePolygon, toFloatMask } from './raster.js';
+
+export type MaskPart = keyof typeof PART_HULLS;
+export const MASK_PARTS = Object.keys(PART_HULLS) as MaskPart[];
+
+/** Half-thickness given to each eyebrow, as a share of the brows' span: five points on an arc hull to a sliver. */
+const BROW_HALF_THICKNESS = 0.05;
+
+/** The convex hull polygons of one part from 68 landmarks (two for paired parts). */
+export function partPolygons(landmarks: readonly Point[], part: MaskPart): Point[][] {
+  return PART_HULLS[part].map((indexes) => {
+    const points = indexes.map((i) => landmarks[i] as Point);
+    if (part !== 'eyebrows') return convexHull(points);
+    const a = landmarks[17] as Point;
+    const b = landmarks[26] as Point;
+    const span = Math.hypot(b[0] - a[0], b[1] - a[1]);
+    // Thicken along the face's vertical (perpendicular to the brow line) so the hull is a band, not a sliver.
+    const nx = (-(b[1] - a[1]) / span) * span * BROW_HALF_THICKNESS;
+    const ny = ((b[0] - a[0]) / span) * span * BROW_HALF_THICKNESS;
+    return convexHull(points.flatMap(([x, y]) => [[x + nx, y + ny] as Point, [x - nx, y - ny] as Point]));
+  });
+}
+
+export interface MaskOptions {
+  /** Square dilation kernel in pixels (the fork used 9x9). */
+  dilation: number;
+  /** Gaussian feather kernel in pixels (0 = hard edge). */
+  feather: number;
+  /** Dilation passes (the fork dilated twice). */
+  iterations?: number;
+}
+
+/** A part's mask: hull fill -> dilation -> feathering; values 0..1. */
+export function partMask(landmarks: readonly Point[], parts: readonly MaskPart[], width: number, height: number, options: MaskOptions): Float32Array {
+  let hard: Uint8Array = new Uint8Array(width * height);
+  for (const part of parts) for (const polygon of partPolygons(landmarks, part)) rasterizePolygon(polygon, width, height, hard);
+  for (let i = 0; i < (options.iterations ?? 1); i += 1) hard = dilate(hard, width, height, options.dilation);
+  const soft = toFloatMask(hard);
+  return options.feather > 1 ? gaussianBlur(soft, width, height, options.feather | 1) : soft;
+}
+
+/** The training eye mask of the spec: hull of landmarks 36-47, dilate 13x13, blur 7x7. */
+export function trainingEyeMask(landmarks: readonly Point[], width: number, height: number): Float32Array {
+  return partMask(landmarks, ['eyes'], width, height, { dilation: 13, feather: 7 });
+}

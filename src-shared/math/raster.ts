@@ -1,0 +1,181 @@
+/** Pure image math on typed arrays: masks, filters, warps. Row-major, single channel unless noted. */
+import { invertAffine, type Affine, type Point } from './geometry.js';
+
+/** Fill a polygon (even-odd rule, pixel centres) into a 0/255 mask. */
+export function rasterizePolygon(polygon: readonly Point[], width: number, height: number, into?: Uint8Array): Uint8Array {
+  const mask = into ?? new Uint8Array(width * height);
+  if (polygon.length < 3) return mask;
+  const xs: number[] = [];
+  for (let y = 0; y < height; y += 1) {
+    const cy = y + 0.5;
+    xs.length = 0;
+    for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i, i += 1) {
+      const [xi, yi] = polygon[i] as Point;
+      const [xj, yj] = polygon[j] as Point;
+      if (yi > cy !== yj > cy) xs.push(xi + ((cy - yi) * (xj - xi)) / (yj - yi));
+    }
+    xs.sort((a, b) => a - b);
+    for (let k = 0; k + 1 < xs.length; k += 2) {
+      const from = Math.max(0, Math.ceil((xs[k] as number) - 0.5));
+      const to = Math.min(width - 1, Math.floor((xs[k + 1] as number) - 0.5));
+      for (let x = from; x <= to; x += 1) mask[y * width + x] = 255;
+    }
+  }
+  return mask;
+}
+
+/** Morphological dilation with a k x k square (separable running max), as cv2.dilate with a box kernel. */
+export function dilate(mask: Uint8Array, width: number, height: number, kernel: number): Uint8Array {
+  if (kernel <= 1) return mask.slice();
+  const r = Math.floor(kernel / 2);
+  const tmp = new Uint8Array(mask.length);
+  const out = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      let m = 0;
+      for (let dx = Math.max(0, x - r); dx <= Math.min(width - 1, x + r) && m < 255; dx += 1) m = Math.max(m, mask[y * width + dx] as number);
+      tmp[y * width + x] = m;
+    }
+  }
+  for (let x = 0; x < width; x += 1) {
+    for (let y = 0; y < height; y += 1) {
+      let m = 0;
+      for (let dy = Math.max(0, y - r); dy <= Math.min(height - 1, y + r) && m < 255; dy += 1) m = Math.max(m, tmp[dy * width + x] as number);
+      out[y * width + x] = m;
+    }
+  }
+  return out;
+}
+
+export function gaussianKernel(size: number, sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8): Float32Array {
+  const kernel = new Float32Array(size);
+  const half = (size - 1) / 2;
+  let sum = 0;
+  for (let i = 0; i < size; i += 1) {
+    const v = Math.exp(-((i - half) ** 2) / (2 * sigma * sigma));
+    kernel[i] = v;
+    sum += v;
+  }
+  for (let i = 0; i < size; i += 1) kernel[i] = (kernel[i] as number) / sum;
+  return kernel;
+}
+
+/** Separable Gaussian blur of a single-channel float image, edges replicated (sigma as OpenCV picks it by default). */
+export function gaussianBlur(image: Float32Array, width: number, height: number, size: number, sigma?: number): Float32Array {
+  if (size <= 1) return image.slice();
+  const kernel = gaussianKernel(size, sigma);
+  const half = (size - 1) / 2;
+  const tmp = new Float32Array(image.length);
+  const out = new Float32Array(image.length);
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      let acc = 0;
+      for (let k = 0; k < size; k += 1) {
+        const sx = Math.min(width - 1, Math.max(0, x + k - half));
+        acc += (kernel[k] as number) * (image[y * width + sx] as number);
+      }
+      tmp[y * width + x] = acc;
+    }
+  }
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      let acc = 0;
+      for (let k = 0; k < size; k += 1) {
+        const sy = Math.min(height - 1, Math.max(0, y + k - half));
+        acc += (kernel[k] as number) * (tmp[sy * width + x] as number);
+      }
+      out[y * width + x] = acc;
+    }
+  }
+  return out;
+}
+
+export function toFloatMask(mask: Uint8Array): Float32Array {
+  const out = new Float32Array(mask.length);
+  for (let i = 0; i < mask.length; i += 1) out[i] = (mask[i] as number) / 255;
+  return out;
+}
+
+export function toByteMask(mask: Float32Array): Uint8Array {
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i += 1) out[i] = Math.round(Math.min(1, Math.max(0, mask[i] as number)) * 255);
+  return out;
+}
+
+/** Luma of packed RGB (Rec. 601). */
+export function grayscale(rgb: Uint8Array, width: number, height: number): Float32Array {
+  const out = new Float32Array(width * height);
+  for (let i = 0; i < width * height; i += 1) {
+    out[i] = 0.299 * (rgb[i * 3] as number) + 0.587 * (rgb[i * 3 + 1] as number) + 0.114 * (rgb[i * 3 + 2] as number);
+  }
+  return out;
+}
+
+/** Variance of the 4-neighbour Laplacian: the usual sharpness score (low = blurry). */
+export function laplacianVariance(gray: Float32Array, width: number, height: number): number {
+  let sum = 0;
+  let sumSq = 0;
+  let n = 0;
+  for (let y = 1; y < height - 1; y += 1) {
+    for (let x = 1; x < width - 1; x += 1) {
+      const i = y * width + x;
+      const v = (gray[i - 1] as number) + (gray[i + 1] as number) + (gray[i - width] as number) + (gray[i + width] as number) - 4 * (gray[i] as number);
+      sum += v;
+      sumSq += v * v;
+      n += 1;
+    }
+  }
+  if (n === 0) return 0;
+  const m = sum / n;
+  return sumSq / n - m * m;
+}
+
+/**
+ * Warp packed RGB (or any channel count) by an affine that maps source to destination pixels,
+ * bilinear, borders replicated: cv2.warpAffine(src, m, (w, h), borderMode=REPLICATE).
+ */
+export function warpAffine(
+  src: Uint8Array,
+  srcWidth: number,
+  srcHeight: number,
+  channels: number,
+  forward: Affine,
+  dstWidth: number,
+  dstHeight: number,
+): Uint8Array {
+  const inv = invertAffine(forward);
+  const out = new Uint8Array(dstWidth * dstHeight * channels);
+  for (let y = 0; y < dstHeight; y += 1) {
+    for (let x = 0; x < dstWidth; x += 1) {
+      const sx = Math.min(srcWidth - 1, Math.max(0, inv[0] * x + inv[1] * y + inv[2]));
+      const sy = Math.min(srcHeight - 1, Math.max(0, inv[3] * x + inv[4] * y + inv[5]));
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const x1 = Math.min(srcWidth - 1, x0 + 1);
+      const y1 = Math.min(srcHeight - 1, y0 + 1);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const o = (y * dstWidth + x) * channels;
+      for (let c = 0; c < channels; c += 1) {
+        const a = src[(y0 * srcWidth + x0) * channels + c] as number;
+        const b = src[(y0 * srcWidth + x1) * channels + c] as number;
+        const d = src[(y1 * srcWidth + x0) * channels + c] as number;
+        const e = src[(y1 * srcWidth + x1) * channels + c] as number;
+        out[o + c] = Math.round((a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy);
+      }
+    }
+  }
+  return out;
+}
+
+export function maskIoU(a: Uint8Array, b: Uint8Array): number {
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < a.length; i += 1) {
+    const x = (a[i] as number) > 127;
+    const y = (b[i] as number) > 127;
+    if (x && y) inter += 1;
+    if (x || y) union += 1;
+  }
+  return union === 0 ? 0 : inter / union;
+}
