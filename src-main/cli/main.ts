@@ -14,7 +14,9 @@ import { EngineProcess } from '../host-node/engine-process.js';
 import { EXIT, Output, usageError } from './output.js';
 
 async function withEngine<T>(out: Output, work: (engine: EngineProcess) => Promise<T>): Promise<T> {
-  const engine = new EngineProcess({ onInvalidMessage: (e) => out.warn(`engine sent an invalid message: ${e.message}`) });
+  const engine = new EngineProcess({
+    onInvalidMessage: (e) => out.warn(`engine sent an invalid message: ${e.message}`),
+  });
   try {
     return await work(engine);
   } finally {
@@ -30,7 +32,9 @@ function formatSummary(p: ProjectSummary): string {
     return (
       `  ${s.toUpperCase()}: ${src.path}\n` +
       `     ${src.kind}, ${m.displayWidth}x${m.displayHeight}, ${m.frameCount} frames` +
-      (src.kind === 'video' ? ` @ ${m.fps.toFixed(2)} fps, ${m.durationSeconds.toFixed(1)} s${m.hasAudio ? ', audio' : ''}` : '') +
+      (src.kind === 'video'
+        ? ` @ ${m.fps.toFixed(2)} fps, ${m.durationSeconds.toFixed(1)} s${m.hasAudio ? ', audio' : ''}`
+        : '') +
       `\n     indexed ${c.framesIndexed}, faces kept ${c.facesKept}, skipped ${c.facesSkipped}, tracks ${c.tracks}, mask edits ${c.maskEdits}`
     );
   };
@@ -48,7 +52,11 @@ function formatSummary(p: ProjectSummary): string {
 async function runJob(out: Output, engine: EngineProcess, dir: string, job: JobSpec): Promise<JobInfo> {
   const bar = out.interactive
     ? new cliProgress.SingleBar(
-        { format: ' {stage} |{bar}| {value}/{total} {rate}/s ETA {eta_formatted}', hideCursor: true, clearOnComplete: true },
+        {
+          format: ' {stage} |{bar}| {value}/{total} {rate}/s ETA {eta_formatted}',
+          hideCursor: true,
+          clearOnComplete: true,
+        },
         cliProgress.Presets.shades_classic,
       )
     : null;
@@ -80,7 +88,11 @@ async function runJob(out: Output, engine: EngineProcess, dir: string, job: JobS
       if (barStarted) bar?.stop();
       barStarted = false;
       process.stderr.write(`${event.level}: ${event.message}\n`);
-    } else if (event.type === 'job.state' && event.job.id === jobId && ['completed', 'failed', 'cancelled'].includes(event.job.state)) {
+    } else if (
+      event.type === 'job.state' &&
+      event.job.id === jobId &&
+      ['completed', 'failed', 'cancelled'].includes(event.job.state)
+    ) {
       finish(event.job);
     }
   };
@@ -118,7 +130,12 @@ function jobOutcome(out: Output, job: JobInfo, human: () => string): number {
     return EXIT.ok;
   }
   const error = job.error ?? { code: ErrorCode.internal, message: `job ended as ${job.state}` };
-  return out.error(new StudioError(StudioError.fromInfo(error).code, error.message, { ...(error.fix ? { fix: error.fix } : {}), ...(error.file ? { file: error.file } : {}) }));
+  return out.error(
+    new StudioError(StudioError.fromInfo(error).code, error.message, {
+      ...(error.fix ? { fix: error.fix } : {}),
+      ...(error.file ? { file: error.file } : {}),
+    }),
+  );
 }
 
 function parseIntOption(name: string) {
@@ -181,23 +198,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     });
 
-  jsonFlag(program.command('info <dir>').description('show a project: sources, counts, settings, runs'))
-    .action(async (dir: string, opts: { json?: boolean }) => {
+  jsonFlag(program.command('info <dir>').description('show a project: sources, counts, settings, runs')).action(
+    async (dir: string, opts: { json?: boolean }) => {
       const out = new Output(Boolean(opts.json));
       try {
-        const summary = await withEngine(out, (engine) => engine.client.request('project.open', { dir: path.resolve(dir) }));
+        const summary = await withEngine(out, (engine) =>
+          engine.client.request('project.open', { dir: path.resolve(dir) }),
+        );
         out.result({ project: summary }, () => formatSummary(summary));
       } catch (error) {
         setExit(out.error(error));
       }
-    });
+    },
+  );
 
   jsonFlag(program.command('extract <dir>').description('find, track and align faces; resumes where it stopped'))
     .addOption(new Option('--side <side>', 'which side to extract').choices(['a', 'b', 'both']).default('both'))
     .action(async (dir: string, opts: { side: 'a' | 'b' | 'both'; json?: boolean }) => {
       const out = new Output(Boolean(opts.json));
       try {
-        const job = await withEngine(out, (engine) => runJob(out, engine, path.resolve(dir), { type: 'extract', side: opts.side }));
+        const job = await withEngine(out, (engine) =>
+          runJob(out, engine, path.resolve(dir), { type: 'extract', side: opts.side }),
+        );
         setExit(jobOutcome(out, job, () => `extraction finished: ${JSON.stringify(job.result)}`));
       } catch (error) {
         setExit(out.error(error));
@@ -208,12 +230,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--iterations <n>', 'total iterations', parseIntOption('iterations'))
     .addOption(new Option('--resolution <px>', 'face resolution').choices(['64', '128', '256']))
     .addOption(new Option('--capacity <c>', 'model capacity').choices(['lite', 'standard']))
-    .addOption(new Option('--backend <b>', 'tfjs backend').choices(['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu']))
+    .addOption(
+      new Option('--backend <b>', 'tfjs backend').choices([
+        'auto',
+        'tfjs-node-gpu',
+        'webgpu',
+        'tfjs-node',
+        'wasm',
+        'cpu',
+      ]),
+    )
     .option('--batch-size <n>', 'batch size', parseIntOption('batch-size'))
     .action(
       async (
         dir: string,
-        opts: { iterations?: number; resolution?: string; capacity?: 'lite' | 'standard'; backend?: string; batchSize?: number; json?: boolean },
+        opts: {
+          iterations?: number;
+          resolution?: string;
+          capacity?: 'lite' | 'standard';
+          backend?: string;
+          batchSize?: number;
+          json?: boolean;
+        },
       ) => {
         const out = new Output(Boolean(opts.json));
         const overrides: Record<string, unknown> = {};
@@ -223,7 +261,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (opts.backend !== undefined) overrides.backend = opts.backend;
         if (opts.batchSize !== undefined) overrides.batchSize = opts.batchSize;
         try {
-          const job = await withEngine(out, (engine) => runJob(out, engine, path.resolve(dir), { type: 'train', overrides }));
+          const job = await withEngine(out, (engine) =>
+            runJob(out, engine, path.resolve(dir), { type: 'train', overrides }),
+          );
           setExit(jobOutcome(out, job, () => `training finished: ${JSON.stringify(job.result)}`));
         } catch (error) {
           setExit(out.error(error));
@@ -232,7 +272,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     );
 
   converterOptions(
-    jsonFlag(program.command('convert <dir>').description('swap faces (or face parts) in a video with the trained model'))
+    jsonFlag(
+      program.command('convert <dir>').description('swap faces (or face parts) in a video with the trained model'),
+    )
       .requiredOption('--input <video>', 'video to convert')
       .requiredOption('--output <file>', 'output video file')
       .option('--metrics-only', 'only measure quality of an existing conversion'),
@@ -266,11 +308,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const out = new Output(Boolean(opts.json));
       try {
         const { startServer } = await import('../serve/server.js');
-        const server = await startServer({ host: opts.host, port: opts.port, ...(opts.token ? { token: opts.token } : {}) });
-        out.result({ url: server.url, host: server.host, port: server.port, tokenRequired: server.tokenRequired, token: server.token }, () =>
-          [`FaceParts Studio is served at ${server.url}`, server.tokenRequired ? `access token: ${server.token}` : '', 'Ctrl-C to stop']
-            .filter(Boolean)
-            .join('\n'),
+        const server = await startServer({
+          host: opts.host,
+          port: opts.port,
+          ...(opts.token ? { token: opts.token } : {}),
+        });
+        out.result(
+          {
+            url: server.url,
+            host: server.host,
+            port: server.port,
+            tokenRequired: server.tokenRequired,
+            token: server.token,
+          },
+          () =>
+            [
+              `FaceParts Studio is served at ${server.url}`,
+              server.tokenRequired ? `access token: ${server.token}` : '',
+              'Ctrl-C to stop',
+            ]
+              .filter(Boolean)
+              .join('\n'),
         );
         await new Promise<void>((resolve) => {
           const stop = (): void => resolve();
@@ -294,9 +352,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const out = new Output(Boolean(opts.json));
         setExit(
           out.error(
-            new StudioError(ErrorCode.stageUnavailable, `"faceparts ${name}" is not built yet in this version (${issue})`, {
-              fix: 'use new, extract and info for now',
-            }),
+            new StudioError(
+              ErrorCode.stageUnavailable,
+              `"faceparts ${name}" is not built yet in this version (${issue})`,
+              {
+                fix: 'use new, extract and info for now',
+              },
+            ),
           ),
         );
       });
@@ -311,9 +373,13 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return EXIT.ok;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0)
+        return EXIT.ok;
       const json = argv.includes('--json');
-      if (json) process.stdout.write(`${JSON.stringify({ error: { code: ErrorCode.invalidParams, message: error.message } })}\n`);
+      if (json)
+        process.stdout.write(
+          `${JSON.stringify({ error: { code: ErrorCode.invalidParams, message: error.message } })}\n`,
+        );
       return EXIT.usage;
     }
     return new Output(argv.includes('--json')).error(error);

@@ -50,8 +50,20 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 process.on('uncaughtException', (error) => {
-  engine.emit({ type: 'log', level: 'error', message: `engine error: ${error.stack ?? error.message}`, jobId: null, time: new Date().toISOString() });
+  engine.emit({
+    type: 'log',
+    level: 'error',
+    message: `engine error: ${error.stack ?? error.message}`,
+    jobId: null,
+    time: new Date().toISOString(),
+  });
 });
 process.on('unhandledRejection', (error) => {
-  engine.emit({ type: 'log', level: 'error', message: `engine error: ${String(error)}`, jobId: null, time: new Date().toISOString() });
+  engine.emit({
+    type: 'log',
+    level: 'error',
+    message: `engine error: ${String(error)}`,
+    jobId: null,
+    time: new Date().toISOString(),
+  });
 });

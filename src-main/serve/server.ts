@@ -85,9 +85,13 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const token = tokenRequired ? (options.token ?? randomBytes(18).toString('base64url')) : null;
   const rendererDir = options.rendererDir ?? defaultRendererDir();
   if (!existsSync(path.join(rendererDir, 'index.html'))) {
-    throw new StudioError(ErrorCode.notFound, `the studio UI is not built (no ${path.join(rendererDir, 'index.html')})`, {
-      fix: 'run "npm run build"',
-    });
+    throw new StudioError(
+      ErrorCode.notFound,
+      `the studio UI is not built (no ${path.join(rendererDir, 'index.html')})`,
+      {
+        fix: 'run "npm run build"',
+      },
+    );
   }
   const rendererRoot = realpathSync(rendererDir);
   const limiter = new AuthLimiter();
@@ -112,11 +116,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     const route = pending.get(message.id);
     pending.delete(message.id);
     if (!route) return;
-    if (message.ok && (route.method === 'project.open' || route.method === 'project.create' || route.method === 'project.rename')) {
+    if (
+      message.ok &&
+      (route.method === 'project.open' || route.method === 'project.create' || route.method === 'project.rename')
+    ) {
       const summary = ProjectSummary.safeParse(message.result);
       if (summary.success) openProjects.add(summary.data.dir);
     }
-    if (route.socket.readyState === route.socket.OPEN) route.socket.send(JSON.stringify({ ...message, id: route.clientId }));
+    if (route.socket.readyState === route.socket.OPEN)
+      route.socket.send(JSON.stringify({ ...message, id: route.clientId }));
   });
 
   const authorised = (req: http.IncomingMessage, url: URL): boolean => {
@@ -202,14 +210,24 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(response));
       };
       if (isBinary) {
-        reply({ kind: 'response', id: null, ok: false, error: { code: ErrorCode.invalidMessage, message: 'binary messages are not accepted; send JSON text' } });
+        reply({
+          kind: 'response',
+          id: null,
+          ok: false,
+          error: { code: ErrorCode.invalidMessage, message: 'binary messages are not accepted; send JSON text' },
+        });
         return;
       }
       let raw: unknown;
       try {
         raw = JSON.parse(data.toString());
       } catch {
-        reply({ kind: 'response', id: null, ok: false, error: { code: ErrorCode.invalidMessage, message: 'message is not valid JSON' } });
+        reply({
+          kind: 'response',
+          id: null,
+          ok: false,
+          error: { code: ErrorCode.invalidMessage, message: 'message is not valid JSON' },
+        });
         return;
       }
       let request;
@@ -225,7 +243,12 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         engine.sendRaw({ kind: 'request', id: serverId, method: request.method, params: request.params });
       } catch {
         pending.delete(serverId);
-        reply({ kind: 'response', id: request.id, ok: false, error: { code: ErrorCode.engineGone, message: 'the engine is not running; restart faceparts serve' } });
+        reply({
+          kind: 'response',
+          id: request.id,
+          ok: false,
+          error: { code: ErrorCode.engineGone, message: 'the engine is not running; restart faceparts serve' },
+        });
       }
     });
   });

@@ -27,7 +27,11 @@ export class ContractClient {
     private readonly options: { timeoutMs?: number; onInvalidMessage?: (error: StudioError) => void } = {},
   ) {}
 
-  request<M extends MethodName>(method: M, params: ParamsOf<M>, timeoutMs = this.options.timeoutMs ?? 0): Promise<ResultOf<M>> {
+  request<M extends MethodName>(
+    method: M,
+    params: ParamsOf<M>,
+    timeoutMs = this.options.timeoutMs ?? 0,
+  ): Promise<ResultOf<M>> {
     if (this.closedReason !== null) {
       return Promise.reject(new StudioError(ErrorCode.engineGone, this.closedReason));
     }

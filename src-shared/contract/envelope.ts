@@ -36,7 +36,12 @@ function describeIssue(issue: z.core.$ZodIssue, prefix: string): { field: string
 }
 
 /** Parse with a schema or throw a StudioError naming the first offending field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode, prefix: string): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  code: ErrorCode,
+  prefix: string,
+): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const first = parsed.error.issues[0];
@@ -58,12 +63,22 @@ export function parseRequest(raw: unknown): { id: string | number; method: Metho
       fix: `use one of: ${Object.keys(methods).join(', ')}`,
     });
   }
-  const params = parseOrThrow(methods[envelope.method].params, envelope.params === undefined ? {} : envelope.params, ErrorCode.invalidParams, 'params');
+  const params = parseOrThrow(
+    methods[envelope.method].params,
+    envelope.params === undefined ? {} : envelope.params,
+    ErrorCode.invalidParams,
+    'params',
+  );
   return { id: envelope.id, method: envelope.method, params };
 }
 
 export function parseParams<M extends MethodName>(method: M, params: unknown): ParsedParamsOf<M> {
-  return parseOrThrow(methods[method].params, params === undefined ? {} : params, ErrorCode.invalidParams, 'params') as ParsedParamsOf<M>;
+  return parseOrThrow(
+    methods[method].params,
+    params === undefined ? {} : params,
+    ErrorCode.invalidParams,
+    'params',
+  ) as ParsedParamsOf<M>;
 }
 
 export function parseResult<M extends MethodName>(method: M, result: unknown): ResultOf<M> {

@@ -31,7 +31,11 @@ export class StudioError extends Error {
   readonly file: string | undefined;
   readonly fix: string | undefined;
 
-  constructor(code: ErrorCode, message: string, extra: { field?: string; file?: string; fix?: string; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { field?: string; file?: string; fix?: string; cause?: unknown } = {},
+  ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'StudioError';
     this.code = code;

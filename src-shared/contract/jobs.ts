@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConverterConfig, Side, TrainingSettings } from './settings.js';
+import { ConverterConfig, TrainingSettings, type Side } from './settings.js';
 
 export const JobType = z.enum(['extract', 'train', 'convert']);
 export type JobType = z.infer<typeof JobType>;

@@ -15,7 +15,10 @@ import { JobInfo, JobSpec } from './jobs.js';
 import { BackendReport, EngineStatus } from './events.js';
 
 const ProjectRef = z.strictObject({ dir: z.string().min(1) });
-const Page = { offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(5000).default(500) };
+const Page = {
+  offset: z.number().int().nonnegative().default(0),
+  limit: z.number().int().min(1).max(5000).default(500),
+};
 
 const method = <P extends z.ZodType, R extends z.ZodType>(params: P, result: R) => ({ params, result });
 
@@ -32,12 +35,19 @@ export const methods = {
       pid: z.number().int(),
       runtime: z.enum(['electron-utility', 'node-child', 'in-process']),
       backend: BackendReport.nullable(),
-      ffmpeg: z.strictObject({ ffmpeg: z.string().nullable(), ffprobe: z.string().nullable(), tried: z.array(z.string()) }),
+      ffmpeg: z.strictObject({
+        ffmpeg: z.string().nullable(),
+        ffprobe: z.string().nullable(),
+        tried: z.array(z.string()),
+      }),
       stages: z.record(z.string(), z.boolean()),
     }),
   ),
   'engine.probeBackend': method(z.strictObject({ force: BackendChoice.optional() }), BackendReport),
-  'engine.shutdown': method(z.strictObject({ checkpoint: z.boolean().default(true) }), z.strictObject({ stopped: z.boolean() })),
+  'engine.shutdown': method(
+    z.strictObject({ checkpoint: z.boolean().default(true) }),
+    z.strictObject({ stopped: z.boolean() }),
+  ),
 
   'project.list': method(z.strictObject({}), z.strictObject({ projects: z.array(RecentProject) })),
   'project.create': method(
@@ -53,10 +63,7 @@ export const methods = {
   'project.open': method(ProjectRef, ProjectSummary),
   'project.rename': method(ProjectRef.extend({ name: z.string().min(1).max(200) }), ProjectSummary),
   'project.updateSettings': method(ProjectRef.extend({ patch: ProjectSettingsPatch }), ProjectSummary),
-  'project.delete': method(
-    ProjectRef.extend({ confirmName: z.string() }),
-    z.strictObject({ deleted: z.boolean() }),
-  ),
+  'project.delete': method(ProjectRef.extend({ confirmName: z.string() }), z.strictObject({ deleted: z.boolean() })),
   'project.forget': method(ProjectRef, z.strictObject({ forgotten: z.boolean() })),
 
   'frames.list': method(
@@ -74,7 +81,11 @@ export const methods = {
 
   'masks.get': method(
     ProjectRef.extend({ faceId: z.number().int() }),
-    z.strictObject({ faceId: z.number().int(), generated: z.record(z.string(), z.array(Point)), edits: z.array(MaskEdit) }),
+    z.strictObject({
+      faceId: z.number().int(),
+      generated: z.record(z.string(), z.array(Point)),
+      edits: z.array(MaskEdit),
+    }),
   ),
   'masks.saveEdit': method(
     ProjectRef.extend({
@@ -86,7 +97,10 @@ export const methods = {
     }),
     MaskEdit,
   ),
-  'masks.reset': method(ProjectRef.extend({ faceId: z.number().int(), part: MaskPart.optional() }), z.strictObject({ removed: z.number().int() })),
+  'masks.reset': method(
+    ProjectRef.extend({ faceId: z.number().int(), part: MaskPart.optional() }),
+    z.strictObject({ removed: z.number().int() }),
+  ),
   'masks.propagate': method(
     ProjectRef.extend({ faceId: z.number().int(), part: MaskPart, count: z.number().int().min(1).max(10_000) }),
     z.strictObject({ copied: z.number().int() }),
@@ -100,12 +114,19 @@ export const methods = {
   'jobs.get': method(z.strictObject({ jobId: z.string() }), JobInfo),
 
   'train.history': method(
-    ProjectRef.extend({ runId: z.number().int().optional(), sinceIteration: z.number().int().nonnegative().default(0) }),
+    ProjectRef.extend({
+      runId: z.number().int().optional(),
+      sinceIteration: z.number().int().nonnegative().default(0),
+    }),
     z.strictObject({ losses: z.array(LossPoint), previews: z.array(PreviewRecord) }),
   ),
 
   'convert.preview': method(
-    ProjectRef.extend({ side: Side, frameIndex: z.number().int().nonnegative(), config: ConverterConfig.partial().default({}) }),
+    ProjectRef.extend({
+      side: Side,
+      frameIndex: z.number().int().nonnegative(),
+      config: ConverterConfig.partial().default({}),
+    }),
     z.strictObject({ before: z.string(), after: z.string(), mask: z.string() }),
   ),
 } as const;

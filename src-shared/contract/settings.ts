@@ -18,7 +18,11 @@ export const NormType = z.enum(['instancenorm', 'batchnorm', 'layernorm', 'group
 export const ExtractionSettings = z.object({
   frameStride: z.number().int().min(1).max(1000).default(1),
   detectionThreshold: z.number().min(0).max(1).default(0.6),
-  minFaceArea: z.number().int().min(0).default(35 * 35),
+  minFaceArea: z
+    .number()
+    .int()
+    .min(0)
+    .default(35 * 35),
   useAutoDownscaling: z.boolean().default(true),
   maxTrainingFaces: z.number().int().min(1).default(2000),
   blurThreshold: z.number().min(0).default(20),
@@ -40,7 +44,12 @@ export const TrainingSettings = z.object({
   checkpointEvery: z.number().int().min(1).default(500),
   previewEvery: z.number().int().min(1).default(300),
   keepCheckpoints: z.number().int().min(1).max(100).default(3),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(1),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 
@@ -75,7 +84,11 @@ export const ConverterConfig = z.object({
   use_kalman_filter: z.boolean().default(true),
   use_auto_downscaling: z.boolean().default(false),
   bbox_moving_avg_coef: z.number().min(0).max(1).default(0.65),
-  min_face_area: z.number().int().min(0).default(35 * 35),
+  min_face_area: z
+    .number()
+    .int()
+    .min(0)
+    .default(35 * 35),
   kf_noise_coef: z.number().positive().default(3e-3),
   color_correction: ColorCorrection.default('HISTMATCH'),
   detection_threshold: z.number().min(0).max(1).default(0.8),

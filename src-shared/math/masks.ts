@@ -33,9 +33,16 @@ export interface MaskOptions {
 }
 
 /** A part's mask: hull fill -> dilation -> feathering; values 0..1. */
-export function partMask(landmarks: readonly Point[], parts: readonly MaskPart[], width: number, height: number, options: MaskOptions): Float32Array {
+export function partMask(
+  landmarks: readonly Point[],
+  parts: readonly MaskPart[],
+  width: number,
+  height: number,
+  options: MaskOptions,
+): Float32Array {
   let hard: Uint8Array = new Uint8Array(width * height);
-  for (const part of parts) for (const polygon of partPolygons(landmarks, part)) rasterizePolygon(polygon, width, height, hard);
+  for (const part of parts)
+    for (const polygon of partPolygons(landmarks, part)) rasterizePolygon(polygon, width, height, hard);
   for (let i = 0; i < (options.iterations ?? 1); i += 1) hard = dilate(hard, width, height, options.dilation);
   const soft = toFloatMask(hard);
   return options.feather > 1 ? gaussianBlur(soft, width, height, options.feather | 1) : soft;

@@ -2,7 +2,12 @@
 import { invertAffine, type Affine, type Point } from './geometry.js';
 
 /** Fill a polygon (even-odd rule, pixel centres) into a 0/255 mask. */
-export function rasterizePolygon(polygon: readonly Point[], width: number, height: number, into?: Uint8Array): Uint8Array {
+export function rasterizePolygon(
+  polygon: readonly Point[],
+  width: number,
+  height: number,
+  into?: Uint8Array,
+): Uint8Array {
   const mask = into ?? new Uint8Array(width * height);
   if (polygon.length < 3) return mask;
   const xs: number[] = [];
@@ -33,14 +38,16 @@ export function dilate(mask: Uint8Array, width: number, height: number, kernel: 
   for (let y = 0; y < height; y += 1) {
     for (let x = 0; x < width; x += 1) {
       let m = 0;
-      for (let dx = Math.max(0, x - r); dx <= Math.min(width - 1, x + r) && m < 255; dx += 1) m = Math.max(m, mask[y * width + dx] as number);
+      for (let dx = Math.max(0, x - r); dx <= Math.min(width - 1, x + r) && m < 255; dx += 1)
+        m = Math.max(m, mask[y * width + dx] as number);
       tmp[y * width + x] = m;
     }
   }
   for (let x = 0; x < width; x += 1) {
     for (let y = 0; y < height; y += 1) {
       let m = 0;
-      for (let dy = Math.max(0, y - r); dy <= Math.min(height - 1, y + r) && m < 255; dy += 1) m = Math.max(m, tmp[dy * width + x] as number);
+      for (let dy = Math.max(0, y - r); dy <= Math.min(height - 1, y + r) && m < 255; dy += 1)
+        m = Math.max(m, tmp[dy * width + x] as number);
       out[y * width + x] = m;
     }
   }
@@ -61,7 +68,13 @@ export function gaussianKernel(size: number, sigma = 0.3 * ((size - 1) * 0.5 - 1
 }
 
 /** Separable Gaussian blur of a single-channel float image, edges replicated (sigma as OpenCV picks it by default). */
-export function gaussianBlur(image: Float32Array, width: number, height: number, size: number, sigma?: number): Float32Array {
+export function gaussianBlur(
+  image: Float32Array,
+  width: number,
+  height: number,
+  size: number,
+  sigma?: number,
+): Float32Array {
   if (size <= 1) return image.slice();
   const kernel = gaussianKernel(size, sigma);
   const half = (size - 1) / 2;
@@ -119,7 +132,12 @@ export function laplacianVariance(gray: Float32Array, width: number, height: num
   for (let y = 1; y < height - 1; y += 1) {
     for (let x = 1; x < width - 1; x += 1) {
       const i = y * width + x;
-      const v = (gray[i - 1] as number) + (gray[i + 1] as number) + (gray[i - width] as number) + (gray[i + width] as number) - 4 * (gray[i] as number);
+      const v =
+        (gray[i - 1] as number) +
+        (gray[i + 1] as number) +
+        (gray[i - width] as number) +
+        (gray[i + width] as number) -
+        4 * (gray[i] as number);
       sum += v;
       sumSq += v * v;
       n += 1;

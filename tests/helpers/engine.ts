@@ -6,7 +6,11 @@ export function startEngine(home: string): EngineProcess {
 }
 
 /** Wait for the next message from the engine that matches. */
-export function nextMessage(engine: EngineProcess, match: (message: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+export function nextMessage(
+  engine: EngineProcess,
+  match: (message: Record<string, unknown>) => boolean,
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       engine.child.off('message', onMessage);

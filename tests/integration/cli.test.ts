@@ -1,6 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
@@ -8,7 +7,10 @@ import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
 interface Summary {
   dir: string;
   name: string;
-  sources: { a: { kind: string; media: { frameCount: number; fps: number; hasAudio: boolean } }; b: { kind: string; media: { frameCount: number } } };
+  sources: {
+    a: { kind: string; media: { frameCount: number; fps: number; hasAudio: boolean } };
+    b: { kind: string; media: { frameCount: number } };
+  };
   counts: { a: { framesIndexed: number }; b: { framesIndexed: number } };
 }
 
@@ -49,25 +51,6 @@ describe('faceparts CLI on real media', () => {
     expect(info.stdout).toMatch(/640x360, 275 frames @ 29\.97 fps/);
   });
 
-  it('extract indexes every frame with a thumbnail, and a re-run resumes instead of redoing', async () => {
-    const dir = path.join(root, 'extract');
-    await runCli(['new', dir, '--a', video, '--b', stills, '--json'], env);
-    const first = await runCli(['extract', dir, '--json'], env);
-    // Detection is not built yet: the command says so and exits non-zero, keeping the indexed frames.
-    expect(first.code).toBe(1);
-    expect(first.json.error).toMatchObject({ code: 'STAGE_UNAVAILABLE', message: expect.stringMatching(/A: 275, B: 2/) });
-    const thumbs = readdirSync(path.join(dir, 'thumbs', 'a')).sort();
-    expect(thumbs).toHaveLength(275);
-    const meta = await sharp(path.join(dir, 'thumbs', 'a', thumbs[100] as string)).stats();
-    expect(meta.channels[0]?.stdev).toBeGreaterThan(10); // a picture, not a blank
-    const info = await runCli(['info', dir, '--json'], env);
-    expect((info.json.project as Summary).counts).toMatchObject({ a: { framesIndexed: 275 }, b: { framesIndexed: 2 } });
-
-    const second = await runCli(['extract', dir, '--side', 'a', '--json'], env);
-    expect(second.stderr).toMatch(/already indexed/);
-    expect(readdirSync(path.join(dir, 'thumbs', 'a'))).toHaveLength(275);
-  });
-
   it('bad input gives a clear error naming the file and the fix, with a non-zero exit', async () => {
     const bad = path.join(root, 'bad');
     const text = path.join(root, 'notes.txt');
@@ -96,7 +79,20 @@ describe('faceparts CLI on real media', () => {
     }
     const dir = path.join(root, 'convert');
     await runCli(['new', dir, '--a', video, '--b', stills, '--json'], env);
-    const convert = await runCli(['convert', dir, '--input', video, '--output', path.join(root, 'out.mp4'), '--color_correction', 'SEPIA', '--json'], env);
+    const convert = await runCli(
+      [
+        'convert',
+        dir,
+        '--input',
+        video,
+        '--output',
+        path.join(root, 'out.mp4'),
+        '--color_correction',
+        'SEPIA',
+        '--json',
+      ],
+      env,
+    );
     expect(convert.code).toBe(2);
     expect(convert.json.error).toMatchObject({ code: 'INVALID_PARAMS', field: 'params.job.config.color_correction' });
   });

@@ -6,7 +6,17 @@ import { nextMessage, startEngine } from '../helpers/engine.js';
 import { scratch } from '../helpers/paths.js';
 
 /** Malformed payloads for every channel: wrong types, missing fields, junk, hostile keys. */
-const junkParams: unknown[] = [null, 42, 'x', [], { dir: 5 }, { dir: '' }, { jobId: {} }, JSON.parse('{"__proto__": {"polluted": true}}'), { dir: '/p', side: 'z', limit: -1 }];
+const junkParams: unknown[] = [
+  null,
+  42,
+  'x',
+  [],
+  { dir: 5 },
+  { dir: '' },
+  { jobId: {} },
+  JSON.parse('{"__proto__": {"polluted": true}}'),
+  { dir: '/p', side: 'z', limit: -1 },
+];
 
 describe('engine child process: malformed messages', () => {
   let engine: EngineProcess;
@@ -28,7 +38,10 @@ describe('engine child process: malformed messages', () => {
         const response = (await reply) as { ok: boolean; error?: { code: string; field?: string } };
         // Methods with no required params accept {}-like junk only when it is an object; all else must fail typed.
         if (response.ok) {
-          expect(typeof params === 'object' && params !== null && !Array.isArray(params), `${method} accepted ${JSON.stringify(params)}`).toBe(true);
+          expect(
+            typeof params === 'object' && params !== null && !Array.isArray(params),
+            `${method} accepted ${JSON.stringify(params)}`,
+          ).toBe(true);
         } else {
           expect(response.error?.code, `${method} ${JSON.stringify(params)}`).toMatch(/^[A-Z_]+$/);
           if (response.error?.code === 'INVALID_PARAMS') expect(response.error.field).toMatch(/^params/);
@@ -41,7 +54,14 @@ describe('engine child process: malformed messages', () => {
       engine.sendRaw({ kind: 'request', id, method: 'engine.shutdown', params });
       expect(((await reply) as { ok: boolean }).ok).toBe(false);
     }
-    for (const raw of ['just a string', 17, null, [], { kind: 'request' }, { kind: 'request', id: 'x1', method: 'no.such', params: {} }]) {
+    for (const raw of [
+      'just a string',
+      17,
+      null,
+      [],
+      { kind: 'request' },
+      { kind: 'request', id: 'x1', method: 'no.such', params: {} },
+    ]) {
       const reply = nextMessage(engine, (m) => m.kind === 'response' && m.ok === false);
       engine.sendRaw(raw);
       const response = (await reply) as { error: { code: string } };

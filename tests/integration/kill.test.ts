@@ -9,7 +9,9 @@ import { nextMessage, startEngine } from '../helpers/engine.js';
 import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
 
 function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
 }
 
 describe('SIGKILL of the engine during a job', () => {
@@ -22,10 +24,10 @@ describe('SIGKILL of the engine during a job', () => {
     expect((await runCli(['new', dir, '--a', video, '--b', stills, '--json'], { FACEPARTS_HOME: home })).code).toBe(0);
 
     const engine = startEngine(home);
-    const progressed = nextMessage(
-      engine,
-      (m) => m.kind === 'event' && (m.event as { type: string; done?: number }).type === 'job.progress' && ((m.event as { done: number }).done ?? 0) >= 40,
-    );
+    const progressed = nextMessage(engine, (m) => {
+      const event = m.event as { type: string; stage?: string; done?: number } | undefined;
+      return m.kind === 'event' && event?.type === 'job.progress' && (event.done ?? 0) >= 40;
+    });
     await engine.client.request('jobs.start', { dir, job: { type: 'extract', side: 'a' } });
     await progressed;
     engine.child.kill('SIGKILL');
@@ -35,8 +37,14 @@ describe('SIGKILL of the engine during a job', () => {
     // Straight after the kill: the database is intact and holds a consistent prefix.
     const db = new Database(path.join(dir, 'index.sqlite'));
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    const cursor = db.prepare(`SELECT next_index, finished FROM stage_cursor WHERE side = 'a'`).get() as { next_index: number; finished: number };
-    const frames = (db.prepare(`SELECT COUNT(*) AS n, MAX(idx) AS last FROM frames WHERE side = 'a'`).get() as { n: number; last: number });
+    const cursor = db.prepare(`SELECT next_index, finished FROM stage_cursor WHERE side = 'a'`).get() as {
+      next_index: number;
+      finished: number;
+    };
+    const frames = db.prepare(`SELECT COUNT(*) AS n, MAX(idx) AS last FROM frames WHERE side = 'a'`).get() as {
+      n: number;
+      last: number;
+    };
     db.close();
     expect(cursor.finished).toBe(0);
     expect(frames.n).toBe(cursor.next_index);
@@ -52,14 +60,60 @@ describe('SIGKILL of the engine during a job', () => {
     expect(thumbs.length).toBeGreaterThanOrEqual(frames.n);
     for (const thumb of thumbs) await expect(sharp(thumb).stats()).resolves.toBeTruthy();
 
-    // Running the job again continues from the cursor and completes the side.
+    // Kill it again in the middle of face finding, where the tracker's state must survive the kill.
+    const second = startEngine(home);
+    const finding = nextMessage(
+      second,
+      (m) => {
+        const event = m.event as { type: string; stage?: string; done?: number } | undefined;
+        return (
+          m.kind === 'event' &&
+          event?.type === 'job.progress' &&
+          (event.stage ?? '').startsWith('find faces') &&
+          (event.done ?? 0) >= 100
+        );
+      },
+      60_000,
+    );
+    await second.client.request('jobs.start', { dir, job: { type: 'extract', side: 'a' } });
+    await finding;
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const mid = new Database(path.join(dir, 'index.sqlite'), { readonly: true });
+    expect(mid.pragma('integrity_check', { simple: true })).toBe('ok');
+    const detectCursor = mid
+      .prepare(`SELECT next_index, finished, state FROM stage_cursor WHERE side = 'a' AND stage = 'detect'`)
+      .get() as { next_index: number; finished: number; state: string };
+    const facesBefore = mid
+      .prepare(`SELECT COUNT(DISTINCT frame_idx) AS n, MAX(frame_idx) AS last FROM faces WHERE side = 'a'`)
+      .get() as { n: number; last: number };
+    mid.close();
+    expect(detectCursor.finished).toBe(0);
+    expect(detectCursor.next_index).toBeGreaterThan(0);
+    expect(JSON.parse(detectCursor.state)).toMatchObject({ tracks: expect.any(Array) });
+    expect(facesBefore.last).toBeLessThan(detectCursor.next_index);
+
+    // Running the job again continues from the cursors and completes the side.
     const again = await runCli(['extract', dir, '--side', 'a', '--json'], { FACEPARTS_HOME: home });
-    expect(again.json.error).toMatchObject({ code: 'STAGE_UNAVAILABLE' });
+    expect(again.code, again.stdout).toBe(0);
+    expect((again.json.sides as { a: { framesRead: number; facesKept: number } }).a).toMatchObject({ framesRead: 275 });
+    expect((again.json.sides as { a: { facesKept: number } }).a.facesKept).toBeGreaterThan(100);
     expect(readdirSync(path.join(dir, 'thumbs', 'a'))).toHaveLength(275);
     const after = new Database(path.join(dir, 'index.sqlite'), { readonly: true });
     expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
     expect((after.prepare(`SELECT COUNT(*) AS n FROM frames WHERE side = 'a'`).get() as { n: number }).n).toBe(275);
-    const job = after.prepare(`SELECT state, error FROM jobs ORDER BY created_at LIMIT 1`).get() as { state: string; error: string };
+    const job = after.prepare(`SELECT state, error FROM jobs ORDER BY created_at LIMIT 1`).get() as {
+      state: string;
+      error: string;
+    };
+    const duplicates = (
+      after
+        .prepare(
+          `SELECT COUNT(*) AS n FROM (SELECT frame_idx, track_id FROM faces WHERE side = 'a' GROUP BY frame_idx, track_id HAVING COUNT(*) > 1)`,
+        )
+        .get() as { n: number }
+    ).n;
+    expect(duplicates).toBe(0);
     after.close();
     expect(job.state).toBe('failed');
     expect(job.error).toMatch(/interrupted/);

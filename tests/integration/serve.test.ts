@@ -81,13 +81,24 @@ describe('serve mode', () => {
   it('answers hostile and malformed messages with typed errors and keeps serving', async () => {
     const ws = await connect(`ws://127.0.0.1:${server.port}/ws`);
     let count = 0;
-    for (const raw of ['{not json', '"text"', '[]', 'null', JSON.stringify({ kind: 'request', id: 2, method: 'x', params: {} })]) {
+    for (const raw of [
+      '{not json',
+      '"text"',
+      '[]',
+      'null',
+      JSON.stringify({ kind: 'request', id: 2, method: 'x', params: {} }),
+    ]) {
       const reply = await call(ws, raw);
       expect(reply.ok).toBe(false);
       count += 1;
     }
     for (const method of methodNames) {
-      const reply = await call(ws, { kind: 'request', id: `h${count}`, method, params: { dir: 7, jobId: [], __extra: true } });
+      const reply = await call(ws, {
+        kind: 'request',
+        id: `h${count}`,
+        method,
+        params: { dir: 7, jobId: [], __extra: true },
+      });
       expect(reply).toMatchObject({ id: `h${count}`, ok: false, error: { code: 'INVALID_PARAMS' } });
       count += 1;
     }
@@ -97,7 +108,9 @@ describe('serve mode', () => {
   });
 
   it('refuses cross-origin WebSocket upgrades', async () => {
-    await expect(connect(`ws://127.0.0.1:${server.port}/ws`, { Origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    await expect(connect(`ws://127.0.0.1:${server.port}/ws`, { Origin: 'https://evil.example' })).rejects.toThrow(
+      /403/,
+    );
     const same = await connect(`ws://127.0.0.1:${server.port}/ws`, { Origin: base });
     same.close();
     expect(originAllowed('http://127.0.0.1:80', '127.0.0.1:81')).toBe(false);
@@ -105,7 +118,9 @@ describe('serve mode', () => {
   });
 
   it('serves project media only inside an open project', async () => {
-    const ok = await fetch(`${base}/media?dir=${encodeURIComponent(projectDir)}&path=${encodeURIComponent('thumbs/b/000000.jpg')}`);
+    const ok = await fetch(
+      `${base}/media?dir=${encodeURIComponent(projectDir)}&path=${encodeURIComponent('thumbs/b/000000.jpg')}`,
+    );
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('image/jpeg');
     for (const rel of ['../secret.txt', '/etc/passwd', 'thumbs/escape.txt', 'thumbs/../../secret.txt']) {
@@ -114,14 +129,21 @@ describe('serve mode', () => {
     }
     const otherProject = path.join(root, 'media');
     mkdirSync(otherProject, { recursive: true });
-    expect((await fetch(`${base}/media?dir=${encodeURIComponent(otherProject)}&path=b%2Fb_biden_2.jpg`)).status).toBe(403);
+    expect((await fetch(`${base}/media?dir=${encodeURIComponent(otherProject)}&path=b%2Fb_biden_2.jpg`)).status).toBe(
+      403,
+    );
   });
 });
 
 describe('serve mode beyond loopback', () => {
   it('requires the token, and rate-limits failed attempts', async () => {
     const home = path.join(scratch('serve-token'), 'home');
-    const server = await startServer({ host: '127.0.0.1', port: 0, token: 'secret-token-123', env: { FACEPARTS_HOME: home } });
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      token: 'secret-token-123',
+      env: { FACEPARTS_HOME: home },
+    });
     try {
       expect(server.tokenRequired).toBe(true);
       expect(server.url).toContain('token=secret-token-123');
@@ -129,7 +151,8 @@ describe('serve mode beyond loopback', () => {
       const ws = await connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`);
       ws.close();
       // The tokenless attempt above was the first failure; four more reach the limit of five.
-      for (let i = 0; i < 4; i += 1) await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=wrong${i}`)).rejects.toThrow(/401/);
+      for (let i = 0; i < 4; i += 1)
+        await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=wrong${i}`)).rejects.toThrow(/401/);
       await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`)).rejects.toThrow(/429/);
     } finally {
       await server.close();
@@ -142,7 +165,11 @@ describe('serve mode beyond loopback', () => {
   });
 
   it('generates a token when binding to a non-loopback address', async () => {
-    const server = await startServer({ host: '0.0.0.0', port: 0, env: { FACEPARTS_HOME: path.join(scratch('serve-any'), 'home') } });
+    const server = await startServer({
+      host: '0.0.0.0',
+      port: 0,
+      env: { FACEPARTS_HOME: path.join(scratch('serve-any'), 'home') },
+    });
     try {
       expect(server.tokenRequired).toBe(true);
       expect(server.token?.length).toBeGreaterThanOrEqual(20);

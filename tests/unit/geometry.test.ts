@@ -13,7 +13,14 @@ import {
   type Point,
 } from '../../src-shared/math/geometry.js';
 import { MEAN_FACE, alignmentTransform, estimatePose, templateInCrop } from '../../src-shared/math/face.js';
-import { dilate, gaussianBlur, laplacianVariance, maskIoU, rasterizePolygon, warpAffine } from '../../src-shared/math/raster.js';
+import {
+  dilate,
+  gaussianBlur,
+  laplacianVariance,
+  maskIoU,
+  rasterizePolygon,
+  warpAffine,
+} from '../../src-shared/math/raster.js';
 
 function similarity(scale: number, degrees: number, tx: number, ty: number): Affine {
   const r = (degrees * Math.PI) / 180;
@@ -57,7 +64,10 @@ describe('similarity transforms', () => {
   it('estimates a level frontal template as near-zero pose', () => {
     const crop = templateInCrop(256);
     // Synthesize a jaw: symmetric around the nose.
-    const jaw: Point[] = Array.from({ length: 17 }, (_, i) => [40 + (176 * i) / 16, 150 + 60 * Math.sin((Math.PI * i) / 16)] as Point);
+    const jaw: Point[] = Array.from(
+      { length: 17 },
+      (_, i) => [40 + (176 * i) / 16, 150 + 60 * Math.sin((Math.PI * i) / 16)] as Point,
+    );
     const pose = estimatePose([...jaw, ...crop]);
     expect(Math.abs(pose.yaw)).toBeLessThan(5);
     expect(Math.abs(pose.roll)).toBeLessThan(1);
@@ -72,7 +82,10 @@ describe('boxes and polygons', () => {
   });
 
   it('builds convex hulls that contain every input point', () => {
-    const points: Point[] = Array.from({ length: 40 }, (_, i) => [Math.cos(i * 2.1) * (10 + (i % 7)), Math.sin(i * 2.1) * (10 + (i % 5))]);
+    const points: Point[] = Array.from({ length: 40 }, (_, i) => [
+      Math.cos(i * 2.1) * (10 + (i % 7)),
+      Math.sin(i * 2.1) * (10 + (i % 5)),
+    ]);
     const hull = convexHull(points);
     expect(hull.length).toBeLessThan(points.length);
     for (const p of points) {
@@ -119,7 +132,7 @@ describe('filters', () => {
 
   it('scores a sharp image above its blurred copy', () => {
     const w = 32;
-    const sharp = new Float32Array(w * w).map((_, i) => ((i % w) + Math.floor(i / w)) % 2 ? 255 : 0);
+    const sharp = new Float32Array(w * w).map((_, i) => (((i % w) + Math.floor(i / w)) % 2 ? 255 : 0));
     const soft = gaussianBlur(sharp, w, w, 5);
     expect(laplacianVariance(sharp, w, w)).toBeGreaterThan(10 * laplacianVariance(soft, w, w));
   });

@@ -17,22 +17,28 @@ describe('part masks from real landmarks', () => {
     const mask = hard(partMask(landmarks, [part], SIZE, SIZE, { dilation: 0, feather: 0 }));
     const hull = new Uint8Array(SIZE * SIZE);
     for (const polygon of partPolygons(landmarks, part)) {
-      for (let y = 0; y < SIZE; y += 1) for (let x = 0; x < SIZE; x += 1) if (pointInPolygon([x + 0.5, y + 0.5], polygon)) hull[y * SIZE + x] = 255;
+      for (let y = 0; y < SIZE; y += 1)
+        for (let x = 0; x < SIZE; x += 1) if (pointInPolygon([x + 0.5, y + 0.5], polygon)) hull[y * SIZE + x] = 255;
     }
     expect(hull.some((v) => v > 0)).toBe(true);
     expect(maskIoU(mask, hull)).toBeGreaterThanOrEqual(0.9);
   });
 
-  it.each(['eyes', 'eyebrows', 'nose', 'mouth'] as const)('%s: covers its own landmarks and none of the other parts', (part) => {
-    const mask = hard(partMask(landmarks, [part], SIZE, SIZE, { dilation: 5, feather: 0 }));
-    const at = ([x, y]: Point): number => mask[Math.floor(y) * SIZE + Math.floor(x)] as number;
-    for (const group of PART_HULLS[part]) for (const i of group) expect(at(landmarks[i] as Point), `own landmark ${i}`).toBe(255);
-    for (const other of ['eyes', 'eyebrows', 'nose', 'mouth'] as const) {
-      if (other === part) continue;
-      // Landmark 27 (nose bridge top) sits between the eyebrows; skip that shared border point.
-      for (const group of PART_HULLS[other]) for (const i of group) if (i !== 27) expect(at(landmarks[i] as Point), `${other} landmark ${i}`).toBe(0);
-    }
-  });
+  it.each(['eyes', 'eyebrows', 'nose', 'mouth'] as const)(
+    '%s: covers its own landmarks and none of the other parts',
+    (part) => {
+      const mask = hard(partMask(landmarks, [part], SIZE, SIZE, { dilation: 5, feather: 0 }));
+      const at = ([x, y]: Point): number => mask[Math.floor(y) * SIZE + Math.floor(x)] as number;
+      for (const group of PART_HULLS[part])
+        for (const i of group) expect(at(landmarks[i] as Point), `own landmark ${i}`).toBe(255);
+      for (const other of ['eyes', 'eyebrows', 'nose', 'mouth'] as const) {
+        if (other === part) continue;
+        // Landmark 27 (nose bridge top) sits between the eyebrows; skip that shared border point.
+        for (const group of PART_HULLS[other])
+          for (const i of group) if (i !== 27) expect(at(landmarks[i] as Point), `${other} landmark ${i}`).toBe(0);
+      }
+    },
+  );
 
   it('the training eye mask is dilated and feathered around both eyes', () => {
     const mask = trainingEyeMask(landmarks, SIZE, SIZE);

@@ -20,7 +20,13 @@ export interface AlignedFace {
 }
 
 /** Align a face to the template and measure what the quality filters need. Pure. */
-export function alignFace(rgb: Uint8Array, width: number, height: number, landmarks: Point[], size = ALIGNED_SIZE): AlignedFace {
+export function alignFace(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  landmarks: Point[],
+  size = ALIGNED_SIZE,
+): AlignedFace {
   const transform = alignmentTransform(landmarks, size);
   const crop = warpAffine(rgb, width, height, 3, transform, size, size);
   const cropLandmarks = landmarks.map((p) => applyAffine(transform, p));
@@ -40,5 +46,10 @@ export function eyeAlignmentError(cropLandmarks: Point[], size = ALIGNED_SIZE): 
   const templateFull: Point[] = new Array<Point>(17).fill([0, 0]).concat(template);
   const want = eyeCentres(templateFull);
   const got = eyeCentres(cropLandmarks);
-  return Math.max(Math.hypot(want.left[0] - got.left[0], want.left[1] - got.left[1]), Math.hypot(want.right[0] - got.right[0], want.right[1] - got.right[1])) / size;
+  return (
+    Math.max(
+      Math.hypot(want.left[0] - got.left[0], want.left[1] - got.left[1]),
+      Math.hypot(want.right[0] - got.right[0], want.right[1] - got.right[1]),
+    ) / size
+  );
 }

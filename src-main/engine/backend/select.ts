@@ -54,9 +54,14 @@ const loaders: Record<BackendName, Loader> = {
       const dawn = (await import('webgpu')) as { create: (flags: string[]) => unknown; globals?: object };
       if (dawn.globals) Object.assign(globalThis, dawn.globals);
       const gpu = dawn.create([]);
-      Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true, writable: true });
+      Object.defineProperty(globalThis, 'navigator', {
+        value: { ...(g.navigator ?? {}), gpu },
+        configurable: true,
+        writable: true,
+      });
     }
-    const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter: () => Promise<unknown> } } }).navigator.gpu;
+    const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter: () => Promise<unknown> } } }).navigator
+      .gpu;
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new Error('no WebGPU adapter (no GPU, or no Vulkan/Metal/D3D12 driver)');
     await import('@tensorflow/tfjs-backend-webgpu');
@@ -86,15 +91,22 @@ const loaders: Record<BackendName, Loader> = {
 let current: { report: BackendReport; choice: BackendChoice } | null = null;
 
 /** Where a forced choice comes from: FACEPARTS_BACKEND beats the project setting. */
-export function effectiveChoice(setting: BackendChoice = 'auto'): { choice: BackendChoice; forcedBy: 'env' | 'setting' | null } {
+export function effectiveChoice(setting: BackendChoice = 'auto'): {
+  choice: BackendChoice;
+  forcedBy: 'env' | 'setting' | null;
+} {
   const env = process.env.FACEPARTS_BACKEND?.trim();
   if (env && env !== 'auto') {
     const parsed = BackendName.safeParse(env);
     if (!parsed.success) {
-      throw new StudioError(ErrorCode.invalidParams, `FACEPARTS_BACKEND="${env}" is not a backend (use auto, ${BACKEND_CHAIN.join(', ')})`, {
-        field: 'FACEPARTS_BACKEND',
-        fix: `use one of: auto, ${BACKEND_CHAIN.join(', ')}`,
-      });
+      throw new StudioError(
+        ErrorCode.invalidParams,
+        `FACEPARTS_BACKEND="${env}" is not a backend (use auto, ${BACKEND_CHAIN.join(', ')})`,
+        {
+          field: 'FACEPARTS_BACKEND',
+          fix: `use one of: auto, ${BACKEND_CHAIN.join(', ')}`,
+        },
+      );
     }
     return { choice: parsed.data, forcedBy: 'env' };
   }
@@ -134,7 +146,12 @@ export async function selectBackend(setting: BackendChoice = 'auto'): Promise<Ba
     throw new StudioError(
       ErrorCode.backendUnavailable,
       `no tfjs backend could be started: ${attempts.map((a) => `${a.name}: ${a.reason}`).join('; ')}`,
-      { fix: choice === 'auto' ? 'reinstall FaceParts Studio' : `unset FACEPARTS_BACKEND / the backend setting, or install what ${choice} needs` },
+      {
+        fix:
+          choice === 'auto'
+            ? 'reinstall FaceParts Studio'
+            : `unset FACEPARTS_BACKEND / the backend setting, or install what ${choice} needs`,
+      },
     );
   }
   current = { report, choice };

@@ -7,11 +7,16 @@ export interface QualityLimits {
   maxPitch: number;
 }
 
-export function qualityVerdict(face: { faceSide: number; sharpness: number; yaw: number; pitch: number }, limits: QualityLimits): string | null {
-  if (face.faceSide < limits.minFaceSide) return `face too small (${Math.round(face.faceSide)} px < ${Math.round(limits.minFaceSide)} px)`;
+export function qualityVerdict(
+  face: { faceSide: number; sharpness: number; yaw: number; pitch: number },
+  limits: QualityLimits,
+): string | null {
+  if (face.faceSide < limits.minFaceSide)
+    return `face too small (${Math.round(face.faceSide)} px < ${Math.round(limits.minFaceSide)} px)`;
   if (Math.abs(face.yaw) > limits.maxYaw) return `extreme pose (yaw ${Math.round(face.yaw)} deg)`;
   if (Math.abs(face.pitch) > limits.maxPitch) return `extreme pose (pitch ${Math.round(face.pitch)} deg)`;
-  if (face.sharpness < limits.blurThreshold) return `blurry (sharpness ${face.sharpness.toFixed(1)} < ${limits.blurThreshold})`;
+  if (face.sharpness < limits.blurThreshold)
+    return `blurry (sharpness ${face.sharpness.toFixed(1)} < ${limits.blurThreshold})`;
   return null;
 }
 
@@ -25,7 +30,10 @@ export function reasonCategory(reason: string): string {
   return cut > 0 ? reason.slice(0, cut) : reason;
 }
 
-export function capWithPoseVariety(faces: ReadonlyArray<{ id: number; yaw: number; pitch: number; sharpness: number }>, cap: number): Set<number> {
+export function capWithPoseVariety(
+  faces: ReadonlyArray<{ id: number; yaw: number; pitch: number; sharpness: number }>,
+  cap: number,
+): Set<number> {
   if (faces.length <= cap) return new Set(faces.map((f) => f.id));
   const bins = new Map<string, Array<{ id: number; sharpness: number }>>();
   for (const f of faces) {

@@ -46,7 +46,11 @@ export function decodeBlazeface(scores: Float32Array, boxes: Float32Array, thres
     const h = (boxes[r + 3] as number) / INPUT_SIZE;
     if (!(w > 0 && h > 0)) continue;
     const keypoints: Point[] = [];
-    for (let k = 0; k < 6; k += 1) keypoints.push([ax + (boxes[r + 4 + 2 * k] as number) / INPUT_SIZE, ay + (boxes[r + 5 + 2 * k] as number) / INPUT_SIZE]);
+    for (let k = 0; k < 6; k += 1)
+      keypoints.push([
+        ax + (boxes[r + 4 + 2 * k] as number) / INPUT_SIZE,
+        ay + (boxes[r + 5 + 2 * k] as number) / INPUT_SIZE,
+      ]);
     out.push({ box: { x: cx - w / 2, y: cy - h / 2, width: w, height: h }, score: sigmoid(logit), keypoints });
   }
   return out;
@@ -139,7 +143,14 @@ export function coverageRegions(width: number, height: number, minFaceSide: numb
  * Sample a square region of a packed RGB frame into the detector's input (NHWC, -1..1), bilinear;
  * outside the frame is black.
  */
-export function regionToInput(rgb: Uint8Array, width: number, height: number, region: Box, size = INPUT_SIZE, into?: Float32Array): Float32Array {
+export function regionToInput(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  region: Box,
+  size = INPUT_SIZE,
+  into?: Float32Array,
+): Float32Array {
   const out = into ?? new Float32Array(size * size * 3);
   const scale = region.width / size;
   for (let y = 0; y < size; y += 1) {
@@ -163,8 +174,10 @@ export function regionToInput(rgb: Uint8Array, width: number, height: number, re
       const fy = cy - y0;
       for (let c = 0; c < 3; c += 1) {
         const v =
-          ((rgb[(y0 * width + x0) * 3 + c] as number) * (1 - fx) + (rgb[(y0 * width + x1) * 3 + c] as number) * fx) * (1 - fy) +
-          ((rgb[(y1 * width + x0) * 3 + c] as number) * (1 - fx) + (rgb[(y1 * width + x1) * 3 + c] as number) * fx) * fy;
+          ((rgb[(y0 * width + x0) * 3 + c] as number) * (1 - fx) + (rgb[(y0 * width + x1) * 3 + c] as number) * fx) *
+            (1 - fy) +
+          ((rgb[(y1 * width + x0) * 3 + c] as number) * (1 - fx) + (rgb[(y1 * width + x1) * 3 + c] as number) * fx) *
+            fy;
         out[o + c] = v / 127.5 - 1;
       }
     }

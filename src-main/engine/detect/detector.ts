@@ -4,7 +4,16 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { squareBox, type Box } from '../../../src-shared/math/geometry.js';
-import { INPUT_SIZE, coverageRegions, decodeBlazeface, regionToInput, suppressContained, toFrame, weightedNms, type Detection } from './blazeface-decode.js';
+import {
+  INPUT_SIZE,
+  coverageRegions,
+  decodeBlazeface,
+  regionToInput,
+  suppressContained,
+  toFrame,
+  weightedNms,
+  type Detection,
+} from './blazeface-decode.js';
 
 export const BLAZEFACE_FILE = 'blazeface/face_detection_back_256x256_barracuda.onnx';
 
@@ -42,7 +51,11 @@ export class FaceDetector {
   static async load(): Promise<FaceDetector> {
     const file = modelPath(BLAZEFACE_FILE);
     try {
-      const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3, intraOpNumThreads: 1, executionProviders: ['cpu'] });
+      const session = await ort.InferenceSession.create(file, {
+        logSeverityLevel: 3,
+        intraOpNumThreads: 1,
+        executionProviders: ['cpu'],
+      });
       return new FaceDetector(session);
     } catch (error) {
       throw new StudioError(ErrorCode.internal, `cannot load the face detector ${file}: ${(error as Error).message}`, {
@@ -53,7 +66,13 @@ export class FaceDetector {
   }
 
   /** Detections inside one square region, in frame pixels (not yet merged across regions). */
-  async detectRegion(rgb: Uint8Array, width: number, height: number, region: Box, threshold: number): Promise<Detection[]> {
+  async detectRegion(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    region: Box,
+    threshold: number,
+  ): Promise<Detection[]> {
     regionToInput(rgb, width, height, region, INPUT_SIZE, this.input);
     const feeds = { 'input:0': new ort.Tensor('float32', this.input, [1, INPUT_SIZE, INPUT_SIZE, 3]) };
     const out = await this.session.run(feeds);
@@ -81,7 +100,13 @@ export class FaceDetector {
   }
 
   /** Faces near known boxes: one inference per box on a region about three times its size. */
-  async detectAround(rgb: Uint8Array, width: number, height: number, boxes: readonly Box[], options: DetectOptions): Promise<Detection[]> {
+  async detectAround(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    boxes: readonly Box[],
+    options: DetectOptions,
+  ): Promise<Detection[]> {
     const all: Detection[] = [];
     for (const box of boxes) {
       const region = squareBox(box, 3);
@@ -94,5 +119,7 @@ export class FaceDetector {
 
 /** Merge detections from overlapping regions and drop faces below the minimum size. */
 export function mergeDetections(detections: readonly Detection[], minFaceSide: number): Detection[] {
-  return suppressContained(weightedNms(detections, 0.3)).filter((d) => Math.max(d.box.width, d.box.height) >= minFaceSide * 0.5);
+  return suppressContained(weightedNms(detections, 0.3)).filter(
+    (d) => Math.max(d.box.width, d.box.height) >= minFaceSide * 0.5,
+  );
 }

@@ -105,7 +105,14 @@ export class Engine {
       const result = await handler(request.params as never);
       return { kind: 'response', id: request.id, ok: true, result };
     } catch (error) {
-      if (!(error instanceof StudioError)) this.emit({ type: 'log', level: 'error', message: `${request.method}: ${String((error as Error)?.stack ?? error)}`, jobId: null, time: new Date().toISOString() });
+      if (!(error instanceof StudioError))
+        this.emit({
+          type: 'log',
+          level: 'error',
+          message: `${request.method}: ${String((error as Error)?.stack ?? error)}`,
+          jobId: null,
+          time: new Date().toISOString(),
+        });
       return { kind: 'response', id: request.id, ok: false, error: toErrorInfo(error) };
     }
   }
@@ -209,12 +216,18 @@ export class Engine {
       const key = path.resolve(dir);
       const project = ProjectStore.peek(key);
       if (confirmName !== project.name) {
-        throw new StudioError(ErrorCode.invalidParams, `confirmName: type the project's name "${project.name}" to delete it`, {
-          field: 'params.confirmName',
-        });
+        throw new StudioError(
+          ErrorCode.invalidParams,
+          `confirmName: type the project's name "${project.name}" to delete it`,
+          {
+            field: 'params.confirmName',
+          },
+        );
       }
       if (this.jobs.projectHasLiveJob(key)) {
-        throw new StudioError(ErrorCode.projectBusy, `${project.name} has a running job`, { fix: 'cancel the job first' });
+        throw new StudioError(ErrorCode.projectBusy, `${project.name} has a running job`, {
+          fix: 'cancel the job first',
+        });
       }
       this.closeStore(key);
       await ProjectStore.remove(key);
@@ -224,14 +237,18 @@ export class Engine {
     },
     'project.forget': ({ dir }) => ({ forgotten: forgetProject(path.resolve(dir)) }),
 
-    'frames.list': async ({ dir, side, offset, limit }) => (await this.openProject(dir)).listFrames(side, offset, limit),
+    'frames.list': async ({ dir, side, offset, limit }) =>
+      (await this.openProject(dir)).listFrames(side, offset, limit),
     'faces.list': async ({ dir, side, frameIndex, offset, limit }) => {
       const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit);
       return { total: listed.total, faces: listed.faces.map(toFaceRecord) };
     },
     'faces.chooseTrack': async ({ dir, side, trackId }) => {
       const store = await this.openProject(dir);
-      if (this.jobs.projectHasLiveJob(store.dir)) throw new StudioError(ErrorCode.projectBusy, 'a job is running in this project', { fix: 'wait for it or cancel it' });
+      if (this.jobs.projectHasLiveJob(store.dir))
+        throw new StudioError(ErrorCode.projectBusy, 'a job is running in this project', {
+          fix: 'wait for it or cancel it',
+        });
       choosePerson(store, side, trackId);
       this.emit({ type: 'project.changed', projectDir: store.dir, what: 'faces' });
       return { side, trackId };
@@ -278,7 +295,11 @@ export class Engine {
 }
 
 function unavailable(what: string, stage: keyof typeof availableStages): never {
-  throw new StudioError(ErrorCode.stageUnavailable, `${what} is not available yet: the ${stage} stage is not built in this version`, {
-    fix: 'update FaceParts Studio',
-  });
+  throw new StudioError(
+    ErrorCode.stageUnavailable,
+    `${what} is not available yet: the ${stage} stage is not built in this version`,
+    {
+      fix: 'update FaceParts Studio',
+    },
+  );
 }

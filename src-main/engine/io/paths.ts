@@ -14,12 +14,15 @@ export function resolveInside(root: string, relative: string): string {
   }
   const rootReal = realpathSync(root);
   const candidate = path.resolve(rootReal, relative);
-  let real = candidate;
+  let real: string;
   try {
     real = realpathSync(candidate);
   } catch {
     // A path that does not exist yet: check its nearest existing parent instead.
-    real = path.join(realpathSync(nearestExisting(path.dirname(candidate))), path.relative(nearestExisting(path.dirname(candidate)), candidate));
+    real = path.join(
+      realpathSync(nearestExisting(path.dirname(candidate))),
+      path.relative(nearestExisting(path.dirname(candidate)), candidate),
+    );
   }
   if (!isInside(rootReal, real)) {
     throw new StudioError(ErrorCode.pathOutsideProject, `path "${relative}" is outside the project folder`, {

@@ -73,7 +73,14 @@ async function indexFrames(ctx: Ctx, side: Side, probed: ProbedSource): Promise<
       unreadable += 1;
       ctx.log('warn', `side ${label(side)}: ${frame.error ?? 'unreadable frame'}`);
     }
-    batch.push({ side, index: frame.index, timeSeconds: frame.timeSeconds, status: frame.rgb ? 'pending' : 'unreadable', reason: frame.error, thumbnail });
+    batch.push({
+      side,
+      index: frame.index,
+      timeSeconds: frame.timeSeconds,
+      status: frame.rgb ? 'pending' : 'unreadable',
+      reason: frame.error,
+      thumbnail,
+    });
     nextIndex = frame.index + 1;
     done += 1;
     if (batch.length >= COMMIT_BATCH) {
@@ -88,7 +95,13 @@ async function indexFrames(ctx: Ctx, side: Side, probed: ProbedSource): Promise<
 }
 
 /** Stage 2: find faces and link them into tracks (one person per track), then pick the side's person. */
-async function detectAndTrack(ctx: Ctx, side: Side, probed: ProbedSource, detector: FaceDetector, nets: FaceNets): Promise<void> {
+async function detectAndTrack(
+  ctx: Ctx,
+  side: Side,
+  probed: ProbedSource,
+  detector: FaceDetector,
+  nets: FaceNets,
+): Promise<void> {
   const { store } = ctx;
   const repo = new FacesRepo(store.db);
   const settings = store.project.settings.extraction;
@@ -98,7 +111,10 @@ async function detectAndTrack(ctx: Ctx, side: Side, probed: ProbedSource, detect
   if (cursor.nextIndex === 0) store.transaction(() => repo.clearSide(side));
   const temporal = probed.kind === 'video';
   // Image folders have no motion to follow: every image is detected whole and people are linked by identity alone.
-  const tracker = new Tracker(temporal ? {} : { minIou: 2, maxMissed: 0 }, (cursor.state as TrackerState | null) ?? undefined);
+  const tracker = new Tracker(
+    temporal ? {} : { minIou: 2, maxMissed: 0 },
+    (cursor.state as TrackerState | null) ?? undefined,
+  );
   const minFaceSide = Math.sqrt(settings.minFaceArea);
   const options = { threshold: settings.detectionThreshold, minFaceSide };
   const total = Math.ceil(probed.media.frameCount / stride);
@@ -131,8 +147,17 @@ async function detectAndTrack(ctx: Ctx, side: Side, probed: ProbedSource, detect
       const full = !temporal || active.length === 0 || processed % FULL_DETECT_EVERY === 0;
       const detections: Detection[] = full
         ? await detector.detectFrame(rgb, frame.width, frame.height, options)
-        : await detector.detectAround(rgb, frame.width, frame.height, active.map((a) => a.box), options);
-      const ids = tracker.update(frame.index, detections.map((d) => d.box));
+        : await detector.detectAround(
+            rgb,
+            frame.width,
+            frame.height,
+            active.map((a) => a.box),
+            options,
+          );
+      const ids = tracker.update(
+        frame.index,
+        detections.map((d) => d.box),
+      );
       for (let i = 0; i < detections.length; i += 1) {
         const detection = detections[i] as Detection;
         let id = ids[i] as number;
@@ -170,12 +195,18 @@ async function detectAndTrack(ctx: Ctx, side: Side, probed: ProbedSource, detect
   const descriptors = new Map(tracker.tracks.map((t) => [t.id, t]));
   const frameSets = repo.trackFrames(side);
   const merges = mergeTracksByIdentity(
-    [...frameSets].map(([id, frames]) => ({ id, frames, descriptor: descriptors.get(id)?.descriptor ?? null, weight: descriptors.get(id)?.descriptorCount ?? 0 })),
+    [...frameSets].map(([id, frames]) => ({
+      id,
+      frames,
+      descriptor: descriptors.get(id)?.descriptor ?? null,
+      weight: descriptors.get(id)?.descriptorCount ?? 0,
+    })),
   );
   store.transaction(() => {
     for (const [keep, merged] of merges) repo.renameTrack(side, merged, keep);
   });
-  for (const [keep, merged] of merges) ctx.log('info', `side ${label(side)}: track ${merged} is the same person as track ${keep}; joined`);
+  for (const [keep, merged] of merges)
+    ctx.log('info', `side ${label(side)}: track ${merged} is the same person as track ${keep}; joined`);
   const stats = repo.trackStats(side);
   if (stats.length === 0) {
     store.setCursor(side, EXTRACT_STAGES.detect, nextIndex, true, tracker.snapshot());
@@ -197,7 +228,13 @@ async function detectAndTrack(ctx: Ctx, side: Side, probed: ProbedSource, detect
 }
 
 /** Stage 3: landmarks, alignment, quality and crops for the chosen person's faces. */
-async function alignChosen(ctx: Ctx, side: Side, probed: ProbedSource, detector: FaceDetector, nets: FaceNets): Promise<void> {
+async function alignChosen(
+  ctx: Ctx,
+  side: Side,
+  probed: ProbedSource,
+  detector: FaceDetector,
+  nets: FaceNets,
+): Promise<void> {
   const { store } = ctx;
   const repo = new FacesRepo(store.db);
   const settings = store.project.settings.extraction;
@@ -209,7 +246,9 @@ async function alignChosen(ctx: Ctx, side: Side, probed: ProbedSource, detector:
   const limits = { minFaceSide: Math.sqrt(settings.minFaceArea), blurThreshold: settings.blurThreshold, ...QUALITY };
   const total = faces.size;
   let done = 0;
-  let keptSoFar = (store.db.prepare(`SELECT COUNT(*) AS n FROM faces WHERE side = ? AND status = 'kept'`).get(side) as { n: number }).n;
+  let keptSoFar = (
+    store.db.prepare(`SELECT COUNT(*) AS n FROM faces WHERE side = ? AND status = 'kept'`).get(side) as { n: number }
+  ).n;
   let batch: Array<() => void> = [];
   let nextIndex = cursor.nextIndex;
   const commit = (finished: boolean): void => {
@@ -219,26 +258,41 @@ async function alignChosen(ctx: Ctx, side: Side, probed: ProbedSource, detector:
     });
     batch = [];
   };
-  for await (const frame of decodeFrames(probed, { stride: settings.frameStride, startIndex: cursor.nextIndex, signal: ctx.signal })) {
+  for await (const frame of decodeFrames(probed, {
+    stride: settings.frameStride,
+    startIndex: cursor.nextIndex,
+    signal: ctx.signal,
+  })) {
     await ctx.waitWhilePaused();
     const face = faces.get(frame.index);
     nextIndex = frame.index + 1;
-    const frameCount = (store.db.prepare('SELECT face_count FROM frames WHERE side = ? AND idx = ?').get(side, frame.index) as { face_count: number } | undefined)?.face_count ?? 0;
+    const frameCount =
+      (
+        store.db.prepare('SELECT face_count FROM frames WHERE side = ? AND idx = ?').get(side, frame.index) as
+          { face_count: number } | undefined
+      )?.face_count ?? 0;
     if (!face || !frame.rgb) {
-      if (frameCount > 0) batch.push(() => repo.setFrameStatus(side, frame.index, 'absent', 'the chosen person is not in this frame'));
+      if (frameCount > 0)
+        batch.push(() => repo.setFrameStatus(side, frame.index, 'absent', 'the chosen person is not in this frame'));
     } else {
       const landmarks = await nets.landmarks(frame.rgb, frame.width, frame.height, face.box);
       const aligned = alignFace(frame.rgb, frame.width, frame.height, landmarks);
       // min_face_area is about the detected box, as in the original.
       let reason = qualityVerdict({ ...aligned, faceSide: Math.sqrt(face.box.width * face.box.height) }, limits);
-      if (reason === null && !(await confirmedFace(detector, aligned.crop))) reason = 'not a face after alignment (the detector disagrees)';
+      if (reason === null && !(await confirmedFace(detector, aligned.crop)))
+        reason = 'not a face after alignment (the detector disagrees)';
       let crop: string | null = null;
       let descriptor: Float32Array | null = null;
       if (reason === null) {
         crop = path.posix.join('faces', side, `${String(frame.index).padStart(6, '0')}.png`);
-        const png = await sharp(Buffer.from(aligned.crop), { raw: { width: ALIGNED_SIZE, height: ALIGNED_SIZE, channels: 3 } }).png({ compressionLevel: 3 }).toBuffer();
+        const png = await sharp(Buffer.from(aligned.crop), {
+          raw: { width: ALIGNED_SIZE, height: ALIGNED_SIZE, channels: 3 },
+        })
+          .png({ compressionLevel: 3 })
+          .toBuffer();
         await writeFileAtomic(path.join(store.dir, crop), png);
-        if (keptSoFar % DESCRIPTOR_EVERY === 0) descriptor = await nets.descriptor(frame.rgb, frame.width, frame.height, aligned.transform, ALIGNED_SIZE);
+        if (keptSoFar % DESCRIPTOR_EVERY === 0)
+          descriptor = await nets.descriptor(frame.rgb, frame.width, frame.height, aligned.transform, ALIGNED_SIZE);
         keptSoFar += 1;
       }
       const fields = {
@@ -270,13 +324,19 @@ async function confirmedFace(detector: FaceDetector, crop: Uint8Array): Promise<
   const whole = { x: 0, y: 0, width: ALIGNED_SIZE, height: ALIGNED_SIZE };
   const found = await detector.detectRegion(crop, ALIGNED_SIZE, ALIGNED_SIZE, whole, 0.5);
   const centre = ALIGNED_SIZE / 2;
-  return found.some((d) => Math.abs(d.box.x + d.box.width / 2 - centre) < ALIGNED_SIZE * 0.2 && Math.abs(d.box.y + d.box.height / 2 - centre) < ALIGNED_SIZE * 0.25);
+  return found.some(
+    (d) =>
+      Math.abs(d.box.x + d.box.width / 2 - centre) < ALIGNED_SIZE * 0.2 &&
+      Math.abs(d.box.y + d.box.height / 2 - centre) < ALIGNED_SIZE * 0.25,
+  );
 }
 
 /** Stage 4: cap the training set, keeping pose variety. */
 function selectTrainingFaces(store: ProjectStore, side: Side): void {
   if (store.getCursor(side, EXTRACT_STAGES.select).finished) return;
-  const rows = store.db.prepare(`SELECT id, yaw, pitch, sharpness, frame_idx FROM faces WHERE side = ? AND status = 'kept'`).all(side) as Array<{
+  const rows = store.db
+    .prepare(`SELECT id, yaw, pitch, sharpness, frame_idx FROM faces WHERE side = ? AND status = 'kept'`)
+    .all(side) as Array<{
     id: number;
     yaw: number;
     pitch: number;
@@ -333,10 +393,14 @@ export async function runExtract(ctx: Ctx): Promise<Record<string, unknown>> {
       const reasons = Object.entries(sideReport.skippedByReason)
         .map(([r, n]) => `${n} ${r}`)
         .join('; ');
-      throw new StudioError(ErrorCode.badMedia, `no usable face of the chosen person in ${source.path}${reasons ? `: ${reasons}` : ''}`, {
-        file: source.path,
-        fix: 'use footage where the face is larger, sharper and more frontal, or lower min_face_area / blur threshold in the project settings',
-      });
+      throw new StudioError(
+        ErrorCode.badMedia,
+        `no usable face of the chosen person in ${source.path}${reasons ? `: ${reasons}` : ''}`,
+        {
+          file: source.path,
+          fix: 'use footage where the face is larger, sharper and more frontal, or lower min_face_area / blur threshold in the project settings',
+        },
+      );
     }
     ctx.log('info', `side ${label(side)}: kept ${sideReport.facesKept} face(s), skipped ${sideReport.facesSkipped}`);
   }
@@ -347,12 +411,17 @@ export async function runExtract(ctx: Ctx): Promise<Record<string, unknown>> {
 export function choosePerson(store: ProjectStore, side: Side, trackId: number): void {
   const repo = new FacesRepo(store.db);
   if (!repo.trackStats(side).some((t) => t.id === trackId)) {
-    throw new StudioError(ErrorCode.notFound, `side ${label(side)} has no track ${trackId}`, { field: 'params.trackId', fix: 'pick a face shown on the timeline' });
+    throw new StudioError(ErrorCode.notFound, `side ${label(side)} has no track ${trackId}`, {
+      field: 'params.trackId',
+      fix: 'pick a face shown on the timeline',
+    });
   }
   store.transaction(() => {
     repo.setUserChoice(side, trackId);
     store.db.prepare(`UPDATE faces SET status = 'pending', reason = NULL WHERE side = ?`).run(side);
-    store.db.prepare(`UPDATE frames SET status = CASE WHEN face_count = 0 THEN status ELSE 'pending' END WHERE side = ?`).run(side);
+    store.db
+      .prepare(`UPDATE frames SET status = CASE WHEN face_count = 0 THEN status ELSE 'pending' END WHERE side = ?`)
+      .run(side);
     store.setCursor(side, EXTRACT_STAGES.align, 0, false);
     store.setCursor(side, EXTRACT_STAGES.select, 0, false);
   });

@@ -39,10 +39,14 @@ export function acquireProjectLock(dir: string): () => void {
         /* unreadable lock: treat as stale */
       }
       if (holder > 0 && holder !== process.pid && alive(holder)) {
-        throw new StudioError(ErrorCode.projectBusy, `another FaceParts engine (pid ${holder}) is running a job in ${dir}`, {
-          file,
-          fix: 'wait for it to finish or cancel it there',
-        });
+        throw new StudioError(
+          ErrorCode.projectBusy,
+          `another FaceParts engine (pid ${holder}) is running a job in ${dir}`,
+          {
+            file,
+            fix: 'wait for it to finish or cancel it there',
+          },
+        );
       }
       rmSync(file, { force: true });
     }

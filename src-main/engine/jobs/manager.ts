@@ -14,7 +14,6 @@ import type { JobContext, JobRunner } from './context.js';
 import { runExtract } from './extract.js';
 import { acquireProjectLock } from './lock.js';
 import { RateMeter, etaSeconds } from './progress.js';
-import { availableStages } from '../stages.js';
 
 interface LiveJob {
   info: JobInfo;
@@ -30,11 +29,11 @@ const TERMINAL: ReadonlySet<JobState> = new Set(['cancelled', 'completed', 'fail
 
 const runners: { [T in JobSpec['type']]: JobRunner<Extract<JobSpec, { type: T }>> } = {
   extract: runExtract,
-  train: async () => stageMissing('training', 'train'),
-  convert: async () => stageMissing('conversion', 'convert'),
+  train: async () => stageMissing('training'),
+  convert: async () => stageMissing('conversion'),
 };
 
-function stageMissing(what: string, stage: keyof typeof availableStages): never {
+function stageMissing(what: string): never {
   throw new StudioError(ErrorCode.stageUnavailable, `${what} is not built yet in this version`, {
     fix: 'update FaceParts Studio; extraction of frames already works',
   });
@@ -111,7 +110,8 @@ export class JobManager {
         get shutdownRequested() {
           return job.shutdown;
         },
-        waitWhilePaused: () => (job.paused ? new Promise<void>((resolve) => job.resumeWaiters.push(resolve)) : Promise.resolve()),
+        waitWhilePaused: () =>
+          job.paused ? new Promise<void>((resolve) => job.resumeWaiters.push(resolve)) : Promise.resolve(),
         progress: (stage, done, total) => {
           if (stage !== lastStage) {
             meter.reset();
@@ -143,10 +143,13 @@ export class JobManager {
       };
       const runner = runners[job.info.spec.type] as JobRunner;
       const result = await runner(ctx);
-      if (job.abort.signal.aborted) this.transition(job, job.shutdown ? 'failed' : 'cancelled', { result, error: cancelledInfo(job) });
+      if (job.abort.signal.aborted)
+        this.transition(job, job.shutdown ? 'failed' : 'cancelled', { result, error: cancelledInfo(job) });
       else this.transition(job, 'completed', { result });
     } catch (error) {
-      this.transition(job, job.abort.signal.aborted && !job.shutdown ? 'cancelled' : 'failed', { error: toErrorInfo(error) });
+      this.transition(job, job.abort.signal.aborted && !job.shutdown ? 'cancelled' : 'failed', {
+        error: toErrorInfo(error),
+      });
     } finally {
       release?.();
       this.running -= 1;
@@ -154,7 +157,11 @@ export class JobManager {
     }
   }
 
-  private transition(job: LiveJob, state: JobState, extra: { result?: Record<string, unknown>; error?: ErrorInfo } = {}): void {
+  private transition(
+    job: LiveJob,
+    state: JobState,
+    extra: { result?: Record<string, unknown>; error?: ErrorInfo } = {},
+  ): void {
     const previous = job.info.state;
     job.info.state = state;
     if (extra.result !== undefined) job.info.result = extra.result;
@@ -219,7 +226,11 @@ export class JobManager {
   pause(jobId: string): JobInfo {
     const job = this.live(jobId);
     if (job.info.spec.type !== 'train') {
-      throw new StudioError(ErrorCode.invalidParams, `only training jobs can be paused (this is ${job.info.spec.type})`, { field: 'params.jobId' });
+      throw new StudioError(
+        ErrorCode.invalidParams,
+        `only training jobs can be paused (this is ${job.info.spec.type})`,
+        { field: 'params.jobId' },
+      );
     }
     if (job.info.state === 'running') {
       job.paused = true;

@@ -2,7 +2,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
-import { applyAffine, invertAffine, squareBox, type Affine, type Box, type Point } from '../../../src-shared/math/geometry.js';
+import {
+  applyAffine,
+  invertAffine,
+  squareBox,
+  type Affine,
+  type Box,
+  type Point,
+} from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
 import { selectBackend } from '../backend/select.js';
 
@@ -15,8 +22,14 @@ const DESCRIPTOR_INPUT = 150;
 
 interface FaceApi {
   nets: {
-    faceLandmark68Net: { loadFromDisk(dir: string): Promise<void>; detectLandmarks(input: tf.Tensor3D | tf.Tensor3D[]): Promise<unknown> };
-    faceRecognitionNet: { loadFromDisk(dir: string): Promise<void>; computeFaceDescriptor(input: tf.Tensor3D | tf.Tensor3D[]): Promise<Float32Array | Float32Array[]> };
+    faceLandmark68Net: {
+      loadFromDisk(dir: string): Promise<void>;
+      detectLandmarks(input: tf.Tensor3D | tf.Tensor3D[]): Promise<unknown>;
+    };
+    faceRecognitionNet: {
+      loadFromDisk(dir: string): Promise<void>;
+      computeFaceDescriptor(input: tf.Tensor3D | tf.Tensor3D[]): Promise<Float32Array | Float32Array[]>;
+    };
   };
 }
 
@@ -38,14 +51,20 @@ export class FaceNets {
       let modelDir: string;
       try {
         api = (await import('@vladmandic/face-api/dist/face-api.node-wasm.js')) as unknown as FaceApi;
-        modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model').replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
+        modelDir = path
+          .join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model')
+          .replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
         await api.nets.faceLandmark68Net.loadFromDisk(modelDir);
         await api.nets.faceRecognitionNet.loadFromDisk(modelDir);
       } catch (error) {
         loading = null;
-        throw new StudioError(ErrorCode.internal, `cannot load the face landmark/recognition models: ${(error as Error).message}`, {
-          fix: 'reinstall FaceParts Studio (@vladmandic/face-api models are missing)',
-        });
+        throw new StudioError(
+          ErrorCode.internal,
+          `cannot load the face landmark/recognition models: ${(error as Error).message}`,
+          {
+            fix: 'reinstall FaceParts Studio (@vladmandic/face-api models are missing)',
+          },
+        );
       }
       return new FaceNets(api);
     })();
@@ -65,7 +84,12 @@ export class FaceNets {
       maxX = Math.max(maxX, x);
       maxY = Math.max(maxY, y);
     }
-    points = await this.landmarksIn(rgb, width, height, squareBox({ x: minX, y: minY, width: maxX - minX, height: maxY - minY }, 1.25));
+    points = await this.landmarksIn(
+      rgb,
+      width,
+      height,
+      squareBox({ x: minX, y: minY, width: maxX - minX, height: maxY - minY }, 1.25),
+    );
     return points;
   }
 
@@ -75,7 +99,9 @@ export class FaceNets {
     const crop = warpAffine(rgb, width, height, 3, toCrop, LANDMARK_INPUT, LANDMARK_INPUT);
     const input = tf.tensor3d(crop, [LANDMARK_INPUT, LANDMARK_INPUT, 3], 'int32');
     try {
-      const result = (await this.api.nets.faceLandmark68Net.detectLandmarks(input)) as { positions: Array<{ x: number; y: number }> };
+      const result = (await this.api.nets.faceLandmark68Net.detectLandmarks(input)) as {
+        positions: Array<{ x: number; y: number }>;
+      };
       this.landmarkRuns += 1;
       const back = invertAffine(toCrop);
       return result.positions.map((p) => applyAffine(back, [p.x, p.y]));
@@ -85,9 +111,22 @@ export class FaceNets {
   }
 
   /** The 128-d identity descriptor of a face, from its aligned crop (alignment maps frame -> crop of `cropSize`). */
-  async descriptor(rgb: Uint8Array, width: number, height: number, alignment: Affine, cropSize: number): Promise<Float32Array> {
+  async descriptor(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    alignment: Affine,
+    cropSize: number,
+  ): Promise<Float32Array> {
     const s = DESCRIPTOR_INPUT / cropSize;
-    const toInput: Affine = [alignment[0] * s, alignment[1] * s, alignment[2] * s, alignment[3] * s, alignment[4] * s, alignment[5] * s];
+    const toInput: Affine = [
+      alignment[0] * s,
+      alignment[1] * s,
+      alignment[2] * s,
+      alignment[3] * s,
+      alignment[4] * s,
+      alignment[5] * s,
+    ];
     const crop = warpAffine(rgb, width, height, 3, toInput, DESCRIPTOR_INPUT, DESCRIPTOR_INPUT);
     const input = tf.tensor3d(crop, [DESCRIPTOR_INPUT, DESCRIPTOR_INPUT, 3], 'int32');
     try {

@@ -22,14 +22,17 @@ export class MaskStore {
 
   private face(faceId: number) {
     const face = this.faces.get(faceId);
-    if (!face) throw new StudioError(ErrorCode.notFound, `no face ${faceId} in this project`, { field: 'params.faceId' });
+    if (!face)
+      throw new StudioError(ErrorCode.notFound, `no face ${faceId} in this project`, { field: 'params.faceId' });
     return face;
   }
 
   generated(faceId: number): Record<string, Point[]> {
     const face = this.face(faceId);
     if (!face.landmarks || !face.transform) {
-      throw new StudioError(ErrorCode.notFound, `face ${faceId} has no landmarks yet`, { fix: 'run extraction for this side first' });
+      throw new StudioError(ErrorCode.notFound, `face ${faceId} has no landmarks yet`, {
+        fix: 'run extraction for this side first',
+      });
     }
     const transform = face.transform;
     const inCrop = face.landmarks.map((p) => applyAffine(transform, p));
@@ -43,7 +46,9 @@ export class MaskStore {
   }
 
   edits(faceId: number): MaskEdit[] {
-    const rows = this.store.db.prepare('SELECT face_id, part, polygon, raster, updated_at FROM mask_edits WHERE face_id = ? ORDER BY part').all(faceId) as Array<{
+    const rows = this.store.db
+      .prepare('SELECT face_id, part, polygon, raster, updated_at FROM mask_edits WHERE face_id = ? ORDER BY part')
+      .all(faceId) as Array<{
       face_id: number;
       part: MaskPart;
       polygon: string | null;
@@ -71,9 +76,13 @@ export class MaskStore {
         throw new StudioError(ErrorCode.invalidParams, 'rasterPng: not a PNG image', { field: 'params.rasterPng' });
       }
       if (meta.format !== 'png' || meta.width !== ALIGNED_SIZE || meta.height !== ALIGNED_SIZE) {
-        throw new StudioError(ErrorCode.invalidParams, `rasterPng: must be a ${ALIGNED_SIZE}x${ALIGNED_SIZE} PNG (got ${meta.format} ${meta.width}x${meta.height})`, {
-          field: 'params.rasterPng',
-        });
+        throw new StudioError(
+          ErrorCode.invalidParams,
+          `rasterPng: must be a ${ALIGNED_SIZE}x${ALIGNED_SIZE} PNG (got ${meta.format} ${meta.width}x${meta.height})`,
+          {
+            field: 'params.rasterPng',
+          },
+        );
       }
       raster = path.posix.join('masks', `${faceId}-${part}.png`);
       const grey = await sharp(bytes).greyscale().png().toBuffer();
@@ -92,7 +101,8 @@ export class MaskStore {
   async reset(faceId: number, part?: MaskPart): Promise<number> {
     const edits = this.edits(faceId).filter((e) => part === undefined || e.part === part);
     this.store.transaction(() => {
-      for (const e of edits) this.store.db.prepare('DELETE FROM mask_edits WHERE face_id = ? AND part = ?').run(faceId, e.part);
+      for (const e of edits)
+        this.store.db.prepare('DELETE FROM mask_edits WHERE face_id = ? AND part = ?').run(faceId, e.part);
     });
     for (const e of edits) if (e.raster) await fs.rm(path.join(this.store.dir, e.raster), { force: true });
     return edits.length;
@@ -102,13 +112,18 @@ export class MaskStore {
   async propagate(faceId: number, part: MaskPart, count: number): Promise<number> {
     const face = this.face(faceId);
     const edit = this.edits(faceId).find((e) => e.part === part);
-    if (!edit) throw new StudioError(ErrorCode.notFound, `face ${faceId} has no edit of ${part} to copy`, { fix: 'edit the mask first' });
+    if (!edit)
+      throw new StudioError(ErrorCode.notFound, `face ${faceId} has no edit of ${part} to copy`, {
+        fix: 'edit the mask first',
+      });
     if (face.trackId === null) return 0;
     const next = this.faces
       .byTrack(face.side, face.trackId, face.frameIndex + 1)
       .filter((f) => f.landmarks !== null)
       .slice(0, count);
-    const rasterPng = edit.raster ? (await fs.readFile(path.join(this.store.dir, edit.raster))).toString('base64') : null;
+    const rasterPng = edit.raster
+      ? (await fs.readFile(path.join(this.store.dir, edit.raster))).toString('base64')
+      : null;
     for (const target of next) await this.save(target.id, part, edit.polygon, rasterPng);
     return next.length;
   }

@@ -28,28 +28,63 @@ export async function* decodeFrames(source: ProbedSource, options: DecodeOptions
   else yield* decodeVideo(source, options);
 }
 
-async function* decodeImages(source: ProbedSource, { stride, startIndex, signal }: DecodeOptions): AsyncGenerator<DecodedFrame> {
+async function* decodeImages(
+  source: ProbedSource,
+  { stride, startIndex, signal }: DecodeOptions,
+): AsyncGenerator<DecodedFrame> {
   for (let index = startIndex; index < source.images.length; index += 1) {
     if (index % stride !== 0) continue;
     if (signal?.aborted) return;
     const file = source.images[index] as string;
     try {
-      const { data, info } = await sharp(file).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(file)
+        .rotate()
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       yield { index, timeSeconds: index, width: info.width, height: info.height, rgb: data, error: null };
     } catch (error) {
-      yield { index, timeSeconds: index, width: 0, height: 0, rgb: null, error: `${file}: ${(error as Error).message}` };
+      yield {
+        index,
+        timeSeconds: index,
+        width: 0,
+        height: 0,
+        rgb: null,
+        error: `${file}: ${(error as Error).message}`,
+      };
     }
   }
 }
 
-async function* decodeVideo(source: ProbedSource, { stride, startIndex, signal }: DecodeOptions): AsyncGenerator<DecodedFrame> {
+async function* decodeVideo(
+  source: ProbedSource,
+  { stride, startIndex, signal }: DecodeOptions,
+): AsyncGenerator<DecodedFrame> {
   const ffmpeg = requireTool('ffmpeg');
   const { displayWidth: width, displayHeight: height, fps } = source.media;
   const frameBytes = width * height * 3;
   const select = `select='gte(n\\,${startIndex})*not(mod(n\\,${stride}))'`;
   const child = spawn(
     ffmpeg,
-    ['-v', 'error', '-nostdin', '-i', source.path, '-map', '0:v:0', '-vf', select, '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    [
+      '-v',
+      'error',
+      '-nostdin',
+      '-i',
+      source.path,
+      '-map',
+      '0:v:0',
+      '-vf',
+      select,
+      '-vsync',
+      'passthrough',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      'pipe:1',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -88,10 +123,14 @@ async function* decodeVideo(source: ProbedSource, { stride, startIndex, signal }
   const code = await exited;
   if (signal?.aborted) return;
   if (code !== 0 && emitted === 0) {
-    throw new StudioError(ErrorCode.badMedia, `${source.path} could not be decoded: ${stderr.trim().split('\n').slice(-2).join(' ')}`, {
-      file: source.path,
-      fix: 'the file may be corrupt or truncated; re-export it or choose another video',
-    });
+    throw new StudioError(
+      ErrorCode.badMedia,
+      `${source.path} could not be decoded: ${stderr.trim().split('\n').slice(-2).join(' ')}`,
+      {
+        file: source.path,
+        fix: 'the file may be corrupt or truncated; re-export it or choose another video',
+      },
+    );
   }
   // A truncated stream decodes what it can: the frames read are kept, the end is simply shorter.
 }

@@ -64,9 +64,15 @@ export async function probeVideo(file: string): Promise<MediaInfo> {
       .split('\n')
       .slice(-2)
       .join(' ');
-    throw new StudioError(ErrorCode.badMedia, `${file} is not a readable video (${detail})`, { file, fix: badMediaFix });
+    throw new StudioError(ErrorCode.badMedia, `${file} is not a readable video (${detail})`, {
+      file,
+      fix: badMediaFix,
+    });
   }
-  const parsed = JSON.parse(stdout) as { streams?: FfprobeStream[]; format?: { duration?: string; format_name?: string } };
+  const parsed = JSON.parse(stdout) as {
+    streams?: FfprobeStream[];
+    format?: { duration?: string; format_name?: string };
+  };
   const streams = parsed.streams ?? [];
   const video = streams.find((s) => s.codec_type === 'video' && (s.width ?? 0) > 0);
   if (!video || !video.width || !video.height) {
@@ -146,10 +152,14 @@ export async function probeSource(input: string): Promise<ProbedSource> {
     throw new StudioError(ErrorCode.badMedia, `${absolute} is empty (0 bytes)`, { file: absolute, fix: badMediaFix });
   }
   if (IMAGE_EXTENSIONS.has(path.extname(absolute).toLowerCase())) {
-    throw new StudioError(ErrorCode.badMedia, `${absolute} is a single image; a side needs a video or a folder of images`, {
-      file: absolute,
-      fix: 'put the image(s) in a folder and choose the folder',
-    });
+    throw new StudioError(
+      ErrorCode.badMedia,
+      `${absolute} is a single image; a side needs a video or a folder of images`,
+      {
+        file: absolute,
+        fix: 'put the image(s) in a folder and choose the folder',
+      },
+    );
   }
   return { kind: 'video', path: absolute, images: [], media: await probeVideo(absolute) };
 }

@@ -101,7 +101,11 @@ export function requireTool(tool: 'ffmpeg' | 'ffprobe'): string {
   const resolution = resolveTools();
   const found = resolution[tool];
   if (found) return found;
-  throw new StudioError(ErrorCode.toolMissing, `${tool} was not found. Tried: ${resolution.tried.filter((t) => t.startsWith(tool)).join('; ')}`, {
-    fix: `install ffmpeg (e.g. "apt install ffmpeg") or set FACEPARTS_${tool.toUpperCase()} to the ${tool} binary`,
-  });
+  throw new StudioError(
+    ErrorCode.toolMissing,
+    `${tool} was not found. Tried: ${resolution.tried.filter((t) => t.startsWith(tool)).join('; ')}`,
+    {
+      fix: `install ffmpeg (e.g. "apt install ffmpeg") or set FACEPARTS_${tool.toUpperCase()} to the ${tool} binary`,
+    },
+  );
 }

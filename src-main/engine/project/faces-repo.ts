@@ -94,19 +94,34 @@ export class FacesRepo {
 
   insert(face: NewFace): number {
     const result = this.db
-      .prepare(`INSERT INTO faces (side, frame_idx, track_id, x, y, w, h, score, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')`)
-      .run(face.side, face.frameIndex, face.trackId, face.box.x, face.box.y, face.box.width, face.box.height, face.score);
+      .prepare(
+        `INSERT INTO faces (side, frame_idx, track_id, x, y, w, h, score, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+      )
+      .run(
+        face.side,
+        face.frameIndex,
+        face.trackId,
+        face.box.x,
+        face.box.y,
+        face.box.width,
+        face.box.height,
+        face.score,
+      );
     return Number(result.lastInsertRowid);
   }
 
   setFrameFaces(side: Side, frameIndex: number, faceCount: number): void {
     this.db
-      .prepare(`UPDATE frames SET face_count = ?, status = CASE WHEN ? = 0 THEN 'no_face' ELSE status END, reason = CASE WHEN ? = 0 THEN 'no face found' ELSE reason END WHERE side = ? AND idx = ?`)
+      .prepare(
+        `UPDATE frames SET face_count = ?, status = CASE WHEN ? = 0 THEN 'no_face' ELSE status END, reason = CASE WHEN ? = 0 THEN 'no face found' ELSE reason END WHERE side = ? AND idx = ?`,
+      )
       .run(faceCount, faceCount, faceCount, side, frameIndex);
   }
 
   setFrameStatus(side: Side, frameIndex: number, status: FrameStatus, reason: string | null): void {
-    this.db.prepare('UPDATE frames SET status = ?, reason = ? WHERE side = ? AND idx = ?').run(status, reason, side, frameIndex);
+    this.db
+      .prepare('UPDATE frames SET status = ?, reason = ? WHERE side = ? AND idx = ?')
+      .run(status, reason, side, frameIndex);
   }
 
   /** Forget a side's detections (a restart of detection from scratch). */
@@ -115,17 +130,39 @@ export class FacesRepo {
     this.db.prepare('DELETE FROM tracks WHERE side = ?').run(side);
   }
 
-  saveTracks(side: Side, tracks: ReadonlyArray<{ id: number; firstFrame: number; lastFrame: number; frames: number; meanArea: number; descriptor: number[] | null }>, chosen: number | null): void {
+  saveTracks(
+    side: Side,
+    tracks: ReadonlyArray<{
+      id: number;
+      firstFrame: number;
+      lastFrame: number;
+      frames: number;
+      meanArea: number;
+      descriptor: number[] | null;
+    }>,
+    chosen: number | null,
+  ): void {
     this.db.prepare('DELETE FROM tracks WHERE side = ?').run(side);
     const stmt = this.db.prepare(
       'INSERT INTO tracks (side, id, first_frame, last_frame, length, mean_area, chosen, descriptor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     for (const t of tracks) {
-      stmt.run(side, t.id, t.firstFrame, t.lastFrame, t.frames, t.meanArea, t.id === chosen ? 1 : 0, t.descriptor ? Buffer.from(new Float32Array(t.descriptor).buffer) : null);
+      stmt.run(
+        side,
+        t.id,
+        t.firstFrame,
+        t.lastFrame,
+        t.frames,
+        t.meanArea,
+        t.id === chosen ? 1 : 0,
+        t.descriptor ? Buffer.from(new Float32Array(t.descriptor).buffer) : null,
+      );
     }
   }
 
-  trackStats(side: Side): Array<{ id: number; frames: number; meanArea: number; firstFrame: number; lastFrame: number }> {
+  trackStats(
+    side: Side,
+  ): Array<{ id: number; frames: number; meanArea: number; firstFrame: number; lastFrame: number }> {
     return this.db
       .prepare(
         `SELECT track_id AS id, COUNT(*) AS frames, AVG(w * h) AS meanArea, MIN(frame_idx) AS firstFrame, MAX(frame_idx) AS lastFrame
@@ -135,7 +172,9 @@ export class FacesRepo {
   }
 
   trackFrames(side: Side): Map<number, Set<number>> {
-    const rows = this.db.prepare('SELECT track_id, frame_idx FROM faces WHERE side = ? AND track_id IS NOT NULL').all(side) as Array<{ track_id: number; frame_idx: number }>;
+    const rows = this.db
+      .prepare('SELECT track_id, frame_idx FROM faces WHERE side = ? AND track_id IS NOT NULL')
+      .all(side) as Array<{ track_id: number; frame_idx: number }>;
     const map = new Map<number, Set<number>>();
     for (const r of rows) {
       if (!map.has(r.track_id)) map.set(r.track_id, new Set());
@@ -149,12 +188,14 @@ export class FacesRepo {
   }
 
   chosenTrack(side: Side): number | null {
-    const row = this.db.prepare('SELECT id FROM tracks WHERE side = ? AND chosen = 1').get(side) as { id: number } | undefined;
+    const row = this.db.prepare('SELECT id FROM tracks WHERE side = ? AND chosen = 1').get(side) as
+      { id: number } | undefined;
     return row?.id ?? null;
   }
 
   userChoice(side: Side): number | null {
-    const row = this.db.prepare('SELECT track_id FROM person_choice WHERE side = ?').get(side) as { track_id: number | null } | undefined;
+    const row = this.db.prepare('SELECT track_id FROM person_choice WHERE side = ?').get(side) as
+      { track_id: number | null } | undefined;
     return row?.track_id ?? null;
   }
 
@@ -169,7 +210,11 @@ export class FacesRepo {
   }
 
   byTrack(side: Side, trackId: number, fromFrame = 0): FaceRow[] {
-    return (this.db.prepare(`${SELECT} WHERE side = ? AND track_id = ? AND frame_idx >= ? ORDER BY frame_idx`).all(side, trackId, fromFrame) as RawFace[]).map(toRow);
+    return (
+      this.db
+        .prepare(`${SELECT} WHERE side = ? AND track_id = ? AND frame_idx >= ? ORDER BY frame_idx`)
+        .all(side, trackId, fromFrame) as RawFace[]
+    ).map(toRow);
   }
 
   get(id: number): FaceRow | null {
@@ -181,13 +226,25 @@ export class FacesRepo {
     const where = frameIndex === undefined ? 'side = ?' : 'side = ? AND frame_idx = ?';
     const args = frameIndex === undefined ? [side] : [side, frameIndex];
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM faces WHERE ${where}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`${SELECT} WHERE ${where} ORDER BY frame_idx, id LIMIT ? OFFSET ?`).all(...args, limit, offset) as RawFace[];
+    const rows = this.db
+      .prepare(`${SELECT} WHERE ${where} ORDER BY frame_idx, id LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset) as RawFace[];
     return { total, faces: rows.map(toRow) };
   }
 
   saveAlignment(
     id: number,
-    fields: { landmarks: Point[]; transform: Affine; crop: string | null; yaw: number; pitch: number; sharpness: number; status: FrameStatus; reason: string | null; descriptor: Float32Array | null },
+    fields: {
+      landmarks: Point[];
+      transform: Affine;
+      crop: string | null;
+      yaw: number;
+      pitch: number;
+      sharpness: number;
+      status: FrameStatus;
+      reason: string | null;
+      descriptor: Float32Array | null;
+    },
   ): void {
     this.db
       .prepare(
@@ -203,7 +260,9 @@ export class FacesRepo {
         fields.sharpness,
         fields.status,
         fields.reason,
-        fields.descriptor ? Buffer.from(fields.descriptor.buffer, fields.descriptor.byteOffset, fields.descriptor.byteLength) : null,
+        fields.descriptor
+          ? Buffer.from(fields.descriptor.buffer, fields.descriptor.byteOffset, fields.descriptor.byteLength)
+          : null,
         id,
       );
   }
@@ -214,7 +273,9 @@ export class FacesRepo {
 
   /** Skipped faces grouped by reason, for the extraction report. */
   skippedByReason(side: Side): Record<string, number> {
-    const rows = this.db.prepare(`SELECT reason, COUNT(*) AS n FROM faces WHERE side = ? AND status = 'skipped' GROUP BY reason`).all(side) as Array<{ reason: string; n: number }>;
+    const rows = this.db
+      .prepare(`SELECT reason, COUNT(*) AS n FROM faces WHERE side = ? AND status = 'skipped' GROUP BY reason`)
+      .all(side) as Array<{ reason: string; n: number }>;
     const counts: Record<string, number> = {};
     for (const r of rows) counts[reasonCategory(r.reason)] = (counts[reasonCategory(r.reason)] ?? 0) + r.n;
     return counts;

@@ -22,7 +22,17 @@ import { DB_SCHEMA_VERSION, migrations } from './migrations.js';
 export const PROJECT_FILE = 'project.json';
 export const INDEX_FILE = 'index.sqlite';
 /** The folders of a project, created up front so every stage can rely on them. */
-export const PROJECT_FOLDERS = ['faces/a', 'faces/b', 'thumbs/a', 'thumbs/b', 'masks', 'checkpoints', 'previews', 'exports', 'models'] as const;
+export const PROJECT_FOLDERS = [
+  'faces/a',
+  'faces/b',
+  'thumbs/a',
+  'thumbs/b',
+  'masks',
+  'checkpoints',
+  'previews',
+  'exports',
+  'models',
+] as const;
 
 const now = (): string => new Date().toISOString();
 
@@ -58,7 +68,11 @@ function readProjectFile(dir: string): ProjectFile {
     return parseOrThrow(ProjectFile, json, ErrorCode.projectInvalid, 'project');
   } catch (error) {
     const e = error as StudioError;
-    throw new StudioError(ErrorCode.projectInvalid, `${file}: ${e.message}`, { file, field: e.field ?? 'project', fix: 'fix or restore project.json' });
+    throw new StudioError(ErrorCode.projectInvalid, `${file}: ${e.message}`, {
+      file,
+      field: e.field ?? 'project',
+      fix: 'fix or restore project.json',
+    });
   }
 }
 
@@ -68,10 +82,14 @@ function openIndex(dir: string, readonly = false): Database.Database {
   try {
     db = new Database(file, { readonly, fileMustExist: readonly });
   } catch (error) {
-    throw new StudioError(ErrorCode.projectInvalid, `cannot open the project index ${file}: ${(error as Error).message}`, {
-      file,
-      fix: 'check the folder is writable; if the file is damaged, restore it from a backup',
-    });
+    throw new StudioError(
+      ErrorCode.projectInvalid,
+      `cannot open the project index ${file}: ${(error as Error).message}`,
+      {
+        file,
+        fix: 'check the folder is writable; if the file is damaged, restore it from a backup',
+      },
+    );
   }
   try {
     if (!readonly) {
@@ -98,10 +116,14 @@ function openIndex(dir: string, readonly = false): Database.Database {
   } catch (error) {
     db.close();
     if (error instanceof StudioError) throw error;
-    throw new StudioError(ErrorCode.projectInvalid, `the project index ${file} is damaged: ${(error as Error).message}`, {
-      file,
-      fix: 'restore index.sqlite from a backup, or re-run extraction into a new project',
-    });
+    throw new StudioError(
+      ErrorCode.projectInvalid,
+      `the project index ${file} is damaged: ${(error as Error).message}`,
+      {
+        file,
+        fix: 'restore index.sqlite from a backup, or re-run extraction into a new project',
+      },
+    );
   }
   return db;
 }
@@ -130,7 +152,11 @@ export class ProjectStore {
 
   static create(
     dir: string,
-    init: { name?: string | undefined; sources: { a: ProjectSource; b: ProjectSource }; settings?: ProjectSettingsPatch | undefined },
+    init: {
+      name?: string | undefined;
+      sources: { a: ProjectSource; b: ProjectSource };
+      settings?: ProjectSettingsPatch | undefined;
+    },
   ): ProjectStore {
     const root = path.resolve(dir);
     if (existsSync(path.join(root, PROJECT_FILE))) {
@@ -140,22 +166,35 @@ export class ProjectStore {
       });
     }
     if (existsSync(root)) {
-      const known = new Set([INDEX_FILE, `${INDEX_FILE}-wal`, `${INDEX_FILE}-shm`, ...PROJECT_FOLDERS.map((f) => f.split('/')[0])]);
+      const known = new Set([
+        INDEX_FILE,
+        `${INDEX_FILE}-wal`,
+        `${INDEX_FILE}-shm`,
+        ...PROJECT_FOLDERS.map((f) => f.split('/')[0]),
+      ]);
       const stray = readdirNames(root).filter((name) => !known.has(name) && !name.startsWith('.'));
       if (stray.length > 0) {
-        throw new StudioError(ErrorCode.alreadyExists, `${root} is not empty (${stray.slice(0, 3).join(', ')}${stray.length > 3 ? ', ...' : ''})`, {
-          file: root,
-          fix: 'choose a new or empty folder for the project',
-        });
+        throw new StudioError(
+          ErrorCode.alreadyExists,
+          `${root} is not empty (${stray.slice(0, 3).join(', ')}${stray.length > 3 ? ', ...' : ''})`,
+          {
+            file: root,
+            fix: 'choose a new or empty folder for the project',
+          },
+        );
       }
     }
     try {
       for (const folder of PROJECT_FOLDERS) mkdirSync(path.join(root, folder), { recursive: true });
     } catch (error) {
-      throw new StudioError(ErrorCode.ioError, `cannot create the project folder ${root}: ${(error as Error).message}`, {
-        file: root,
-        fix: 'choose a folder you can write to',
-      });
+      throw new StudioError(
+        ErrorCode.ioError,
+        `cannot create the project folder ${root}: ${(error as Error).message}`,
+        {
+          file: root,
+          fix: 'choose a folder you can write to',
+        },
+      );
     }
     const db = openIndex(root);
     const time = now();
@@ -195,8 +234,16 @@ export class ProjectStore {
   async recover(): Promise<{ tempsRemoved: number; jobsInterrupted: number }> {
     const tempsRemoved = await removeStaleTemps(this.dir);
     const result = this.db
-      .prepare(`UPDATE jobs SET state = 'failed', finished_at = ?, error = ? WHERE state IN ('queued','running','paused','cancelling')`)
-      .run(now(), JSON.stringify({ code: ErrorCode.cancelled, message: 'interrupted: the engine stopped while this job ran; start it again to resume' }));
+      .prepare(
+        `UPDATE jobs SET state = 'failed', finished_at = ?, error = ? WHERE state IN ('queued','running','paused','cancelling')`,
+      )
+      .run(
+        now(),
+        JSON.stringify({
+          code: ErrorCode.cancelled,
+          message: 'interrupted: the engine stopped while this job ran; start it again to resume',
+        }),
+      );
     return { tempsRemoved, jobsInterrupted: result.changes };
   }
 
@@ -214,10 +261,14 @@ export class ProjectStore {
     try {
       writeFileAtomicSync(path.join(this.dir, PROJECT_FILE), `${JSON.stringify(this.file, null, 2)}\n`);
     } catch (error) {
-      throw new StudioError(ErrorCode.ioError, `cannot write ${path.join(this.dir, PROJECT_FILE)}: ${(error as Error).message}`, {
-        file: path.join(this.dir, PROJECT_FILE),
-        fix: 'check free disk space and that the folder is writable; the previous project.json is intact',
-      });
+      throw new StudioError(
+        ErrorCode.ioError,
+        `cannot write ${path.join(this.dir, PROJECT_FILE)}: ${(error as Error).message}`,
+        {
+          file: path.join(this.dir, PROJECT_FILE),
+          fix: 'check free disk space and that the folder is writable; the previous project.json is intact',
+        },
+      );
     }
   }
 
@@ -237,8 +288,18 @@ export class ProjectStore {
   listFrames(side: Side, offset: number, limit: number): { total: number; frames: FrameRecord[] } {
     const total = (this.db.prepare('SELECT COUNT(*) AS n FROM frames WHERE side = ?').get(side) as { n: number }).n;
     const rows = this.db
-      .prepare('SELECT side, idx, time, status, reason, thumbnail, face_count FROM frames WHERE side = ? ORDER BY idx LIMIT ? OFFSET ?')
-      .all(side, limit, offset) as Array<{ side: Side; idx: number; time: number; status: FrameStatus; reason: string | null; thumbnail: string | null; face_count: number }>;
+      .prepare(
+        'SELECT side, idx, time, status, reason, thumbnail, face_count FROM frames WHERE side = ? ORDER BY idx LIMIT ? OFFSET ?',
+      )
+      .all(side, limit, offset) as Array<{
+      side: Side;
+      idx: number;
+      time: number;
+      status: FrameStatus;
+      reason: string | null;
+      thumbnail: string | null;
+      face_count: number;
+    }>;
     return {
       total,
       frames: rows.map((r) => ({
@@ -255,10 +316,14 @@ export class ProjectStore {
 
   /** Where a resumable stage stopped: the next frame index to do, and whether it finished. */
   getCursor(side: Side, stage: string): { nextIndex: number; finished: boolean; state: unknown } {
-    const row = this.db.prepare('SELECT next_index, finished, state FROM stage_cursor WHERE side = ? AND stage = ?').get(side, stage) as
-      | { next_index: number; finished: number; state: string | null }
-      | undefined;
-    return { nextIndex: row?.next_index ?? 0, finished: row?.finished === 1, state: row?.state ? (JSON.parse(row.state) as unknown) : null };
+    const row = this.db
+      .prepare('SELECT next_index, finished, state FROM stage_cursor WHERE side = ? AND stage = ?')
+      .get(side, stage) as { next_index: number; finished: number; state: string | null } | undefined;
+    return {
+      nextIndex: row?.next_index ?? 0,
+      finished: row?.finished === 1,
+      state: row?.state ? (JSON.parse(row.state) as unknown) : null,
+    };
   }
 
   /** Where a stage has got to; `state` is whatever the stage needs to continue exactly (e.g. the tracker). */
@@ -277,7 +342,13 @@ export class ProjectStore {
   }
 
   /** Record frames and advance the cursor in one transaction, so a kill never leaves them out of step. */
-  commitFrames(side: Side, stage: string, frames: Parameters<ProjectStore['upsertFrames']>[0], nextIndex: number, finished: boolean): void {
+  commitFrames(
+    side: Side,
+    stage: string,
+    frames: Parameters<ProjectStore['upsertFrames']>[0],
+    nextIndex: number,
+    finished: boolean,
+  ): void {
     this.db.transaction(() => {
       this.upsertFrames(frames);
       this.setCursor(side, stage, nextIndex, finished);
@@ -293,11 +364,21 @@ export class ProjectStore {
       facesKept: count(`SELECT COUNT(*) AS n FROM faces WHERE side = ? AND status = 'kept'`, side),
       facesSkipped: count(`SELECT COUNT(*) AS n FROM faces WHERE side = ? AND status = 'skipped'`, side),
       tracks: count('SELECT COUNT(*) AS n FROM tracks WHERE side = ?', side),
-      maskEdits: count('SELECT COUNT(*) AS n FROM mask_edits m JOIN faces f ON f.id = m.face_id WHERE f.side = ?', side),
+      maskEdits: count(
+        'SELECT COUNT(*) AS n FROM mask_edits m JOIN faces f ON f.id = m.face_id WHERE f.side = ?',
+        side,
+      ),
     });
     const runs = this.db
       .prepare('SELECT id, started_at, iteration, target_iterations, state, backend FROM training_runs ORDER BY id')
-      .all() as Array<{ id: number; started_at: string; iteration: number; target_iterations: number; state: string; backend: string | null }>;
+      .all() as Array<{
+      id: number;
+      started_at: string;
+      iteration: number;
+      target_iterations: number;
+      state: string;
+      backend: string | null;
+    }>;
     const exports = this.db.prepare('SELECT path, created_at, config FROM exports ORDER BY id').all() as Array<{
       path: string;
       created_at: string;

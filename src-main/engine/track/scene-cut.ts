@@ -25,7 +25,11 @@ export function cutSignature(rgb: Uint8Array, width: number, height: number): nu
   return out;
 }
 
-export function isCut(previous: readonly number[] | null, current: readonly number[], threshold = CUT_THRESHOLD): boolean {
+export function isCut(
+  previous: readonly number[] | null,
+  current: readonly number[],
+  threshold = CUT_THRESHOLD,
+): boolean {
   if (!previous || previous.length !== current.length) return false;
   let diff = 0;
   for (let i = 0; i < current.length; i += 1) diff += Math.abs((current[i] as number) - (previous[i] as number));

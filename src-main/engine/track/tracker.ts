@@ -63,7 +63,12 @@ export class Tracker {
   private predicted(track: TrackState, frame: number): Box {
     const dt = Math.min(frame - track.lastFrame, 5);
     const [vx, vy, vw, vh] = track.velocity;
-    return { x: track.box.x + vx * dt, y: track.box.y + vy * dt, width: Math.max(4, track.box.width + vw * dt), height: Math.max(4, track.box.height + vh * dt) };
+    return {
+      x: track.box.x + vx * dt,
+      y: track.box.y + vy * dt,
+      width: Math.max(4, track.box.width + vw * dt),
+      height: Math.max(4, track.box.height + vh * dt),
+    };
   }
 
   /** Predicted boxes of tracks seen recently: where to look for faces without a full-frame detection. */
@@ -96,7 +101,18 @@ export class Tracker {
     boxes.forEach((box, d) => {
       if (ids[d] !== 0) return;
       const id = this.state.nextId++;
-      this.state.tracks.push({ id, box, velocity: [0, 0, 0, 0], lastFrame: frame, firstFrame: frame, hits: 1, areaSum: boxArea(box), descriptor: null, descriptorCount: 0, descriptorFrame: -1 });
+      this.state.tracks.push({
+        id,
+        box,
+        velocity: [0, 0, 0, 0],
+        lastFrame: frame,
+        firstFrame: frame,
+        hits: 1,
+        areaSum: boxArea(box),
+        descriptor: null,
+        descriptorCount: 0,
+        descriptorFrame: -1,
+      });
       ids[d] = id;
     });
     return ids;
@@ -107,8 +123,18 @@ export class Tracker {
     if (!track) return;
     const dt = Math.max(1, frame - track.lastFrame);
     const blend = 0.5;
-    const v: [number, number, number, number] = [(box.x - track.box.x) / dt, (box.y - track.box.y) / dt, (box.width - track.box.width) / dt, (box.height - track.box.height) / dt];
-    track.velocity = track.velocity.map((old, i) => old * (1 - blend) + (v[i] as number) * blend) as [number, number, number, number];
+    const v: [number, number, number, number] = [
+      (box.x - track.box.x) / dt,
+      (box.y - track.box.y) / dt,
+      (box.width - track.box.width) / dt,
+      (box.height - track.box.height) / dt,
+    ];
+    track.velocity = track.velocity.map((old, i) => old * (1 - blend) + (v[i] as number) * blend) as [
+      number,
+      number,
+      number,
+      number,
+    ];
     track.box = box;
     track.lastFrame = frame;
     track.hits += 1;
@@ -202,7 +228,9 @@ export interface TrackIdentity {
  * Greedy, closest pair first. Returns [kept id, merged id] pairs in the order applied.
  */
 export function mergeTracksByIdentity(tracks: readonly TrackIdentity[], maxDistance = 0.45): Array<[number, number]> {
-  const live = tracks.filter((t) => t.descriptor !== null).map((t) => ({ ...t, frames: new Set(t.frames), descriptor: [...(t.descriptor as number[])] }));
+  const live = tracks
+    .filter((t) => t.descriptor !== null)
+    .map((t) => ({ ...t, frames: new Set(t.frames), descriptor: [...(t.descriptor as number[])] }));
   const merges: Array<[number, number]> = [];
   for (;;) {
     let best: { a: number; b: number; distance: number } | null = null;
@@ -213,10 +241,11 @@ export function mergeTracksByIdentity(tracks: readonly TrackIdentity[], maxDista
         const distance = descriptorDistance(ta.descriptor, tb.descriptor);
         if (distance >= maxDistance || (best && distance >= best.distance)) continue;
         let shared = false;
-        for (const f of tb.frames) if (ta.frames.has(f)) {
-          shared = true;
-          break;
-        }
+        for (const f of tb.frames)
+          if (ta.frames.has(f)) {
+            shared = true;
+            break;
+          }
         if (!shared) best = { a, b, distance };
       }
     }
@@ -224,7 +253,9 @@ export function mergeTracksByIdentity(tracks: readonly TrackIdentity[], maxDista
     const keep = live[best.a] as (typeof live)[number];
     const gone = live[best.b] as (typeof live)[number];
     const [winner, loser] = keep.frames.size >= gone.frames.size ? [keep, gone] : [gone, keep];
-    winner.descriptor = winner.descriptor.map((v, i) => (v * winner.weight + (loser.descriptor[i] as number) * loser.weight) / (winner.weight + loser.weight));
+    winner.descriptor = winner.descriptor.map(
+      (v, i) => (v * winner.weight + (loser.descriptor[i] as number) * loser.weight) / (winner.weight + loser.weight),
+    );
     winner.weight += loser.weight;
     for (const f of loser.frames) winner.frames.add(f);
     merges.push([winner.id, loser.id]);
