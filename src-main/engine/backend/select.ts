@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import {
   BackendName,
   ErrorCode,
@@ -79,7 +80,8 @@ const loaders: Record<BackendName, Loader> = {
     const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     wasm.setWasmPaths(`${dist.replace(/app\.asar([\\/])/, 'app.asar.unpacked$1')}${path.sep}`);
     await useBackend('wasm');
-    return 'WebAssembly with SIMD, single thread';
+    registerWasmTrainingKernels();
+    return 'WebAssembly with SIMD, single thread (+ conv filter gradient kernel)';
   },
   cpu: async () => {
     await import('@tensorflow/tfjs-backend-cpu');
@@ -89,6 +91,16 @@ const loaders: Record<BackendName, Loader> = {
 };
 
 let current: { report: BackendReport; choice: BackendChoice } | null = null;
+
+let gradients: Promise<unknown> | null = null;
+/**
+ * tfjs-core alone registers no gradients, and its ESM gradient module does not load under Node;
+ * the @tensorflow/tfjs bundle registers them into the same tfjs-core instance.
+ */
+function registerGradients(): Promise<unknown> {
+  gradients ??= import('@tensorflow/tfjs');
+  return gradients;
+}
 
 /** Where a forced choice comes from: FACEPARTS_BACKEND beats the project setting. */
 export function effectiveChoice(setting: BackendChoice = 'auto'): {
@@ -119,6 +131,7 @@ export function effectiveChoice(setting: BackendChoice = 'auto'): {
  */
 export async function selectBackend(setting: BackendChoice = 'auto'): Promise<BackendReport> {
   const { choice, forcedBy } = effectiveChoice(setting);
+  await registerGradients();
   if (current && current.choice === choice && current.report.selected) return current.report;
   const attempts: BackendReport['attempts'] = [];
   const candidates = choice === 'auto' ? BACKEND_CHAIN : [choice];

@@ -1,0 +1,111 @@
+/** The building blocks of faceswap-GAN v2.2 as functional tfjs ops over named weights (NHWC). */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NormKind } from './config.js';
+import type { Init, Weights } from './weights.js';
+
+type T4 = tf.Tensor4D;
+
+export function conv(w: Weights, name: string, x: T4, filters: number, k: number, stride = 1, options: { bias?: boolean; init?: Init; pad?: 'same' | 'valid' } = {}): T4 {
+  const inC = x.shape[3];
+  const kernel = w.get(`${name}/kernel`, [k, k, inC, filters], options.init ?? 'he');
+  let y = tf.conv2d(x, kernel as tf.Tensor4D, stride, options.pad ?? 'same');
+  if (options.bias) y = tf.add(y, w.get(`${name}/bias`, [filters], 'zeros'));
+  return y;
+}
+
+function affine(w: Weights, name: string, y: T4, c: number): T4 {
+  return tf.add(tf.mul(y, w.get(`${name}/gamma`, [c], 'ones')), w.get(`${name}/beta`, [c], 'zeros'));
+}
+
+function normalise(x: T4, axes: number[]): T4 {
+  const { mean, variance } = tf.moments(x, axes, true);
+  return tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
+}
+
+export function norm(w: Weights, name: string, x: T4, kind: NormKind): T4 {
+  const c = x.shape[3];
+  switch (kind) {
+    case 'none':
+      return x;
+    case 'instancenorm':
+      return affine(w, name, normalise(x, [1, 2]), c);
+    case 'batchnorm':
+      return affine(w, name, normalise(x, [0, 1, 2]), c);
+    case 'layernorm':
+      return affine(w, name, normalise(x, [1, 2, 3]), c);
+    case 'groupnorm': {
+      const groups = Math.min(16, c);
+      const [b, h, wd] = x.shape;
+      const grouped = tf.reshape(x, [b, h, wd, groups, c / groups]);
+      const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
+      const n = tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 1e-5))), x.shape);
+      return affine(w, name, n as T4, c);
+    }
+    case 'hybrid': {
+      // Half the channels through a 1x1 conv, half through instance norm.
+      const half = Math.floor(c / 2);
+      const [a, b] = tf.split(x, [half, c - half], 3) as [T4, T4];
+      const left = conv(w, `${name}/conv`, a, half, 1);
+      const right = affine(w, `${name}/in`, normalise(b, [1, 2]), c - half);
+      return tf.concat([left, right], 3);
+    }
+  }
+}
+
+export const leaky = (x: T4, alpha: number): T4 => tf.leakyRelu(x, alpha);
+
+/** conv_block: 3x3 stride 2 -> ReLU -> norm. */
+export function convBlock(w: Weights, name: string, x: T4, f: number, kind: NormKind): T4 {
+  return norm(w, `${name}/norm`, tf.relu(conv(w, name, x, f, 3, 2)), kind);
+}
+
+/** conv_block_d: 4x4 stride 2 -> LeakyReLU(0.2) -> norm. */
+export function convBlockD(w: Weights, name: string, x: T4, f: number, kind: NormKind): T4 {
+  return norm(w, `${name}/norm`, leaky(conv(w, name, x, f, 4, 2, { bias: true }), 0.2), kind);
+}
+
+export function resBlock(w: Weights, name: string, x: T4, f: number): T4 {
+  const y = conv(w, `${name}/b`, leaky(conv(w, `${name}/a`, x, f, 3), 0.2), f, 3);
+  return leaky(tf.add(x, y), 0.2);
+}
+
+/** Sub-pixel x2 from reshape and transpose: tfjs has no depthToSpace gradient. */
+export function pixelShuffle(x: T4): T4 {
+  const [b, h, wd, c] = x.shape;
+  const oc = c / 4;
+  const y = tf.transpose(tf.reshape(x, [b, h, wd, 2, 2, oc]), [0, 1, 3, 2, 4, 5]);
+  return tf.reshape(y, [b, h * 2, wd * 2, oc]);
+}
+
+export function upscale(w: Weights, name: string, x: T4, f: number, lite: boolean): T4 {
+  if (!lite) return pixelShuffle(leaky(conv(w, name, x, f * 4, 3, 1, { init: 'icnr' }), 0.1));
+  const [, h, wd] = x.shape;
+  const up = tf.image.resizeNearestNeighbor(x, [h * 2, wd * 2]);
+  const padded = tf.mirrorPad(up, [[0, 0], [1, 1], [1, 1], [0, 0]], 'reflect');
+  return leaky(conv(w, name, padded, f, 3, 1, { pad: 'valid' }), 0.1);
+}
+
+/** SAGAN self-attention: x + gamma * attention(h), gamma starting at 0. */
+export function selfAttention(w: Weights, name: string, x: T4): T4 {
+  const [b, h, wd, c] = x.shape;
+  const c8 = Math.max(1, Math.floor(c / 8));
+  const n = h * wd;
+  const f = tf.reshape(conv(w, `${name}/f`, x, c8, 1, 1, { bias: true }), [b, n, c8]);
+  const g = tf.reshape(conv(w, `${name}/g`, x, c8, 1, 1, { bias: true }), [b, n, c8]);
+  const hh = tf.reshape(conv(w, `${name}/h`, x, c, 1, 1, { bias: true }), [b, n, c]);
+  // One sample at a time: the N x N attention of a 64 px map is 64 MB a sample, and the whole batch's
+  // (with its gradient) would not fit in wasm's 4 GB heap.
+  const per = (i: number): tf.Tensor => {
+    const gi = tf.slice(g, [i, 0, 0], [1, n, c8]);
+    const fi = tf.slice(f, [i, 0, 0], [1, n, c8]);
+    const hi = tf.slice(hh, [i, 0, 0], [1, n, c]);
+    return tf.matMul(tf.softmax(tf.matMul(gi, fi, false, true)), hi);
+  };
+  const o = tf.reshape(b === 1 || n <= 1024 ? tf.matMul(tf.softmax(tf.matMul(g, f, false, true)), hh) : tf.concat(Array.from({ length: b }, (_, i) => per(i)), 0), [b, h, wd, c]);
+  return tf.add(x, tf.mul(w.get(`${name}/gamma`, [1], 'zeros'), o));
+}
+
+export function dense(w: Weights, name: string, x: tf.Tensor2D, units: number): tf.Tensor2D {
+  const kernel = w.get(`${name}/kernel`, [x.shape[1], units], 'he');
+  return tf.add(tf.matMul(x, kernel as tf.Tensor2D), w.get(`${name}/bias`, [units], 'zeros'));
+}

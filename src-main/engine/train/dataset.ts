@@ -1,0 +1,72 @@
+import path from 'node:path';
+import sharp from 'sharp';
+import { ErrorCode, StudioError, type Side } from '../../../src-shared/contract/index.js';
+import { applyAffine } from '../../../src-shared/math/geometry.js';
+import { toByteMask } from '../../../src-shared/math/raster.js';
+import { trainingEyeMask } from '../../../src-shared/math/masks.js';
+import type { ProjectStore } from '../project/store.js';
+import { FACE_SIZE, colourMatch, randomTransform, randomWarp, type Sample } from './augment.js';
+import type { Rng } from './rng.js';
+
+/** A batch as flat arrays: images in -1..1 (NHWC), eye masks in 0..1 (NHW1). */
+export interface Batch {
+  warped: Float32Array;
+  target: Float32Array;
+  eyes: Float32Array;
+  size: number;
+  count: number;
+}
+
+/** The training faces of both sides, decoded once and kept in memory (256 px crops and eye masks). */
+export class FaceSet {
+  constructor(readonly faces: Record<Side, Sample[]>) {}
+
+  static async fromProject(store: ProjectStore): Promise<FaceSet> {
+    const faces: Record<Side, Sample[]> = { a: [], b: [] };
+    for (const side of ['a', 'b'] as const) {
+      const rows = store.db
+        .prepare(`SELECT crop, landmarks, transform FROM faces WHERE side = ? AND status = 'kept' AND crop IS NOT NULL ORDER BY frame_idx, id`)
+        .all(side) as Array<{ crop: string; landmarks: string; transform: string }>;
+      for (const row of rows) {
+        const file = path.join(store.dir, row.crop);
+        try {
+          const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+          if (info.width !== FACE_SIZE || info.height !== FACE_SIZE) continue;
+          const transform = JSON.parse(row.transform) as [number, number, number, number, number, number];
+          const landmarks = (JSON.parse(row.landmarks) as Array<[number, number]>).map((p) => applyAffine(transform, p));
+          faces[side].push({ rgb: new Uint8Array(data), eyes: toByteMask(trainingEyeMask(landmarks, FACE_SIZE, FACE_SIZE)) });
+        } catch {
+          /* a face crop that went missing or is damaged is left out; extraction can recreate it */
+        }
+      }
+      if (faces[side].length === 0) {
+        throw new StudioError(ErrorCode.notFound, `side ${side.toUpperCase()} has no extracted faces to train on`, {
+          fix: 'run extraction first ("faceparts extract <project>")',
+        });
+      }
+    }
+    return new FaceSet(faces);
+  }
+
+  /** Draw an augmented batch for one side; deterministic for a given RNG state. */
+  batch(side: Side, count: number, size: number, rng: Rng): Batch {
+    const pool = this.faces[side];
+    const all = [...this.faces.a, ...this.faces.b];
+    const warped = new Float32Array(count * size * size * 3);
+    const target = new Float32Array(count * size * size * 3);
+    const eyes = new Float32Array(count * size * size);
+    for (let i = 0; i < count; i += 1) {
+      let sample = pool[rng.int(pool.length)] as Sample;
+      sample = randomTransform(sample, rng);
+      if (rng.next() < 0.5) sample = { ...sample, rgb: colourMatch(sample.rgb, (all[rng.int(all.length)] as Sample).rgb, rng) };
+      const out = randomWarp(sample, rng, size);
+      const o = i * size * size * 3;
+      for (let k = 0; k < size * size * 3; k += 1) {
+        warped[o + k] = (out.warped[k] as number) / 127.5 - 1;
+        target[o + k] = (out.target[k] as number) / 127.5 - 1;
+      }
+      for (let k = 0; k < size * size; k += 1) eyes[i * size * size + k] = (out.eyes[k] as number) / 255;
+    }
+    return { warped, target, eyes, size, count };
+  }
+}

@@ -1,0 +1,215 @@
+/** The faceswap-GAN v2.2 training iteration on tfjs: G and D steps for A and B, schedule, checkpoints. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ArchConfig } from '../model/config.js';
+import { composite, decoder, discriminator, encoder, type Side } from '../model/networks.js';
+import { Weights } from '../model/weights.js';
+import type { Batch, FaceSet } from './dataset.js';
+import {
+  DEFAULT_LOSS_WEIGHTS,
+  edgeTerms,
+  l1,
+  l2Decay,
+  maskRegularisation,
+  mse,
+  reconstruction,
+  totalVariation,
+  type LossWeights,
+} from './losses.js';
+import { Rng } from './rng.js';
+import { eventsAt, scaledSchedule, scheduleAt, type ScheduleEvent, type ScheduleState } from './schedule.js';
+
+type T4 = tf.Tensor4D;
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+export interface TrainerOptions {
+  arch: ArchConfig;
+  batchSize: number;
+  totalIterations: number;
+  seed: number;
+  learningRateFactor: number;
+  weights?: Partial<LossWeights>;
+}
+
+export type LossRecord = Record<string, number>;
+
+function toTensors(batch: Batch): { warped: T4; target: T4; eyes: T4 } {
+  const { count, size } = batch;
+  return {
+    warped: tf.tensor4d(batch.warped, [count, size, size, 3]),
+    target: tf.tensor4d(batch.target, [count, size, size, 3]),
+    eyes: tf.tensor4d(batch.eyes, [count, size, size, 1]),
+  };
+}
+
+export class Trainer {
+  readonly weights: Weights;
+  readonly rng: Rng;
+  iteration = 0;
+  private readonly optG: tf.AdamOptimizer;
+  private readonly optD: tf.AdamOptimizer;
+  private readonly schedule: ScheduleEvent[];
+  private state: ScheduleState;
+  private readonly lossWeights: LossWeights;
+
+  constructor(readonly options: TrainerOptions) {
+    this.rng = new Rng(options.seed);
+    this.weights = new Weights(new Rng(options.seed ^ 0x5eed));
+    this.lossWeights = { ...DEFAULT_LOSS_WEIGHTS, ...options.weights };
+    this.schedule = scaledSchedule(options.totalIterations);
+    this.state = scheduleAt(this.schedule, 0);
+    this.optG = tf.train.adam(1e-4 * options.learningRateFactor, 0.5, 0.999);
+    this.optD = tf.train.adam(2e-4 * options.learningRateFactor, 0.5, 0.999);
+    this.build();
+  }
+
+  /** Create every variable once, in a fixed order, with a dummy forward pass. */
+  private build(): void {
+    const { arch } = this.options;
+    tf.tidy(() => {
+      const x = tf.zeros([1, arch.resolution, arch.resolution, 3]) as T4;
+      const z = encoder(this.weights, arch, x);
+      for (const side of ['A', 'B'] as const) {
+        decoder(this.weights, arch, side, z);
+        discriminator(this.weights, arch, side, tf.concat([x, x], 3));
+      }
+    });
+  }
+
+  get scheduleState(): ScheduleState {
+    return { ...this.state };
+  }
+
+  private generatorVars(): tf.Variable[] {
+    return [...this.weights.list('enc/'), ...this.weights.list('decA/'), ...this.weights.list('decB/')];
+  }
+
+  private applySchedule(iteration: number, fire = true): void {
+    if (fire) for (const event of eventsAt(this.schedule, iteration)) if (event.swapDecoders) this.swapDecoders();
+    this.state = scheduleAt(this.schedule, iteration);
+    const factor = this.options.learningRateFactor * this.state.lrFactor;
+    // In place, as the original should have: no graph rebuild.
+    (this.optG as unknown as { learningRate: number }).learningRate = 1e-4 * factor;
+    (this.optD as unknown as { learningRate: number }).learningRate = 2e-4 * factor;
+  }
+
+  private swapDecoders(): void {
+    for (const a of this.weights.list('decA/')) {
+      const b = this.weights.vars.get(a.name.replace(/^decA\//, 'decB/'));
+      if (!b) continue;
+      const copy = tf.clone(a);
+      a.assign(b);
+      b.assign(copy);
+      copy.dispose();
+    }
+  }
+
+  /** One iteration: for A then B, a generator step then a discriminator step. Returns every loss term. */
+  step(faces: FaceSet): LossRecord {
+    this.iteration += 1;
+    this.applySchedule(this.iteration);
+    const losses: LossRecord = {};
+    for (const side of ['A', 'B'] as const) Object.assign(losses, this.stepSide(side, faces.batch(side === 'A' ? 'a' : 'b', this.options.batchSize, this.options.arch.resolution, this.rng)));
+    return losses;
+  }
+
+  private stepSide(side: Side, batch: Batch): LossRecord {
+    const { arch } = this.options;
+    const w = this.lossWeights;
+    const lam = this.rng.beta(0.2, 0.2);
+    const terms: Record<string, tf.Scalar> = {};
+    const captured: { masked?: T4; color?: T4 } = {};
+    const data = toTensors(batch);
+    try {
+      const gVars = this.generatorVars();
+      const gCost = this.optG.minimize(
+        () => {
+          const z = encoder(this.weights, arch, data.warped);
+          const out = decoder(this.weights, arch, side, z);
+          const masked = composite(out.alpha, out.color, data.warped);
+          captured.masked = tf.keep(masked);
+          captured.color = tf.keep(out.color);
+          const adv = tf.mul(
+            w.wD,
+            tf.add(
+              mse(discriminator(this.weights, arch, side, tf.concat([masked, data.warped], 3)), 1),
+              mse(discriminator(this.weights, arch, side, tf.concat([out.color, data.warped], 3)), 1),
+            ),
+          );
+          let recon = reconstruction(out.color, data.target, data.eyes, w);
+          for (const mid of out.intermediates) recon = tf.add(recon, l1(mid, tf.image.resizeBilinear(data.target, [mid.shape[1], mid.shape[2]])));
+          const edge = edgeTerms(out.color, data.target, data.eyes, w);
+          const mask = maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w);
+          const tv = tf.mul(w.maskTV, totalVariation(out.alpha));
+          const decay = l2Decay(gVars, w.weightDecay);
+          Object.assign(terms, {
+            [`G${side}_adv`]: tf.keep(adv),
+            [`G${side}_recon`]: tf.keep(recon),
+            [`G${side}_edge`]: tf.keep(edge),
+            [`G${side}_mask`]: tf.keep(mask),
+            [`G${side}_tv`]: tf.keep(tv),
+          });
+          return tf.addN([adv, recon, edge, mask, tv, decay]) as tf.Scalar;
+        },
+        true,
+        gVars,
+      );
+      if (gCost) terms[`G${side}`] = gCost;
+      const dVars = this.weights.list(`dis${side}/`);
+      const dCost = this.optD.minimize(
+        () => {
+          const real = tf.concat([data.target, data.warped], 3);
+          const mixMasked = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([captured.masked as T4, data.warped], 3)));
+          const mixColor = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([captured.color as T4, data.warped], 3)));
+          const loss = tf.add(mse(discriminator(this.weights, arch, side, mixMasked as T4), lam), mse(discriminator(this.weights, arch, side, mixColor as T4), lam));
+          return tf.add(loss, l2Decay(dVars, w.weightDecay)) as tf.Scalar;
+        },
+        true,
+        dVars,
+      );
+      if (dCost) terms[`D${side}`] = dCost;
+      const out: LossRecord = {};
+      for (const [name, t] of Object.entries(terms)) out[name] = (t.dataSync()[0] as number) ?? NaN;
+      return out;
+    } finally {
+      tf.dispose([data.warped, data.target, data.eyes, captured.masked, captured.color, ...Object.values(terms)].filter(Boolean) as tf.Tensor[]);
+    }
+  }
+
+  /** Run the generator on aligned faces (NHWC -1..1): the swap, used by previews and conversion. */
+  generate(side: Side, input: T4): { alpha: T4; color: T4; masked: T4 } {
+    return tf.tidy(() => {
+      const out = decoder(this.weights, this.options.arch, side, encoder(this.weights, this.options.arch, input));
+      return { alpha: out.alpha, color: out.color, masked: composite(out.alpha, out.color, input) };
+    });
+  }
+
+  async optimizerWeights(): Promise<NamedTensor[]> {
+    const g = (await this.optG.getWeights()).map((t) => ({ name: `optG:${t.name}`, tensor: t.tensor }));
+    const d = (await this.optD.getWeights()).map((t) => ({ name: `optD:${t.name}`, tensor: t.tensor }));
+    return [...g, ...d];
+  }
+
+  async setOptimizerWeights(named: NamedTensor[]): Promise<void> {
+    const pick = (prefix: string): NamedTensor[] =>
+      named.filter((t) => t.name.startsWith(prefix)).map((t) => ({ name: t.name.slice(prefix.length), tensor: t.tensor }));
+    // Adam's slots are created lazily on the first step; setWeights expects them to exist in the same order.
+    await this.optG.setWeights(pick('optG:'));
+    await this.optD.setWeights(pick('optD:'));
+  }
+
+  /** Continue exactly where a checkpoint stopped (its weights already include any decoder swap). */
+  restoreState(iteration: number, rngState: number): void {
+    this.iteration = iteration;
+    this.rng.restore(rngState);
+    this.applySchedule(iteration, false);
+  }
+
+  dispose(): void {
+    this.weights.dispose();
+    this.optG.dispose();
+    this.optD.dispose();
+  }
+}

@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmTrainingKernels } from '../../src-main/engine/backend/wasm-kernels.js';
+import { selectBackend } from '../../src-main/engine/backend/select.js';
+
+/** Seeded uniform values, so a failing shape can be reproduced. */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
+}
+
+interface Case {
+  x: [number, number, number, number];
+  k: [number, number];
+  co: number;
+  stride: number;
+  pad: 'same' | 'valid' | number;
+  dilation: number;
+}
+
+// tfjs has no gradient for dilated convolutions on any backend, so dilation stays 1 (the model uses none).
+const CASES: Case[] = [
+  { x: [2, 9, 9, 3], k: [3, 3], co: 4, stride: 1, pad: 'same', dilation: 1 },
+  { x: [2, 10, 10, 3], k: [3, 3], co: 5, stride: 2, pad: 'same', dilation: 1 },
+  { x: [1, 11, 8, 2], k: [5, 5], co: 3, stride: 1, pad: 'same', dilation: 1 },
+  { x: [3, 16, 16, 4], k: [4, 4], co: 6, stride: 2, pad: 'same', dilation: 1 },
+  { x: [2, 12, 12, 3], k: [3, 3], co: 2, stride: 2, pad: 'valid', dilation: 1 },
+  { x: [2, 13, 13, 2], k: [3, 3], co: 3, stride: 3, pad: 1, dilation: 1 },
+  { x: [1, 7, 7, 6], k: [1, 1], co: 4, stride: 1, pad: 'valid', dilation: 1 },
+  { x: [8, 16, 16, 8], k: [5, 5], co: 8, stride: 1, pad: 'same', dilation: 1 },
+];
+
+async function gradients(backend: string, c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
+  await tf.setBackend(backend);
+  const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), seed), c.x);
+  const w = tf.tensor4d(values(c.k[0] * c.k[1] * c.x[3] * c.co, seed + 1), [c.k[0], c.k[1], c.x[3], c.co]);
+  const loss = (xi: tf.Tensor4D, wi: tf.Tensor4D): tf.Scalar => {
+    const y = tf.conv2d(xi, wi, c.stride, c.pad, 'NHWC', c.dilation);
+    // A non-uniform upstream gradient: weight the outputs by a fixed pattern.
+    return tf.sum(tf.mul(y, tf.sin(tf.reshape(tf.range(0, y.size), y.shape))));
+  };
+  const [dx, dw] = tf.grads(loss as (...args: tf.Tensor[]) => tf.Tensor)([x, w]);
+  const result = { dx: (await dx?.data()) as Float32Array, dw: (await dw?.data()) as Float32Array };
+  tf.dispose([x, w, dx, dw] as tf.Tensor[]);
+  return result;
+}
+
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i += 1) {
+    num += ((a[i] as number) - (b[i] as number)) ** 2;
+    den += (b[i] as number) ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+describe('wasm training kernels', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+    registerWasmTrainingKernels();
+  });
+
+  it.each(CASES.map((c, i) => [i, c] as const))('case %i: conv gradients on wasm match the cpu backend within 1e-4', async (i, c) => {
+    const reference = await gradients('cpu', c, 100 + i);
+    const wasm = await gradients('wasm', c, 100 + i);
+    expect(wasm.dw.length).toBe(reference.dw.length);
+    expect(relativeError(wasm.dw, reference.dw)).toBeLessThan(1e-4);
+    expect(relativeError(wasm.dx, reference.dx)).toBeLessThan(1e-4);
+  });
+
+  it('random shapes agree too', async () => {
+    let s = 7;
+    const rand = (lo: number, hi: number): number => {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      return lo + (s % (hi - lo + 1));
+    };
+    for (let n = 0; n < 6; n += 1) {
+      const k = rand(1, 4);
+      const c: Case = { x: [rand(1, 3), rand(k + 2, 14), rand(k + 2, 14), rand(1, 5)], k: [k, k], co: rand(1, 5), stride: rand(1, 3), pad: n % 2 ? 'same' : 'valid', dilation: 1 };
+      const reference = await gradients('cpu', c, 300 + n);
+      const wasm = await gradients('wasm', c, 300 + n);
+      expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);
+    }
+  });
+});
