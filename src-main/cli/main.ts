@@ -241,6 +241,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
       ]),
     )
     .option('--batch-size <n>', 'batch size', parseIntOption('batch-size'))
+    .option('--seed <n>', 'random seed (runs with the same seed repeat exactly)', parseIntOption('seed'))
+    .option('--checkpoint-every <n>', 'iterations between checkpoints', parseIntOption('checkpoint-every'))
+    .option('--preview-every <n>', 'iterations between previews', parseIntOption('preview-every'))
+    .option(
+      '--model-width <n>',
+      'advanced: filters of the first layer (smaller is faster and worse)',
+      parseIntOption('model-width'),
+    )
+    .option('--no-self-attention', 'train without the self-attention layers')
     .action(
       async (
         dir: string,
@@ -250,6 +259,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
           capacity?: 'lite' | 'standard';
           backend?: string;
           batchSize?: number;
+          seed?: number;
+          checkpointEvery?: number;
+          previewEvery?: number;
+          modelWidth?: number;
+          selfAttention?: boolean;
           json?: boolean;
         },
       ) => {
@@ -260,6 +274,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (opts.capacity !== undefined) overrides.capacity = opts.capacity;
         if (opts.backend !== undefined) overrides.backend = opts.backend;
         if (opts.batchSize !== undefined) overrides.batchSize = opts.batchSize;
+        if (opts.seed !== undefined) overrides.seed = opts.seed;
+        if (opts.checkpointEvery !== undefined) overrides.checkpointEvery = opts.checkpointEvery;
+        if (opts.previewEvery !== undefined) overrides.previewEvery = opts.previewEvery;
+        if (opts.modelWidth !== undefined) overrides.modelWidth = opts.modelWidth;
+        if (opts.selfAttention === false) overrides.useSelfAttention = false;
         try {
           const job = await withEngine(out, (engine) =>
             runJob(out, engine, path.resolve(dir), { type: 'train', overrides }),

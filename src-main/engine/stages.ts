@@ -5,7 +5,7 @@ export const availableStages = {
   landmarks: true,
   align: true,
   masks: true,
-  train: false,
+  train: true,
   convert: false,
   metrics: false,
 };

@@ -13,7 +13,7 @@ export const ExtractJobSpec = z.object({
 });
 export const TrainJobSpec = z.object({
   type: z.literal('train'),
-  overrides: TrainingSettings.partial().default({}),
+  overrides: z.strictObject(TrainingSettings.partial().shape).default({}),
 });
 export const ConvertJobSpec = z.object({
   type: z.literal('convert'),

@@ -50,6 +50,8 @@ export const TrainingSettings = z.object({
     .min(0)
     .max(2 ** 31 - 1)
     .default(1),
+  /** Advanced: filters of the first encoder layer (default 64 standard, 32 lite); smaller trains faster and worse. */
+  modelWidth: z.number().int().min(4).max(128).optional(),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 

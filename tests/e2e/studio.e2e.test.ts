@@ -250,9 +250,17 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
     expect(await page.getByTestId('settings-json').textContent()).toMatch(/"extraction"/);
     await screenshot(page, 'settings');
 
+    // Timeline and Masks are real pages: on a project that was never extracted they say what to do.
+    for (const [route, empty] of [
+      ['timeline', 'timeline-not-extracted'],
+      ['masks', 'masks-no-faces'],
+    ] as const) {
+      await page.getByTestId(`nav-${route}`).click();
+      await current(page, route);
+      await page.getByTestId(empty).waitFor();
+      await screenshot(page, route);
+    }
     for (const [route, title] of [
-      ['timeline', 'Timeline'],
-      ['masks', 'Masks'],
       ['train', 'Train'],
       ['convert', 'Convert'],
     ] as const) {

@@ -37,7 +37,13 @@ const CASES: Case[] = [
 
 async function gradients(backend: string, c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
   await tf.setBackend(backend);
-  const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), seed), c.x);
+  const x = tf.tensor4d(
+    values(
+      c.x.reduce((a, b) => a * b),
+      seed,
+    ),
+    c.x,
+  );
   const w = tf.tensor4d(values(c.k[0] * c.k[1] * c.x[3] * c.co, seed + 1), [c.k[0], c.k[1], c.x[3], c.co]);
   const loss = (xi: tf.Tensor4D, wi: tf.Tensor4D): tf.Scalar => {
     const y = tf.conv2d(xi, wi, c.stride, c.pad, 'NHWC', c.dilation);
@@ -66,13 +72,16 @@ describe('wasm training kernels', () => {
     registerWasmTrainingKernels();
   });
 
-  it.each(CASES.map((c, i) => [i, c] as const))('case %i: conv gradients on wasm match the cpu backend within 1e-4', async (i, c) => {
-    const reference = await gradients('cpu', c, 100 + i);
-    const wasm = await gradients('wasm', c, 100 + i);
-    expect(wasm.dw.length).toBe(reference.dw.length);
-    expect(relativeError(wasm.dw, reference.dw)).toBeLessThan(1e-4);
-    expect(relativeError(wasm.dx, reference.dx)).toBeLessThan(1e-4);
-  });
+  it.each(CASES.map((c, i) => [i, c] as const))(
+    'case %i: conv gradients on wasm match the cpu backend within 1e-4',
+    async (i, c) => {
+      const reference = await gradients('cpu', c, 100 + i);
+      const wasm = await gradients('wasm', c, 100 + i);
+      expect(wasm.dw.length).toBe(reference.dw.length);
+      expect(relativeError(wasm.dw, reference.dw)).toBeLessThan(1e-4);
+      expect(relativeError(wasm.dx, reference.dx)).toBeLessThan(1e-4);
+    },
+  );
 
   it('random shapes agree too', async () => {
     let s = 7;
@@ -82,7 +91,14 @@ describe('wasm training kernels', () => {
     };
     for (let n = 0; n < 6; n += 1) {
       const k = rand(1, 4);
-      const c: Case = { x: [rand(1, 3), rand(k + 2, 14), rand(k + 2, 14), rand(1, 5)], k: [k, k], co: rand(1, 5), stride: rand(1, 3), pad: n % 2 ? 'same' : 'valid', dilation: 1 };
+      const c: Case = {
+        x: [rand(1, 3), rand(k + 2, 14), rand(k + 2, 14), rand(1, 5)],
+        k: [k, k],
+        co: rand(1, 5),
+        stride: rand(1, 3),
+        pad: n % 2 ? 'same' : 'valid',
+        dilation: 1,
+      };
       const reference = await gradients('cpu', c, 300 + n);
       const wasm = await gradients('wasm', c, 300 + n);
       expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);

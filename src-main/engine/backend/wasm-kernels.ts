@@ -6,7 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
-type KernelFn = (args: { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs?: NamedAttrMap }) => TensorInfo | TensorInfo[];
+type KernelFn = (args: {
+  inputs: Record<string, TensorInfo>;
+  backend: KernelBackend;
+  attrs?: NamedAttrMap;
+}) => TensorInfo | TensorInfo[];
 
 function kernel(name: string, backendName: string): KernelFn {
   const config = tf.getKernel(name, backendName);
@@ -85,10 +89,18 @@ export function registerWasmTrainingKernels(): void {
           conv2d({
             inputs: { x: xT, filter: dyT },
             backend,
-            attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [sh, sw], dimRoundingMode: undefined } as unknown as NamedAttrMap,
+            attrs: {
+              strides: [1, 1],
+              pad: 'valid',
+              dataFormat: 'NHWC',
+              dilations: [sh, sw],
+              dimRoundingMode: undefined,
+            } as unknown as NamedAttrMap,
           }) as TensorInfo,
         );
-        const cut = keep(slice({ inputs: { x: full }, backend, attrs: { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] } }) as TensorInfo);
+        const cut = keep(
+          slice({ inputs: { x: full }, backend, attrs: { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] } }) as TensorInfo,
+        );
         return transpose({ inputs: { x: cut }, backend, attrs: { perm: [1, 2, 0, 3] } }) as TensorInfo;
       } finally {
         for (const t of temps) backend.disposeData(t.dataId);

@@ -12,6 +12,7 @@ import {
 import type { ProjectStore } from '../project/store.js';
 import type { JobContext, JobRunner } from './context.js';
 import { runExtract } from './extract.js';
+import { runTrain } from './train.js';
 import { acquireProjectLock } from './lock.js';
 import { RateMeter, etaSeconds } from './progress.js';
 
@@ -29,7 +30,7 @@ const TERMINAL: ReadonlySet<JobState> = new Set(['cancelled', 'completed', 'fail
 
 const runners: { [T in JobSpec['type']]: JobRunner<Extract<JobSpec, { type: T }>> } = {
   extract: runExtract,
-  train: async () => stageMissing('training'),
+  train: runTrain,
   convert: async () => stageMissing('conversion'),
 };
 

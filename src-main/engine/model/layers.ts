@@ -5,7 +5,15 @@ import type { Init, Weights } from './weights.js';
 
 type T4 = tf.Tensor4D;
 
-export function conv(w: Weights, name: string, x: T4, filters: number, k: number, stride = 1, options: { bias?: boolean; init?: Init; pad?: 'same' | 'valid' } = {}): T4 {
+export function conv(
+  w: Weights,
+  name: string,
+  x: T4,
+  filters: number,
+  k: number,
+  stride = 1,
+  options: { bias?: boolean; init?: Init; pad?: 'same' | 'valid' } = {},
+): T4 {
   const inC = x.shape[3];
   const kernel = w.get(`${name}/kernel`, [k, k, inC, filters], options.init ?? 'he');
   let y = tf.conv2d(x, kernel as tf.Tensor4D, stride, options.pad ?? 'same');
@@ -81,7 +89,16 @@ export function upscale(w: Weights, name: string, x: T4, f: number, lite: boolea
   if (!lite) return pixelShuffle(leaky(conv(w, name, x, f * 4, 3, 1, { init: 'icnr' }), 0.1));
   const [, h, wd] = x.shape;
   const up = tf.image.resizeNearestNeighbor(x, [h * 2, wd * 2]);
-  const padded = tf.mirrorPad(up, [[0, 0], [1, 1], [1, 1], [0, 0]], 'reflect');
+  const padded = tf.mirrorPad(
+    up,
+    [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+    'reflect',
+  );
   return leaky(conv(w, name, padded, f, 3, 1, { pad: 'valid' }), 0.1);
 }
 
@@ -101,7 +118,15 @@ export function selfAttention(w: Weights, name: string, x: T4): T4 {
     const hi = tf.slice(hh, [i, 0, 0], [1, n, c]);
     return tf.matMul(tf.softmax(tf.matMul(gi, fi, false, true)), hi);
   };
-  const o = tf.reshape(b === 1 || n <= 1024 ? tf.matMul(tf.softmax(tf.matMul(g, f, false, true)), hh) : tf.concat(Array.from({ length: b }, (_, i) => per(i)), 0), [b, h, wd, c]);
+  const o = tf.reshape(
+    b === 1 || n <= 1024
+      ? tf.matMul(tf.softmax(tf.matMul(g, f, false, true)), hh)
+      : tf.concat(
+          Array.from({ length: b }, (_, i) => per(i)),
+          0,
+        ),
+    [b, h, wd, c],
+  );
   return tf.add(x, tf.mul(w.get(`${name}/gamma`, [1], 'zeros'), o));
 }
 

@@ -24,7 +24,8 @@ export function encoder(w: Weights, arch: ArchConfig, x: T4): T4 {
   y = convBlock(w, 'enc/cb3', y, ch.enc[3], arch.norm);
   if (arch.useSelfAttention) y = selfAttention(w, 'enc/sa3', y);
   y = convBlock(w, 'enc/cb4', y, ch.enc[4], arch.norm);
-  for (let r = arch.resolution, i = 0; r > 64; r /= 2, i += 1) y = convBlock(w, `enc/extra${i}`, y, ch.enc[4], arch.norm);
+  for (let r = arch.resolution, i = 0; r > 64; r /= 2, i += 1)
+    y = convBlock(w, `enc/extra${i}`, y, ch.enc[4], arch.norm);
   const b = y.shape[0];
   let z = dense(w, 'enc/dense1', tf.reshape(y, [b, -1]) as tf.Tensor2D, arch.latent);
   z = dense(w, 'enc/dense2', z, 4 * 4 * ch.enc[4]);

@@ -25,7 +25,10 @@ export function randomTransform(sample: Sample, rng: Rng, size = FACE_SIZE): Sam
   // About the centre: rotate/scale, then shift; a flip mirrors x first.
   let m: Affine = [cos, -sin, c - cos * c + sin * c + tx, sin, cos, c - sin * c - cos * c + ty];
   if (flip) m = composeAffine(m, [-1, 0, size - 1, 0, 1, 0]);
-  return { rgb: warpAffine(sample.rgb, size, size, 3, m, size, size), eyes: warpAffine(sample.eyes, size, size, 1, m, size, size) };
+  return {
+    rgb: warpAffine(sample.rgb, size, size, 3, m, size, size),
+    eyes: warpAffine(sample.eyes, size, size, 1, m, size, size),
+  };
 }
 
 /** Per-channel mean/std of the centre region (the face, not the background). */
@@ -78,7 +81,9 @@ export function colourMatch(rgb: Uint8Array, reference: Uint8Array, rng: Rng, si
   const moved = new Float32Array(src.length);
   for (let i = 0; i < src.length; i += 1) {
     const ch = i % 3;
-    const matched = (((src[i] as number) - (s.mean[ch] as number)) / (s.std[ch] as number)) * (r.std[ch] as number) + (r.mean[ch] as number);
+    const matched =
+      (((src[i] as number) - (s.mean[ch] as number)) / (s.std[ch] as number)) * (r.std[ch] as number) +
+      (r.mean[ch] as number);
     moved[i] = (src[i] as number) * (1 - ratio) + matched * ratio;
   }
   const back = xyz ? mat3(moved, XYZ_TO_RGB) : moved;
@@ -101,7 +106,12 @@ function gridAt(grid: readonly Point[], gx: number, gy: number): Point {
  * (sigma 5-6.2 px); the network input is the face resampled through the jittered grid, the target is the face
  * warped by the best similarity (Umeyama) of the same grid: undistorted, at the same place.
  */
-export function randomWarp(sample: Sample, rng: Rng, outSize: number, size = FACE_SIZE): { warped: Uint8Array; target: Uint8Array; eyes: Uint8Array } {
+export function randomWarp(
+  sample: Sample,
+  rng: Rng,
+  outSize: number,
+  size = FACE_SIZE,
+): { warped: Uint8Array; target: Uint8Array; eyes: Uint8Array } {
   const half = rng.uniform(78, 97) * (size / 256);
   const sigma = rng.uniform(5, 6.2) * (size / 256);
   const c = size / 2;
@@ -131,7 +141,9 @@ export function randomWarp(sample: Sample, rng: Rng, outSize: number, size = FAC
         const b = sample.rgb[(y0 * size + x1) * 3 + ch] as number;
         const d = sample.rgb[(y1 * size + x0) * 3 + ch] as number;
         const e = sample.rgb[(y1 * size + x1) * 3 + ch] as number;
-        warped[(v * outSize + u) * 3 + ch] = Math.round((a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy);
+        warped[(v * outSize + u) * 3 + ch] = Math.round(
+          (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy,
+        );
       }
     }
   }
@@ -142,5 +154,9 @@ export function randomWarp(sample: Sample, rng: Rng, outSize: number, size = FAC
     return [((gx - lo) / (hi - lo)) * outSize - 0.5, ((gy - lo) / (hi - lo)) * outSize - 0.5];
   });
   const m = umeyama(noisy, dest);
-  return { warped, target: warpAffine(sample.rgb, size, size, 3, m, outSize, outSize), eyes: warpAffine(sample.eyes, size, size, 1, m, outSize, outSize) };
+  return {
+    warped,
+    target: warpAffine(sample.rgb, size, size, 3, m, outSize, outSize),
+    eyes: warpAffine(sample.eyes, size, size, 1, m, outSize, outSize),
+  };
 }

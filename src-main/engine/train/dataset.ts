@@ -25,7 +25,9 @@ export class FaceSet {
     const faces: Record<Side, Sample[]> = { a: [], b: [] };
     for (const side of ['a', 'b'] as const) {
       const rows = store.db
-        .prepare(`SELECT crop, landmarks, transform FROM faces WHERE side = ? AND status = 'kept' AND crop IS NOT NULL ORDER BY frame_idx, id`)
+        .prepare(
+          `SELECT crop, landmarks, transform FROM faces WHERE side = ? AND status = 'kept' AND crop IS NOT NULL ORDER BY frame_idx, id`,
+        )
         .all(side) as Array<{ crop: string; landmarks: string; transform: string }>;
       for (const row of rows) {
         const file = path.join(store.dir, row.crop);
@@ -33,8 +35,13 @@ export class FaceSet {
           const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
           if (info.width !== FACE_SIZE || info.height !== FACE_SIZE) continue;
           const transform = JSON.parse(row.transform) as [number, number, number, number, number, number];
-          const landmarks = (JSON.parse(row.landmarks) as Array<[number, number]>).map((p) => applyAffine(transform, p));
-          faces[side].push({ rgb: new Uint8Array(data), eyes: toByteMask(trainingEyeMask(landmarks, FACE_SIZE, FACE_SIZE)) });
+          const landmarks = (JSON.parse(row.landmarks) as Array<[number, number]>).map((p) =>
+            applyAffine(transform, p),
+          );
+          faces[side].push({
+            rgb: new Uint8Array(data),
+            eyes: toByteMask(trainingEyeMask(landmarks, FACE_SIZE, FACE_SIZE)),
+          });
         } catch {
           /* a face crop that went missing or is damaged is left out; extraction can recreate it */
         }
@@ -58,7 +65,8 @@ export class FaceSet {
     for (let i = 0; i < count; i += 1) {
       let sample = pool[rng.int(pool.length)] as Sample;
       sample = randomTransform(sample, rng);
-      if (rng.next() < 0.5) sample = { ...sample, rgb: colourMatch(sample.rgb, (all[rng.int(all.length)] as Sample).rgb, rng) };
+      if (rng.next() < 0.5)
+        sample = { ...sample, rgb: colourMatch(sample.rgb, (all[rng.int(all.length)] as Sample).rgb, rng) };
       const out = randomWarp(sample, rng, size);
       const o = i * size * size * 3;
       for (let k = 0; k < size * size * 3; k += 1) {

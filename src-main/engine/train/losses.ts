@@ -54,11 +54,17 @@ export function totalVariation(mask: T4): tf.Scalar {
 
 /** Reconstruction with the eye region weighted up. */
 export function reconstruction(color: T4, target: T4, eyes: T4, w: LossWeights): tf.Scalar {
-  return tf.add(tf.mul(w.wRecon, l1(color, target)), tf.mul(w.wEyes, tf.mean(tf.abs(tf.mul(eyes, tf.sub(color, target))))));
+  return tf.add(
+    tf.mul(w.wRecon, l1(color, target)),
+    tf.mul(w.wEyes, tf.mean(tf.abs(tf.mul(eyes, tf.sub(color, target))))),
+  );
 }
 
 export function edgeTerms(color: T4, target: T4, eyes: T4, w: LossWeights): tf.Scalar {
-  return tf.add(tf.mul(w.wEdge, edgeLoss(color, target)), tf.mul(w.wEyes * w.wEdge, edgeLoss(tf.mul(color, eyes), tf.mul(target, eyes))));
+  return tf.add(
+    tf.mul(w.wEdge, edgeLoss(color, target)),
+    tf.mul(w.wEyes * w.wEdge, edgeLoss(tf.mul(color, eyes), tf.mul(target, eyes))),
+  );
 }
 
 /** Mask regularisation: a small L1 pull towards 0, or with the hinge, a floor at m_mask. */

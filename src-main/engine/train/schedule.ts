@@ -29,7 +29,13 @@ export const ORIGINAL_SCHEDULE: readonly ScheduleEvent[] = [
   { at: 35_850, set: { hinge: false, lrFactor: 0.1 } },
 ];
 
-export const INITIAL_SCHEDULE_STATE: ScheduleState = { perceptual: false, hinge: false, mMask: 0, lrFactor: 1, swapped: false };
+export const INITIAL_SCHEDULE_STATE: ScheduleState = {
+  perceptual: false,
+  hinge: false,
+  mMask: 0,
+  lrFactor: 1,
+  swapped: false,
+};
 
 /** The schedule for a run of `total` iterations. */
 export function scaledSchedule(total: number): ScheduleEvent[] {

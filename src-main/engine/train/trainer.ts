@@ -48,8 +48,8 @@ export class Trainer {
   readonly weights: Weights;
   readonly rng: Rng;
   iteration = 0;
-  private readonly optG: tf.AdamOptimizer;
-  private readonly optD: tf.AdamOptimizer;
+  /** One Adam per network step, as the original's separate training functions: tfjs keys Adam slots by position. */
+  private readonly optimisers: Record<'GA' | 'GB' | 'DA' | 'DB', tf.AdamOptimizer>;
   private readonly schedule: ScheduleEvent[];
   private state: ScheduleState;
   private readonly lossWeights: LossWeights;
@@ -60,8 +60,14 @@ export class Trainer {
     this.lossWeights = { ...DEFAULT_LOSS_WEIGHTS, ...options.weights };
     this.schedule = scaledSchedule(options.totalIterations);
     this.state = scheduleAt(this.schedule, 0);
-    this.optG = tf.train.adam(1e-4 * options.learningRateFactor, 0.5, 0.999);
-    this.optD = tf.train.adam(2e-4 * options.learningRateFactor, 0.5, 0.999);
+    const g = 1e-4 * options.learningRateFactor;
+    const d = 2e-4 * options.learningRateFactor;
+    this.optimisers = {
+      GA: tf.train.adam(g, 0.5, 0.999),
+      GB: tf.train.adam(g, 0.5, 0.999),
+      DA: tf.train.adam(d, 0.5, 0.999),
+      DB: tf.train.adam(d, 0.5, 0.999),
+    };
     this.build();
   }
 
@@ -82,8 +88,8 @@ export class Trainer {
     return { ...this.state };
   }
 
-  private generatorVars(): tf.Variable[] {
-    return [...this.weights.list('enc/'), ...this.weights.list('decA/'), ...this.weights.list('decB/')];
+  private generatorVars(side: Side): tf.Variable[] {
+    return [...this.weights.list('enc/'), ...this.weights.list(`dec${side}/`)];
   }
 
   private applySchedule(iteration: number, fire = true): void {
@@ -91,13 +97,15 @@ export class Trainer {
     this.state = scheduleAt(this.schedule, iteration);
     const factor = this.options.learningRateFactor * this.state.lrFactor;
     // In place, as the original should have: no graph rebuild.
-    (this.optG as unknown as { learningRate: number }).learningRate = 1e-4 * factor;
-    (this.optD as unknown as { learningRate: number }).learningRate = 2e-4 * factor;
+    for (const [name, optimiser] of Object.entries(this.optimisers)) {
+      (optimiser as unknown as { learningRate: number }).learningRate = (name.startsWith('G') ? 1e-4 : 2e-4) * factor;
+    }
   }
 
   private swapDecoders(): void {
-    for (const a of this.weights.list('decA/')) {
-      const b = this.weights.vars.get(a.name.replace(/^decA\//, 'decB/'));
+    for (const [name, a] of this.weights.vars) {
+      if (!name.startsWith('decA/')) continue;
+      const b = this.weights.vars.get(name.replace(/^decA\//, 'decB/'));
       if (!b) continue;
       const copy = tf.clone(a);
       a.assign(b);
@@ -111,7 +119,14 @@ export class Trainer {
     this.iteration += 1;
     this.applySchedule(this.iteration);
     const losses: LossRecord = {};
-    for (const side of ['A', 'B'] as const) Object.assign(losses, this.stepSide(side, faces.batch(side === 'A' ? 'a' : 'b', this.options.batchSize, this.options.arch.resolution, this.rng)));
+    for (const side of ['A', 'B'] as const)
+      Object.assign(
+        losses,
+        this.stepSide(
+          side,
+          faces.batch(side === 'A' ? 'a' : 'b', this.options.batchSize, this.options.arch.resolution, this.rng),
+        ),
+      );
     return losses;
   }
 
@@ -123,8 +138,8 @@ export class Trainer {
     const captured: { masked?: T4; color?: T4 } = {};
     const data = toTensors(batch);
     try {
-      const gVars = this.generatorVars();
-      const gCost = this.optG.minimize(
+      const gVars = this.generatorVars(side);
+      const gCost = this.optimisers[`G${side}`].minimize(
         () => {
           const z = encoder(this.weights, arch, data.warped);
           const out = decoder(this.weights, arch, side, z);
@@ -139,7 +154,8 @@ export class Trainer {
             ),
           );
           let recon = reconstruction(out.color, data.target, data.eyes, w);
-          for (const mid of out.intermediates) recon = tf.add(recon, l1(mid, tf.image.resizeBilinear(data.target, [mid.shape[1], mid.shape[2]])));
+          for (const mid of out.intermediates)
+            recon = tf.add(recon, l1(mid, tf.image.resizeBilinear(data.target, [mid.shape[1], mid.shape[2]])));
           const edge = edgeTerms(out.color, data.target, data.eyes, w);
           const mask = maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w);
           const tv = tf.mul(w.maskTV, totalVariation(out.alpha));
@@ -158,12 +174,21 @@ export class Trainer {
       );
       if (gCost) terms[`G${side}`] = gCost;
       const dVars = this.weights.list(`dis${side}/`);
-      const dCost = this.optD.minimize(
+      const dCost = this.optimisers[`D${side}`].minimize(
         () => {
           const real = tf.concat([data.target, data.warped], 3);
-          const mixMasked = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([captured.masked as T4, data.warped], 3)));
-          const mixColor = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([captured.color as T4, data.warped], 3)));
-          const loss = tf.add(mse(discriminator(this.weights, arch, side, mixMasked as T4), lam), mse(discriminator(this.weights, arch, side, mixColor as T4), lam));
+          const mixMasked = tf.add(
+            tf.mul(lam, real),
+            tf.mul(1 - lam, tf.concat([captured.masked as T4, data.warped], 3)),
+          );
+          const mixColor = tf.add(
+            tf.mul(lam, real),
+            tf.mul(1 - lam, tf.concat([captured.color as T4, data.warped], 3)),
+          );
+          const loss = tf.add(
+            mse(discriminator(this.weights, arch, side, mixMasked as T4), lam),
+            mse(discriminator(this.weights, arch, side, mixColor as T4), lam),
+          );
           return tf.add(loss, l2Decay(dVars, w.weightDecay)) as tf.Scalar;
         },
         true,
@@ -174,7 +199,11 @@ export class Trainer {
       for (const [name, t] of Object.entries(terms)) out[name] = (t.dataSync()[0] as number) ?? NaN;
       return out;
     } finally {
-      tf.dispose([data.warped, data.target, data.eyes, captured.masked, captured.color, ...Object.values(terms)].filter(Boolean) as tf.Tensor[]);
+      tf.dispose(
+        [data.warped, data.target, data.eyes, captured.masked, captured.color, ...Object.values(terms)].filter(
+          Boolean,
+        ) as tf.Tensor[],
+      );
     }
   }
 
@@ -187,17 +216,34 @@ export class Trainer {
   }
 
   async optimizerWeights(): Promise<NamedTensor[]> {
-    const g = (await this.optG.getWeights()).map((t) => ({ name: `optG:${t.name}`, tensor: t.tensor }));
-    const d = (await this.optD.getWeights()).map((t) => ({ name: `optD:${t.name}`, tensor: t.tensor }));
-    return [...g, ...d];
+    const out: NamedTensor[] = [];
+    for (const [key, optimiser] of Object.entries(this.optimisers)) {
+      // Entry order matters: tfjs Adam keys its moment slots by position.
+      (await optimiser.getWeights()).forEach((t, i) =>
+        out.push({ name: `opt${key}:${String(i).padStart(5, '0')}:${t.name}`, tensor: t.tensor }),
+      );
+      // Adam's bias-correction accumulators: setWeights recomputes them with pow(), which rounds differently
+      // from the running products, so they are saved as they are for a bit-exact resume.
+      const acc = optimiser as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+      out.push({ name: `acc${key}:beta1`, tensor: acc.accBeta1 }, { name: `acc${key}:beta2`, tensor: acc.accBeta2 });
+    }
+    return out;
   }
 
   async setOptimizerWeights(named: NamedTensor[]): Promise<void> {
-    const pick = (prefix: string): NamedTensor[] =>
-      named.filter((t) => t.name.startsWith(prefix)).map((t) => ({ name: t.name.slice(prefix.length), tensor: t.tensor }));
-    // Adam's slots are created lazily on the first step; setWeights expects them to exist in the same order.
-    await this.optG.setWeights(pick('optG:'));
-    await this.optD.setWeights(pick('optD:'));
+    for (const [key, optimiser] of Object.entries(this.optimisers)) {
+      const prefix = `opt${key}:`;
+      const mine = named
+        .filter((t) => t.name.startsWith(prefix))
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((t) => ({ name: t.name.slice(prefix.length + 6), tensor: t.tensor }));
+      if (mine.length > 0) await optimiser.setWeights(mine);
+      const acc = optimiser as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+      const beta1 = named.find((t) => t.name === `acc${key}:beta1`);
+      const beta2 = named.find((t) => t.name === `acc${key}:beta2`);
+      if (beta1) acc.accBeta1.assign(beta1.tensor);
+      if (beta2) acc.accBeta2.assign(beta2.tensor);
+    }
   }
 
   /** Continue exactly where a checkpoint stopped (its weights already include any decoder swap). */
@@ -209,7 +255,6 @@ export class Trainer {
 
   dispose(): void {
     this.weights.dispose();
-    this.optG.dispose();
-    this.optD.dispose();
+    for (const optimiser of Object.values(this.optimisers)) optimiser.dispose();
   }
 }

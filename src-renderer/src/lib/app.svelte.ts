@@ -63,6 +63,11 @@ class AppState {
   finished = $state.raw<JobInfo | null>(null);
   errors = $state.raw<UiError[]>([]);
   logs = $state.raw<LogEntry[]>([]);
+  /**
+   * Bumped whenever the open project's data changes (a project.changed event, or one of its jobs ending), with what
+   * changed: pages that show frames, faces or masks re-read when it moves.
+   */
+  dataChange = $state.raw<{ n: number; what: string }>({ n: 0, what: '' });
 
   /** The job the status bar shows: running first, then cancelling, paused, queued; newest first within each. */
   activeJob = $derived.by((): JobInfo | null => {
@@ -340,11 +345,11 @@ export async function refreshJobs(quiet = false): Promise<void> {
   app.jobs = jobs;
 }
 
-export async function startExtract(): Promise<boolean> {
+export async function startExtract(side: 'a' | 'b' | 'both' = 'both'): Promise<boolean> {
   const dir = app.project?.dir;
   if (!dir) return false;
   const job = await attempt('Could not start face extraction', () =>
-    request('jobs.start', { dir, job: { type: 'extract', side: 'both' } }),
+    request('jobs.start', { dir, job: { type: 'extract', side } }),
   );
   if (!job) return false;
   onJobReply(job);
@@ -385,7 +390,14 @@ function onJobState(job: JobInfo): void {
       : new StudioError(ErrorCode.internal, 'The job failed without saying why.');
     showError(error, `${titleCase(job.spec.type)} failed`);
   }
-  if (job.projectDir === app.project?.dir) scheduleProjectRefresh();
+  if (job.projectDir === app.project?.dir) {
+    scheduleProjectRefresh();
+    markChanged(`job:${job.spec.type}`);
+  }
+}
+
+function markChanged(what: string): void {
+  app.dataChange = { n: app.dataChange.n + 1, what };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -413,7 +425,10 @@ function handleEvent(event: EngineEvent): void {
       if (event.what === 'renamed' || event.what === 'deleted') void refreshRecent(true);
       if (event.projectDir !== app.project?.dir) break;
       if (event.what === 'deleted') setProject(null);
-      else scheduleProjectRefresh();
+      else {
+        scheduleProjectRefresh();
+        markChanged(event.what);
+      }
       break;
     case 'protocol.error':
       showError(StudioError.fromInfo(event.error), 'The engine could not read a message from the UI');

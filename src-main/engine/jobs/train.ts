@@ -1,0 +1,162 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { z } from 'zod';
+import { TrainingSettings, parseOrThrow, ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import type { TrainJobSpec } from '../../../src-shared/contract/jobs.js';
+import { selectBackend } from '../backend/select.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { archFromSettings, type ArchConfig } from '../model/config.js';
+import type { ProjectStore } from '../project/store.js';
+import { exportGenerator, loadLatestCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { FaceSet } from '../train/dataset.js';
+import { previewPng } from '../train/preview.js';
+import { Trainer } from '../train/trainer.js';
+import type { JobContext } from './context.js';
+
+type TrainSpec = z.output<typeof TrainJobSpec>;
+
+export const GENERATOR_FILE = 'models/generator.fpm';
+
+/** The run to continue (same model shape, not finished), or a new one. */
+function trainingRun(
+  store: ProjectStore,
+  arch: ArchConfig,
+  total: number,
+  settings: TrainingSettings,
+): { id: number; resumed: boolean } {
+  const rows = store.db.prepare(`SELECT id, config, state FROM training_runs ORDER BY id DESC`).all() as Array<{
+    id: number;
+    config: string;
+    state: string;
+  }>;
+  for (const row of rows) {
+    const config = JSON.parse(row.config) as { arch: ArchConfig };
+    if (JSON.stringify(config.arch) === JSON.stringify(arch) && row.state !== 'completed') {
+      store.db
+        .prepare('UPDATE training_runs SET target_iterations = ?, config = ? WHERE id = ?')
+        .run(total, JSON.stringify({ arch, settings }), row.id);
+      return { id: row.id, resumed: true };
+    }
+  }
+  const result = store.db
+    .prepare(
+      `INSERT INTO training_runs (started_at, config, state, iteration, target_iterations) VALUES (?, ?, 'running', 0, ?)`,
+    )
+    .run(new Date().toISOString(), JSON.stringify({ arch, settings }), total);
+  return { id: Number(result.lastInsertRowid), resumed: false };
+}
+
+/** Training as a job: resumes from the newest good checkpoint, streams losses and previews, checkpoints on stop. */
+export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<string, unknown>> {
+  const { store } = ctx;
+  const settings = parseOrThrow(
+    TrainingSettings,
+    { ...store.project.settings.training, ...ctx.spec.overrides },
+    ErrorCode.invalidParams,
+    'params.job.overrides',
+  );
+  const report = await selectBackend(settings.backend);
+  ctx.log('info', `training on the ${report.selected} backend`);
+  const faces = await FaceSet.fromProject(store);
+  const arch = archFromSettings(settings);
+  const run = trainingRun(store, arch, settings.iterations, settings);
+  const checkpointDir = path.join(store.dir, 'checkpoints', `run-${run.id}`);
+  const trainer = new Trainer({
+    arch,
+    batchSize: settings.batchSize,
+    totalIterations: settings.iterations,
+    seed: settings.seed,
+    learningRateFactor: settings.learningRateFactor,
+  });
+  const setRun = (state: string, checkpoint: string | null = null): void => {
+    store.db
+      .prepare(
+        'UPDATE training_runs SET state = ?, iteration = ?, backend = ?, checkpoint = COALESCE(?, checkpoint) WHERE id = ?',
+      )
+      .run(state, trainer.iteration, report.selected, checkpoint ? path.relative(store.dir, checkpoint) : null, run.id);
+  };
+  const insertLoss = store.db.prepare('INSERT OR REPLACE INTO losses (run_id, iteration, "values") VALUES (?, ?, ?)');
+  const insertPreview = store.db.prepare('INSERT OR REPLACE INTO previews (run_id, iteration, path) VALUES (?, ?, ?)');
+  try {
+    const header = await loadLatestCheckpoint(checkpointDir, trainer, (message) => ctx.log('warn', message));
+    if (header) ctx.log('info', `resumed run ${run.id} at iteration ${header.iteration}`);
+    else if (run.resumed) ctx.log('info', `run ${run.id} had no usable checkpoint; starting it again from iteration 0`);
+    setRun('running');
+    let lastSaved = trainer.iteration;
+    const checkpoint = async (): Promise<void> => {
+      if (trainer.iteration === lastSaved && header) return;
+      const file = await saveCheckpoint(checkpointDir, trainer, { runId: run.id, settings }, settings.keepCheckpoints);
+      lastSaved = trainer.iteration;
+      setRun('running', file);
+    };
+    const started = Date.now();
+    const startIteration = trainer.iteration;
+    while (trainer.iteration < settings.iterations && !ctx.signal.aborted) {
+      await ctx.waitWhilePaused();
+      if (ctx.signal.aborted) break;
+      const losses = trainer.step(faces);
+      const it = trainer.iteration;
+      insertLoss.run(run.id, it, JSON.stringify(losses));
+      const rate = ((it - startIteration) * 1000) / Math.max(1, Date.now() - started);
+      ctx.emit({
+        type: 'train.losses',
+        jobId: ctx.jobId,
+        projectDir: store.dir,
+        runId: run.id,
+        iteration: it,
+        losses,
+        iterationsPerSecond: rate,
+      });
+      ctx.progress('train', it, settings.iterations);
+      if (it % settings.checkpointEvery === 0) await checkpoint();
+      if (it % settings.previewEvery === 0 || it === settings.iterations) {
+        const rel = path.posix.join('previews', `run-${run.id}`, `${String(it).padStart(8, '0')}.png`);
+        await fs.mkdir(path.join(store.dir, 'previews', `run-${run.id}`), { recursive: true });
+        await writeFileAtomic(path.join(store.dir, rel), await previewPng(trainer, faces));
+        insertPreview.run(run.id, it, rel);
+        ctx.emit({
+          type: 'train.preview',
+          jobId: ctx.jobId,
+          projectDir: store.dir,
+          runId: run.id,
+          iteration: it,
+          path: rel,
+        });
+      }
+      // Yield to the event loop so cancel, pause and progress messages get through between steps.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (trainer.iteration !== lastSaved || !header) await checkpoint();
+    const finished = trainer.iteration >= settings.iterations;
+    if (finished) {
+      await exportGenerator(path.join(store.dir, GENERATOR_FILE), trainer, {
+        runId: run.id,
+        faces: { a: faces.faces.a.length, b: faces.faces.b.length },
+        settings,
+      });
+    }
+    setRun(finished ? 'completed' : ctx.signal.aborted ? 'stopped' : 'running');
+    ctx.emit({ type: 'project.changed', projectDir: store.dir, what: 'training' });
+    return {
+      runId: run.id,
+      iteration: trainer.iteration,
+      target: settings.iterations,
+      backend: report.selected,
+      generator: finished ? GENERATOR_FILE : null,
+      tensors: tf.memory().numTensors,
+    };
+  } catch (error) {
+    setRun('failed');
+    if (error instanceof StudioError) throw error;
+    throw new StudioError(
+      ErrorCode.internal,
+      `training failed at iteration ${trainer.iteration}: ${(error as Error).message}`,
+      {
+        fix: 'run training again to resume from the last checkpoint',
+      },
+    );
+  } finally {
+    trainer.dispose();
+  }
+}

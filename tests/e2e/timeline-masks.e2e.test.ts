@@ -1,0 +1,266 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeRings } from '../../src-renderer/src/lib/mask-editor/polygon.js';
+import type { Point } from '../../src-shared/math/geometry.js';
+import { startServer, type RunningServer } from '../../src-main/serve/server.js';
+import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
+import { REPO, copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+
+/**
+ * The Timeline and Masks pages in a real browser (serve mode, the built renderer in dist/renderer, so
+ * `npm run build` first) on a project made and extracted with the CLI once for the whole file: the sample video as
+ * side A, two stills as side B.
+ */
+
+const VIDEO = 'whitehouse_performance_360p.mp4';
+const STILLS = ['b_biden_1.jpg', 'b_biden_2.jpg'];
+const NAME = 'Timeline and masks';
+const FRAME = 100;
+
+let root: string;
+let home: string;
+let dir: string;
+let bare: string;
+let browser: StudioBrowser;
+let server: RunningServer;
+let studio: StudioPage;
+
+beforeAll(async () => {
+  if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
+    throw new Error('dist/renderer is missing: run npm run build');
+  root = scratch('e2e-timeline-masks');
+  home = path.join(root, 'home');
+  const [video] = copyMedia(path.join(root, 'media'), [VIDEO]) as [string];
+  const stills = imageFolder(path.join(root, 'media', 'biden stills'), STILLS);
+  const env = { FACEPARTS_HOME: home };
+  dir = path.join(root, 'extracted');
+  const created = await runCli(['new', dir, '--a', video, '--b', stills, '--name', NAME, '--json'], env);
+  expect(created.code, created.stderr).toBe(0);
+  const extracted = await runCli(['extract', dir, '--json'], env);
+  expect(extracted.code, extracted.stderr).toBe(0);
+  // A second project that was never extracted, for the empty states.
+  bare = path.join(root, 'not extracted');
+  const made = await runCli(['new', bare, '--a', video, '--b', stills, '--name', 'Not extracted', '--json'], env);
+  expect(made.code, made.stderr).toBe(0);
+
+  browser = await launchBrowser();
+  server = await startServer({ host: '127.0.0.1', port: 0, env });
+  studio = await browser.newPage();
+  studio.page.setDefaultTimeout(20_000);
+}, 150_000);
+
+afterAll(async () => {
+  await studio?.context.close().catch(() => undefined);
+  await server?.close().catch(() => undefined);
+  await browser?.close();
+});
+
+async function waitText(locator: Locator, pattern: RegExp, timeout?: number): Promise<string> {
+  const match = locator.filter({ hasText: pattern }).first();
+  await match.waitFor({ state: 'visible', ...(timeout === undefined ? {} : { timeout }) });
+  return (await match.textContent()) ?? '';
+}
+
+async function load(page: Page): Promise<void> {
+  await page.goto(server.url);
+  await waitText(page.getByTestId('status-connection'), /Connected/);
+  await waitText(page.getByTestId('status-engine'), /ready|busy/);
+}
+
+async function openProject(page: Page, name: string): Promise<void> {
+  await page.getByTestId('project-row').filter({ hasText: name }).getByTestId('project-open').click();
+  await waitText(page.getByTestId('project-title'), new RegExp(`^${name}$`));
+}
+
+function squash(text: string | null): string {
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/** The state a mask part's toggle shows: automatic, edited or unsaved. */
+function partState(page: Page, part: string): Promise<string | null> {
+  return page.getByTestId(`part-${part}`).getAttribute('data-state');
+}
+
+/** One pixel of the editor canvas (CSS pixels from its top left), as [r, g, b, a]. */
+async function canvasPixel(page: Page, x: number, y: number): Promise<number[]> {
+  return (await page.evaluate(`(() => {
+    const canvas = document.querySelector('[data-testid="mask-canvas"]');
+    const ratio = canvas.width / canvas.getBoundingClientRect().width;
+    return Array.from(canvas.getContext('2d').getImageData(Math.round(${x} * ratio), Math.round(${y} * ratio), 1, 1).data);
+  })()`)) as number[];
+}
+
+describe('Timeline and Masks pages (serve mode)', () => {
+  it('shows empty states before a project is open and before extraction', async () => {
+    const { page } = studio;
+    await load(page);
+    await page.getByTestId('nav-timeline').click();
+    await page.getByTestId('timeline-empty').waitFor();
+    await page.getByTestId('nav-masks').click();
+    await page.getByTestId('masks-empty').waitFor();
+
+    await page.getByTestId('nav-projects').click();
+    await openProject(page, 'Not extracted');
+    await page.getByTestId('nav-timeline').click();
+    const card = page.getByTestId('timeline-not-extracted');
+    await card.waitFor();
+    expect(squash(await card.textContent())).toMatch(/not been extracted/);
+    expect(await page.getByTestId('timeline-extract').isEnabled()).toBe(true);
+    await page.getByTestId('nav-masks').click();
+    await page.getByTestId('masks-no-faces').waitFor();
+  }, 60_000);
+
+  it('steps to frame 100 of side A with the keyboard and shows its face box and aligned crop', async () => {
+    const { page } = studio;
+    await page.getByTestId('nav-projects').click();
+    await openProject(page, NAME);
+    await page.getByTestId('nav-timeline').click();
+    await page.getByTestId('frame-cell').first().waitFor();
+    expect(await page.getByTestId('side-a').getAttribute('aria-pressed')).toBe('true');
+
+    // Home, then ten jumps of ten frames; a step back and forth checks the single steps.
+    await page.keyboard.press('End');
+    await waitText(page.getByTestId('frame-position'), /Frame 274\b/);
+    await page.keyboard.press('Home');
+    await waitText(page.getByTestId('frame-position'), /Frame 0\b/);
+    for (let i = 0; i < FRAME / 10; i += 1) await page.keyboard.press('Shift+ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await waitText(page.getByTestId('frame-position'), new RegExp(`Frame ${FRAME + 1}\\b`));
+    await page.keyboard.press('ArrowLeft');
+    await waitText(page.getByTestId('frame-position'), new RegExp(`Frame ${FRAME}\\b`));
+    expect(squash(await page.getByTestId('frame-position').textContent())).toMatch(/101 of 275/);
+    expect(await page.locator('[data-testid="frame-cell"][aria-selected="true"]').getAttribute('data-position')).toBe(
+      String(FRAME),
+    );
+    // Only the visible part of the strip is in the page.
+    const cells = await page.getByTestId('frame-cell').count();
+    expect(cells).toBeGreaterThan(5);
+    expect(cells).toBeLessThan(40);
+
+    // The engine's view of the frame: one face of the chosen person, kept, with a crop.
+    const listed = await server.engine.client.request('faces.list', { dir, side: 'a', frameIndex: FRAME });
+    const face = listed.faces.find((f) => f.status === 'kept');
+    expect(face?.crop).toBeTruthy();
+    const chosen = page.locator('[data-testid="face-box"][data-chosen="true"]');
+    await chosen.waitFor();
+    expect(await chosen.getAttribute('data-face-id')).toBe(String(face?.id));
+    expect(squash(await page.getByTestId('frame-status').textContent())).toBe('Kept');
+
+    // The box sits where the engine's box is, scaled from 640x360 frame pixels to the shown frame.
+    const frameBox = await page.getByTestId('frame-view').boundingBox();
+    const shown = await chosen.boundingBox();
+    if (!frameBox || !shown || !face) throw new Error('the frame or the face box is not shown');
+    const scale = frameBox.width / 640;
+    expect(Math.abs(frameBox.height - 360 * scale)).toBeLessThan(2);
+    expect(Math.abs(shown.x - frameBox.x - face.box.x * scale)).toBeLessThan(2);
+    expect(Math.abs(shown.y - frameBox.y - face.box.y * scale)).toBeLessThan(2);
+    expect(Math.abs(shown.width - face.box.width * scale)).toBeLessThan(2);
+
+    // The aligned crop, with the generated part outlines over it.
+    const crop = page.getByTestId('face-crop');
+    await crop.locator('polygon').first().waitFor();
+    expect(await crop.locator('polygon').count()).toBe(7);
+    await expect
+      .poll(() => crop.locator('img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth))
+      .toBe(256);
+    await screenshot(page, 'timeline');
+  }, 60_000);
+
+  it('edits the eyes polygon, saves it, keeps it across a reload, paints and undoes', async () => {
+    const { page } = studio;
+    await page.getByTestId('edit-masks').click();
+    const editor = page.getByTestId('mask-editor');
+    await editor.waitFor();
+    const faceId = Number(await editor.getAttribute('data-face-id'));
+    expect(page.url()).toMatch(new RegExp(`#/masks/a/${FRAME}/${faceId}$`));
+    const before = await server.engine.client.request('masks.get', { dir, faceId });
+    expect(before.edits).toEqual([]);
+    expect(await partState(page, 'eyes')).toBe('automatic');
+
+    // Drag the first point of the first eye up and to the left: 12 x 16 screen pixels, 6 x 8 crop pixels at 512 px.
+    const canvas = page.getByTestId('mask-canvas');
+    await page.getByTestId('tool-polygon').click();
+    const box = await canvas.boundingBox();
+    if (!box) throw new Error('no editor canvas');
+    const k = box.width / 256;
+    expect(k).toBeCloseTo(2, 5);
+    const [vx, vy] = before.generated['eyes']?.[0] as Point;
+    await page.mouse.move(box.x + vx * k, box.y + vy * k);
+    await page.mouse.down();
+    await page.mouse.move(box.x + vx * k - 6, box.y + vy * k - 8, { steps: 3 });
+    await page.mouse.move(box.x + vx * k - 12, box.y + vy * k - 16, { steps: 3 });
+    await page.mouse.up();
+    expect(await partState(page, 'eyes')).toBe('unsaved');
+    expect(await page.getByTestId('undo').isEnabled()).toBe(true);
+
+    await page.getByTestId('save').click();
+    await waitText(page.getByTestId('mask-message'), /Saved eyes/);
+    expect(await partState(page, 'eyes')).toBe('edited');
+    const saved = await server.engine.client.request('masks.get', { dir, faceId });
+    expect(saved.edits.map((edit) => edit.part)).toEqual(['eyes']);
+    const rings = decodeRings(saved.edits[0]?.polygon ?? []);
+    // Both eyes are kept, the first with its moved point.
+    expect(rings).toHaveLength(2);
+    expect(rings[0]?.[0]?.[0]).toBeCloseTo(vx - 6, 0);
+    expect(rings[0]?.[0]?.[1]).toBeCloseTo(vy - 8, 0);
+    expect(rings[0]?.slice(1)).toEqual(before.generated['eyes']?.slice(1).map(([x, y]) => [round(x), round(y)]));
+    expect(rings[1]).toHaveLength(before.generated['eyes.1']?.length ?? -1);
+    expect(saved.edits[0]?.raster).toBeNull();
+
+    // A reload reads the edit back from the engine.
+    await page.reload();
+    await editor.waitFor();
+    expect(await editor.getAttribute('data-face-id')).toBe(String(faceId));
+    expect(await partState(page, 'eyes')).toBe('edited');
+    expect(squash(await page.getByTestId('part-state').textContent())).toMatch(/Eyes: edited by hand \(polygon\)/);
+    expect(await page.getByTestId('undo').isDisabled()).toBe(true);
+
+    // Two brush strokes: one widening the second eye outwards, one across the cheek; then undo the second.
+    await page.getByTestId('tool-brush').click();
+    const eye = before.generated['eyes.1'] as Point[];
+    const corner = eye.reduce((best, p) => (p[0] > best[0] ? p : best));
+    const first = { x: box.x + corner[0] * k - 6, y: box.y + corner[1] * k };
+    const second = { x: box.x + 150, y: box.y + 330 };
+    const untouched = await canvasPixel(page, second.x - box.x + 40, second.y - box.y);
+    const strokes = [
+      { start: first, dx: 20, dy: 3 },
+      { start: second, dx: 40, dy: 6 },
+    ];
+    for (const { start, dx, dy } of strokes) {
+      await page.mouse.move(start.x, start.y);
+      await page.mouse.down();
+      await page.mouse.move(start.x + dx, start.y + dy, { steps: 6 });
+      await page.mouse.up();
+    }
+    expect(await partState(page, 'eyes')).toBe('unsaved');
+    const painted = await canvasPixel(page, second.x - box.x + 40, second.y - box.y);
+    expect(painted).not.toEqual(untouched);
+
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => canvasPixel(page, second.x - box.x + 40, second.y - box.y)).toEqual(untouched);
+    const firstStroke = await canvasPixel(page, first.x - box.x + 18, first.y - box.y + 3);
+    expect(await partState(page, 'eyes')).toBe('unsaved');
+    expect(await page.getByTestId('redo').isEnabled()).toBe(true);
+    // Undoing the first stroke too brings back the saved polygon edit.
+    await page.keyboard.press('Control+z');
+    expect(await partState(page, 'eyes')).toBe('edited');
+    expect(await canvasPixel(page, first.x - box.x + 18, first.y - box.y + 3)).not.toEqual(firstStroke);
+    await page.keyboard.press('Control+Shift+z');
+    expect(await partState(page, 'eyes')).toBe('unsaved');
+    await page.mouse.move(box.x + 330, box.y + 390);
+    await screenshot(page, 'mask-editor');
+
+    // Nothing was saved by painting: the engine still has the polygon-only edit.
+    const after = await server.engine.client.request('masks.get', { dir, faceId });
+    expect(after.edits[0]?.raster).toBeNull();
+    expect(studio.problems).toEqual([]);
+    expect(browser.problems).toEqual([]);
+  }, 90_000);
+});
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,164 @@
+import { cpSync, readdirSync, truncateSync, statSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src-main/engine/backend/select.js';
+import { archFromSettings } from '../../src-main/engine/model/config.js';
+import { ProjectStore } from '../../src-main/engine/project/store.js';
+import { loadLatestCheckpoint, saveCheckpoint } from '../../src-main/engine/train/checkpoint.js';
+import { FaceSet } from '../../src-main/engine/train/dataset.js';
+import { Trainer, type LossRecord } from '../../src-main/engine/train/trainer.js';
+import { runCli } from '../helpers/cli.js';
+import { nextMessage, startEngine } from '../helpers/engine.js';
+import { scratch } from '../helpers/paths.js';
+import { synthClip } from '../helpers/synth.js';
+
+/** Small enough for CI on two cores: the full sizes are measured by the benchmark. */
+const TINY = {
+  resolution: 64 as const,
+  capacity: 'lite' as const,
+  useSelfAttention: false,
+  norm: 'instancenorm' as const,
+  modelWidth: 8,
+};
+const TINY_FLAGS = ['--batch-size', '2', '--model-width', '8', '--no-self-attention', '--seed', '7'];
+
+describe('training on faces extracted from the A and B stills', () => {
+  let root: string;
+  let project: string;
+  let home: string;
+  let faces: FaceSet;
+
+  beforeAll(async () => {
+    root = scratch('train');
+    home = path.join(root, 'home');
+    const a = await synthClip(path.join(root, 'clips', 'a'), ['a_obama_1.jpg', 'a_obama_2.jpg'], 3);
+    const b = await synthClip(path.join(root, 'clips', 'b'), ['b_biden_2.jpg', 'b_biden_1.jpg'], 3);
+    project = path.join(root, 'project');
+    expect((await runCli(['new', project, '--a', a, '--b', b, '--json'], { FACEPARTS_HOME: home })).code).toBe(0);
+    const extracted = await runCli(['extract', project, '--json'], { FACEPARTS_HOME: home });
+    expect(extracted.code, extracted.stdout).toBe(0);
+    await selectBackend('wasm');
+    const store = ProjectStore.open(project);
+    faces = await FaceSet.fromProject(store);
+    store.close();
+  });
+
+  const trainer = (seed = 3): Trainer =>
+    new Trainer({ arch: archFromSettings(TINY), batchSize: 2, totalIterations: 20_000, seed, learningRateFactor: 1 });
+
+  it('lowers the reconstruction loss of both sides, with a flat tensor count', () => {
+    const t = trainer();
+    const history: LossRecord[] = [];
+    let tensorsAfterWarmup = 0;
+    for (let i = 0; i < 50; i += 1) {
+      history.push(t.step(faces));
+      if (i === 1) tensorsAfterWarmup = tf.memory().numTensors;
+    }
+    expect(tf.memory().numTensors).toBe(tensorsAfterWarmup);
+    const mean = (key: string, from: number, to: number): number =>
+      history.slice(from, to).reduce((s, l) => s + (l[key] as number), 0) / (to - from);
+    for (const side of ['A', 'B']) {
+      const first = mean(`G${side}_recon`, 0, 5);
+      const last = mean(`G${side}_recon`, 45, 50);
+      expect(last, `G${side}_recon ${first.toFixed(3)} -> ${last.toFixed(3)}`).toBeLessThan(first * 0.85);
+    }
+    for (const value of Object.values(history[49] as LossRecord)) expect(Number.isFinite(value)).toBe(true);
+    t.dispose();
+  });
+
+  it('resumes from a checkpoint exactly where an uninterrupted run would be', async () => {
+    const straight = trainer(11);
+    const expected = [straight.step(faces), straight.step(faces), straight.step(faces), straight.step(faces)];
+    straight.dispose();
+
+    const dir = path.join(root, 'ckpt-exact');
+    const first = trainer(11);
+    first.step(faces);
+    first.step(faces);
+    await saveCheckpoint(dir, first, {}, 3);
+    first.dispose();
+
+    const resumed = trainer(99); // a different seed: everything must come from the checkpoint
+    const header = await loadLatestCheckpoint(dir, resumed, () => undefined);
+    expect(header?.iteration).toBe(2);
+    expect([resumed.step(faces), resumed.step(faces)]).toEqual(expected.slice(2));
+    resumed.dispose();
+  });
+
+  it('falls back to the previous checkpoint when the newest is damaged', async () => {
+    const dir = path.join(root, 'ckpt-damaged');
+    const t = trainer(5);
+    t.step(faces);
+    await saveCheckpoint(dir, t, {}, 3);
+    t.step(faces);
+    const newest = await saveCheckpoint(dir, t, {}, 3);
+    t.dispose();
+    truncateSync(newest, Math.floor(statSync(newest).size / 2));
+    const warnings: string[] = [];
+    const again = trainer(5);
+    const header = await loadLatestCheckpoint(dir, again, (w) => warnings.push(w));
+    expect(header?.iteration).toBe(1);
+    expect(warnings.join()).toMatch(/damaged.*checksum|truncated/);
+    again.dispose();
+  });
+
+  it('faceparts train: after SIGKILL it resumes from the last checkpoint and matches an uninterrupted run', async () => {
+    const straight = path.join(root, 'straight');
+    const killed = path.join(root, 'killed');
+    cpSync(project, straight, { recursive: true });
+    cpSync(project, killed, { recursive: true });
+    const args = ['--iterations', '6', '--checkpoint-every', '3', '--preview-every', '3', ...TINY_FLAGS, '--json'];
+    const done = await runCli(['train', straight, ...args], { FACEPARTS_HOME: home });
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(done.json).toMatchObject({ state: 'completed', iteration: 6, generator: 'models/generator.fpm' });
+
+    const engine = startEngine(home);
+    const pastCheckpoint = nextMessage(
+      engine,
+      (m) =>
+        m.kind === 'event' &&
+        (m.event as { type: string; iteration?: number }).type === 'train.losses' &&
+        (m.event as { iteration: number }).iteration >= 4,
+      120_000,
+    );
+    await engine.client.request('jobs.start', {
+      dir: killed,
+      job: {
+        type: 'train',
+        overrides: {
+          iterations: 6,
+          checkpointEvery: 3,
+          previewEvery: 3,
+          batchSize: 2,
+          modelWidth: 8,
+          useSelfAttention: false,
+          seed: 7,
+        },
+      },
+    });
+    await pastCheckpoint;
+    engine.child.kill('SIGKILL');
+    await engine.exited;
+    expect(readdirSync(path.join(killed, 'checkpoints', 'run-1'))).toEqual(['ckpt-00000003.fpck']);
+
+    const resumed = await runCli(['train', killed, ...args], { FACEPARTS_HOME: home });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed run 1 at iteration 3/);
+    const losses = (dir: string): Array<{ iteration: number; values: string }> => {
+      const db = new Database(path.join(dir, 'index.sqlite'), { readonly: true });
+      const rows = db
+        .prepare('SELECT iteration, "values" FROM losses WHERE run_id = 1 ORDER BY iteration')
+        .all() as Array<{ iteration: number; values: string }>;
+      db.close();
+      return rows;
+    };
+    expect(losses(killed)).toEqual(losses(straight));
+    expect(losses(killed)).toHaveLength(6);
+    // The preview is a real picture: four columns per side, faces in the input column.
+    const preview = await sharp(path.join(killed, 'previews', 'run-1', '00000006.png')).stats();
+    expect(preview.channels[0]?.stdev).toBeGreaterThan(20);
+  });
+});

@@ -1,0 +1,143 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src-main/engine/backend/select.js';
+import { pixelShuffle } from '../../src-main/engine/model/layers.js';
+import { randomWarp, randomTransform, type Sample } from '../../src-main/engine/train/augment.js';
+import { decode } from '../../src-main/engine/train/checkpoint.js';
+import { Rng } from '../../src-main/engine/train/rng.js';
+import { INITIAL_SCHEDULE_STATE, scaledSchedule, scheduleAt } from '../../src-main/engine/train/schedule.js';
+
+function gradientFace(): Sample {
+  const rgb = new Uint8Array(256 * 256 * 3);
+  for (let y = 0; y < 256; y += 1)
+    for (let x = 0; x < 256; x += 1) {
+      const i = (y * 256 + x) * 3;
+      rgb[i] = x;
+      rgb[i + 1] = y;
+      rgb[i + 2] = (x * 7 + y * 3) % 256;
+    }
+  const eyes = new Uint8Array(256 * 256);
+  for (let y = 100; y < 120; y += 1) for (let x = 80; x < 176; x += 1) eyes[y * 256 + x] = 255;
+  return { rgb, eyes };
+}
+
+describe('schedule as data', () => {
+  it('scales the 40k schedule to the chosen total and applies it in order', () => {
+    const events = scaledSchedule(20_000);
+    expect(events.map((e) => e.at)).toEqual([3925, 5925, 7925, 9925, 13258, 15925, 17925]);
+    expect(scheduleAt(events, 0)).toEqual(INITIAL_SCHEDULE_STATE);
+    expect(scheduleAt(events, 3925)).toMatchObject({ perceptual: true, hinge: false });
+    expect(scheduleAt(events, 8000)).toMatchObject({ hinge: true, mMask: 0.2 });
+    expect(scheduleAt(events, 14000)).toMatchObject({ hinge: false, lrFactor: 0.3, swapped: false });
+    expect(scheduleAt(events, 16000)).toMatchObject({ hinge: true, mMask: 0.1, swapped: true });
+    expect(scheduleAt(events, 20000)).toMatchObject({ hinge: false, lrFactor: 0.1, swapped: true });
+  });
+});
+
+describe('seeded randomness', () => {
+  it('repeats exactly from a saved state', () => {
+    const a = new Rng(42);
+    a.next();
+    const saved = a.seedState;
+    const first = [a.next(), a.normal(), a.beta(0.2, 0.2)];
+    const b = new Rng(0);
+    b.restore(saved);
+    expect([b.next(), b.normal(), b.beta(0.2, 0.2)]).toEqual(first);
+  });
+
+  it('draws Beta(0.2, 0.2) mostly near 0 and 1', () => {
+    const rng = new Rng(3);
+    const draws = Array.from({ length: 2000 }, () => rng.beta(0.2, 0.2));
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...draws)).toBeLessThanOrEqual(1);
+    const extreme = draws.filter((d) => d < 0.1 || d > 0.9).length / draws.length;
+    expect(extreme).toBeGreaterThan(0.5);
+    expect(Math.abs(draws.reduce((s, d) => s + d, 0) / draws.length - 0.5)).toBeLessThan(0.05);
+  });
+});
+
+describe('augmentation', () => {
+  it('random_warp distorts the input while the target is an undistorted similarity of the face', () => {
+    const face = gradientFace();
+    const out = randomWarp(face, new Rng(5), 64);
+    // A similarity maps a linear ramp to a linear ramp: the target fits a plane up to rounding, the warped input does not.
+    const planeResidual = (img: Uint8Array): number => {
+      // Least squares of v = a + b x + c y over the red channel (x and y are centred, so the normal equations decouple).
+      let sv = 0;
+      let sxv = 0;
+      let syv = 0;
+      let sxx = 0;
+      let syy = 0;
+      const n = 64 * 64;
+      for (let y = 0; y < 64; y += 1)
+        for (let x = 0; x < 64; x += 1) {
+          const v = img[(y * 64 + x) * 3] as number;
+          const cx = x - 31.5;
+          const cy = y - 31.5;
+          sv += v;
+          sxv += cx * v;
+          syv += cy * v;
+          sxx += cx * cx;
+          syy += cy * cy;
+        }
+      const a = sv / n;
+      const b = sxv / sxx;
+      const c = syv / syy;
+      let err = 0;
+      for (let y = 0; y < 64; y += 1)
+        for (let x = 0; x < 64; x += 1)
+          err += ((img[(y * 64 + x) * 3] as number) - (a + b * (x - 31.5) + c * (y - 31.5))) ** 2;
+      return Math.sqrt(err / n);
+    };
+    expect(planeResidual(out.target)).toBeLessThan(1.5);
+    expect(planeResidual(out.warped)).toBeGreaterThan(2 * planeResidual(out.target));
+    // The eye mask follows the target.
+    expect(out.eyes.some((v) => v > 200)).toBe(true);
+  });
+
+  it('random_transform moves image and mask together', () => {
+    const face = gradientFace();
+    const moved = randomTransform(face, new Rng(9));
+    let inside = 0;
+    let total = 0;
+    for (let i = 0; i < moved.eyes.length; i += 1) {
+      if ((moved.eyes[i] as number) < 128) continue;
+      total += 1;
+      const y = Math.floor(i / 256);
+      // The mask came from rows 100-119: the pixels under it still carry those rows' green values (rotation <= 10 deg, zoom 0.9-1.1).
+      if (Math.abs((moved.rgb[i * 3 + 1] as number) - 110) < 40) inside += 1;
+      void y;
+    }
+    expect(inside / total).toBeGreaterThan(0.9);
+  });
+});
+
+describe('model pieces', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+
+  it('pixel shuffle moves channel blocks to 2x2 sub-pixels', () => {
+    const c = 2;
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 1 * 1 * 1 * 4 * c }, (_, i) => i),
+      [1, 1, 1, 4 * c],
+    );
+    const y = pixelShuffle(x);
+    expect(y.shape).toEqual([1, 2, 2, c]);
+    // Sub-pixel (i, j) takes channels [(i*2+j)*c, (i*2+j)*c + c).
+    expect(Array.from(y.dataSync())).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    tf.dispose([x, y]);
+  });
+
+  it('refuses a truncated or corrupted checkpoint with a clear error', () => {
+    expect(() => decode('/x/ckpt.fpck', Buffer.from('nope'))).toThrow(/not a FaceParts checkpoint/);
+    const header = Buffer.from(JSON.stringify({ version: 1, sha256: '00', tensors: [] }));
+    const lengths = Buffer.alloc(8);
+    lengths.writeUInt32LE(1, 0);
+    lengths.writeUInt32LE(header.length, 4);
+    const bytes = Buffer.concat([Buffer.from('FPCK'), lengths, header, Buffer.from([1, 2, 3, 4])]);
+    expect(() => decode('/x/ckpt.fpck', bytes)).toThrow(/checksum mismatch/);
+    expect(() => decode('/x/ckpt.fpck', bytes.subarray(0, 20))).toThrow(/truncated header/);
+  });
+});
