@@ -4,7 +4,9 @@ import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'resources/**', 'tmp/**', 'out/**'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'resources/**', 'tmp/**', 'out/**', '.gpu/**', '.gl/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs.recommended,

@@ -49,12 +49,12 @@ describe('training on faces extracted from the A and B stills', () => {
   const trainer = (seed = 3): Trainer =>
     new Trainer({ arch: archFromSettings(TINY), batchSize: 2, totalIterations: 20_000, seed, learningRateFactor: 1 });
 
-  it('lowers the reconstruction loss of both sides, with a flat tensor count', () => {
+  it('lowers the reconstruction loss of both sides, with a flat tensor count', async () => {
     const t = trainer();
     const history: LossRecord[] = [];
     let tensorsAfterWarmup = 0;
     for (let i = 0; i < 50; i += 1) {
-      history.push(t.step(faces));
+      history.push(await t.step(faces));
       if (i === 1) tensorsAfterWarmup = tf.memory().numTensors;
     }
     expect(tf.memory().numTensors).toBe(tensorsAfterWarmup);
@@ -71,29 +71,34 @@ describe('training on faces extracted from the A and B stills', () => {
 
   it('resumes from a checkpoint exactly where an uninterrupted run would be', async () => {
     const straight = trainer(11);
-    const expected = [straight.step(faces), straight.step(faces), straight.step(faces), straight.step(faces)];
+    const expected = [
+      await straight.step(faces),
+      await straight.step(faces),
+      await straight.step(faces),
+      await straight.step(faces),
+    ];
     straight.dispose();
 
     const dir = path.join(root, 'ckpt-exact');
     const first = trainer(11);
-    first.step(faces);
-    first.step(faces);
+    await first.step(faces);
+    await first.step(faces);
     await saveCheckpoint(dir, first, {}, 3);
     first.dispose();
 
     const resumed = trainer(99); // a different seed: everything must come from the checkpoint
     const header = await loadLatestCheckpoint(dir, resumed, () => undefined);
     expect(header?.iteration).toBe(2);
-    expect([resumed.step(faces), resumed.step(faces)]).toEqual(expected.slice(2));
+    expect([await resumed.step(faces), await resumed.step(faces)]).toEqual(expected.slice(2));
     resumed.dispose();
   });
 
   it('falls back to the previous checkpoint when the newest is damaged', async () => {
     const dir = path.join(root, 'ckpt-damaged');
     const t = trainer(5);
-    t.step(faces);
+    await t.step(faces);
     await saveCheckpoint(dir, t, {}, 3);
-    t.step(faces);
+    await t.step(faces);
     const newest = await saveCheckpoint(dir, t, {}, 3);
     t.dispose();
     truncateSync(newest, Math.floor(statSync(newest).size / 2));

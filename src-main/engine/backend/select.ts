@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { registerWasmTrainingKernels } from './wasm-kernels.js';
+import { registerConvFilterGradient, registerWasmTrainingKernels } from './wasm-kernels.js';
 import {
   BackendName,
   ErrorCode,
@@ -67,7 +67,8 @@ const loaders: Record<BackendName, Loader> = {
     if (!adapter) throw new Error('no WebGPU adapter (no GPU, or no Vulkan/Metal/D3D12 driver)');
     await import('@tensorflow/tfjs-backend-webgpu');
     await useBackend('webgpu');
-    return 'Dawn WebGPU adapter found';
+    const added = registerConvFilterGradient('webgpu');
+    return `Dawn WebGPU adapter found${added ? ' (+ conv filter gradient kernel)' : ''}`;
   },
   'tfjs-node': async () => {
     const moduleName = '@tensorflow/tfjs-node';

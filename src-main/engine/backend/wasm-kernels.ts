@@ -18,18 +18,21 @@ function kernel(name: string, backendName: string): KernelFn {
   return config.kernelFunc as KernelFn;
 }
 
-let registered = false;
-
 export function registerWasmTrainingKernels(): void {
-  if (registered || tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
-  const conv2d = kernel('Conv2D', 'wasm');
-  const transpose = kernel('Transpose', 'wasm');
-  const padV2 = kernel('PadV2', 'wasm');
-  const slice = kernel('Slice', 'wasm');
+  registerConvFilterGradient('wasm');
+}
+
+/** Give a backend without Conv2DBackpropFilter (wasm; possibly others) one built from its own kernels. */
+export function registerConvFilterGradient(backendName: string): boolean {
+  if (tf.getKernel('Conv2DBackpropFilter', backendName)) return false;
+  const conv2d = kernel('Conv2D', backendName);
+  const transpose = kernel('Transpose', backendName);
+  const padV2 = kernel('PadV2', backendName);
+  const slice = kernel('Slice', backendName);
 
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',
-    backendName: 'wasm',
+    backendName,
     kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
       const backend = anyBackend as KernelBackend;
       const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
@@ -40,7 +43,7 @@ export function registerWasmTrainingKernels(): void {
         dimRoundingMode?: 'floor' | 'round' | 'ceil';
         filterShape: [number, number, number, number];
       };
-      if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+      if (dataFormat === 'NCHW') throw new Error(`Conv2DBackpropFilter on ${backendName} supports NHWC only`);
       const info = tf.backend_util.computeConv2DInfo(
         x.shape as [number, number, number, number],
         filterShape,
@@ -107,5 +110,5 @@ export function registerWasmTrainingKernels(): void {
       }
     },
   });
-  registered = true;
+  return true;
 }

@@ -95,7 +95,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     while (trainer.iteration < settings.iterations && !ctx.signal.aborted) {
       await ctx.waitWhilePaused();
       if (ctx.signal.aborted) break;
-      const losses = trainer.step(faces);
+      const losses = await trainer.step(faces);
       const it = trainer.iteration;
       insertLoss.run(run.id, it, JSON.stringify(losses));
       const rate = ((it - startIteration) * 1000) / Math.max(1, Date.now() - started);

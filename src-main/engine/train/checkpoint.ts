@@ -19,6 +19,7 @@ export interface CheckpointHeader {
   kind: 'training' | 'generator';
   iteration: number;
   rngState: number;
+  dataRngState: number;
   arch: ArchConfig;
   meta: Record<string, unknown>;
   sha256: string;
@@ -46,6 +47,7 @@ async function encode(
     kind,
     iteration: trainer.iteration,
     rngState: trainer.rng.seedState,
+    dataRngState: trainer.dataRng.seedState,
     arch: trainer.options.arch,
     meta,
     sha256: createHash('sha256').update(payload).digest('hex'),
@@ -155,7 +157,7 @@ export async function loadLatestCheckpoint(
         .map((t) => ({ name: t.name, tensor: tf.tensor(tensor(t.name) as Float32Array, t.shape) }));
       await trainer.setOptimizerWeights(optimiser);
       tf.dispose(optimiser.map((o) => o.tensor));
-      trainer.restoreState(header.iteration, header.rngState);
+      trainer.restoreState(header.iteration, header.rngState, header.dataRngState);
       return header;
     } catch (error) {
       warn(`${(error as Error).message}; trying the previous checkpoint`);

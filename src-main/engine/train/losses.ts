@@ -72,8 +72,16 @@ export function maskRegularisation(alpha: T4, hinge: boolean, mMask: number, w: 
   return hinge ? tf.mul(w.maskHinge, tf.mean(tf.relu(tf.sub(mMask, alpha)))) : tf.mul(w.maskL1, tf.mean(alpha));
 }
 
+/** Sum of scalars by pairwise adds: WebGPU's AddN binds one buffer per input and hits the 8-buffer limit. */
+export function sumOf(terms: readonly tf.Scalar[]): tf.Scalar {
+  if (terms.length === 0) return tf.scalar(0);
+  let total = terms[0] as tf.Scalar;
+  for (const t of terms.slice(1)) total = tf.add(total, t);
+  return total;
+}
+
 export function l2Decay(weights: tf.Variable[], factor: number): tf.Scalar {
   const kernels = weights.filter((v) => v.name.endsWith('/kernel'));
   if (kernels.length === 0 || factor === 0) return tf.scalar(0);
-  return tf.mul(factor, tf.addN(kernels.map((k) => tf.sum(tf.square(k)))));
+  return tf.mul(factor, sumOf(kernels.map((k) => tf.sum(tf.square(k)))));
 }

@@ -12,6 +12,7 @@ import {
   maskRegularisation,
   mse,
   reconstruction,
+  sumOf,
   totalVariation,
   type LossWeights,
 } from './losses.js';
@@ -46,7 +47,10 @@ function toTensors(batch: Batch): { warped: T4; target: T4; eyes: T4 } {
 
 export class Trainer {
   readonly weights: Weights;
+  /** Draws of the training step itself (mixup lambda). */
   readonly rng: Rng;
+  /** Draws of data augmentation, apart so batches can be prepared ahead without changing the step's draws. */
+  readonly dataRng: Rng;
   iteration = 0;
   /** One Adam per network step, as the original's separate training functions: tfjs keys Adam slots by position. */
   private readonly optimisers: Record<'GA' | 'GB' | 'DA' | 'DB', tf.AdamOptimizer>;
@@ -56,6 +60,7 @@ export class Trainer {
 
   constructor(readonly options: TrainerOptions) {
     this.rng = new Rng(options.seed);
+    this.dataRng = new Rng(options.seed ^ 0xda7a);
     this.weights = new Weights(new Rng(options.seed ^ 0x5eed));
     this.lossWeights = { ...DEFAULT_LOSS_WEIGHTS, ...options.weights };
     this.schedule = scaledSchedule(options.totalIterations);
@@ -115,22 +120,21 @@ export class Trainer {
   }
 
   /** One iteration: for A then B, a generator step then a discriminator step. Returns every loss term. */
-  step(faces: FaceSet): LossRecord {
-    this.iteration += 1;
-    this.applySchedule(this.iteration);
-    const losses: LossRecord = {};
-    for (const side of ['A', 'B'] as const)
-      Object.assign(
-        losses,
-        this.stepSide(
-          side,
-          faces.batch(side === 'A' ? 'a' : 'b', this.options.batchSize, this.options.arch.resolution, this.rng),
-        ),
-      );
-    return losses;
+  step(faces: FaceSet): Promise<LossRecord> {
+    const { batchSize, arch } = this.options;
+    const a = faces.batch('a', batchSize, arch.resolution, this.dataRng);
+    const b = faces.batch('b', batchSize, arch.resolution, this.dataRng);
+    return this.stepBatches(a, b);
   }
 
-  private stepSide(side: Side, batch: Batch): LossRecord {
+  /** One iteration on prepared batches (the data RNG has already drawn them). */
+  async stepBatches(a: Batch, b: Batch): Promise<LossRecord> {
+    this.iteration += 1;
+    this.applySchedule(this.iteration);
+    return { ...(await this.stepSide('A', a)), ...(await this.stepSide('B', b)) };
+  }
+
+  private async stepSide(side: Side, batch: Batch): Promise<LossRecord> {
     const { arch } = this.options;
     const w = this.lossWeights;
     const lam = this.rng.beta(0.2, 0.2);
@@ -167,7 +171,7 @@ export class Trainer {
             [`G${side}_mask`]: tf.keep(mask),
             [`G${side}_tv`]: tf.keep(tv),
           });
-          return tf.addN([adv, recon, edge, mask, tv, decay]) as tf.Scalar;
+          return sumOf([adv, recon, edge, mask, tv, decay] as tf.Scalar[]);
         },
         true,
         gVars,
@@ -196,7 +200,8 @@ export class Trainer {
       );
       if (dCost) terms[`D${side}`] = dCost;
       const out: LossRecord = {};
-      for (const [name, t] of Object.entries(terms)) out[name] = (t.dataSync()[0] as number) ?? NaN;
+      // Asynchronous reads: WebGPU in Node cannot read synchronously.
+      for (const [name, t] of Object.entries(terms)) out[name] = ((await t.data())[0] as number) ?? NaN;
       return out;
     } finally {
       tf.dispose(
@@ -247,9 +252,10 @@ export class Trainer {
   }
 
   /** Continue exactly where a checkpoint stopped (its weights already include any decoder swap). */
-  restoreState(iteration: number, rngState: number): void {
+  restoreState(iteration: number, rngState: number, dataRngState: number): void {
     this.iteration = iteration;
     this.rng.restore(rngState);
+    this.dataRng.restore(dataRngState);
     this.applySchedule(iteration, false);
   }
 

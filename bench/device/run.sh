@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Device check for FaceParts Studio: WebGPU (Dawn on NVIDIA Vulkan) trains the faceswap-GAN model; PyTorch peer beside it.
+cd "$(dirname "$0")/.."
+for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$ICD" ] && export VK_DRIVER_FILES=$ICD
+[ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] && export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+export XDG_RUNTIME_DIR=/tmp
+unz() { python3 -c "import lzma,shutil,sys;shutil.copyfileobj(lzma.open(sys.argv[1]),open(sys.argv[2],'wb'))" "$1" "$2"; }
+N=$(command -v node || true)
+if [ -z "$N" ]; then unz .gpu/node.xz /tmp/node && chmod +x /tmp/node && N=/tmp/node; fi
+echo "node: $N $($N --version)"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; ls /usr/local/nvidia/share/vulkan/icd.d/ 2>&1
+unz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node.xz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+(cd .gpu && ITERS=4 timeout 400 "$N" bench.mjs 2>&1 | grep -v "already registered" > "$OUT/gpu-bench.log"; echo "bench exit $?" >> "$OUT/gpu-bench.log")
+tail -c 6000 "$OUT/gpu-bench.log"
+(cd .gpu && for a in "--lite" ""; do timeout 100 python3 peer_gan_step.py --device cuda $a --iters 10; done) > "$OUT/peer.log" 2>&1
+cat "$OUT/peer.log" | tail -5
