@@ -6,6 +6,6 @@ export const availableStages = {
   align: true,
   masks: true,
   train: true,
-  convert: false,
+  convert: true,
   metrics: false,
 };

@@ -13,6 +13,8 @@ export const MediaInfo = z.object({
   displayHeight: z.number().int().positive(),
   rotation: z.number().int(),
   fps: z.number().positive(),
+  /** The exact rate as ffprobe states it ("2997/100", "30000/1001"), so exports keep it bit for bit. */
+  frameRate: z.string().optional(),
   frameCount: z.number().int().nonnegative(),
   durationSeconds: z.number().nonnegative(),
   hasAudio: z.boolean(),

@@ -52,3 +52,15 @@ export function partMask(
 export function trainingEyeMask(landmarks: readonly Point[], width: number, height: number): Float32Array {
   return partMask(landmarks, ['eyes'], width, height, { dilation: 13, feather: 7 });
 }
+
+/** The converter's segmentation choices as the parts they blend. */
+export function segmentationParts(segmentation: string): MaskPart[] {
+  if (segmentation === 'FACE') return ['face'];
+  const words = segmentation
+    .toLowerCase()
+    .split('_')
+    .filter((w) => w !== 'and');
+  const parts = words.filter((w): w is MaskPart => (MASK_PARTS as string[]).includes(w));
+  if (parts.length === 0 || parts.length !== words.length) throw new Error(`unknown segmentation ${segmentation}`);
+  return parts;
+}

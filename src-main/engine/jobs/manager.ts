@@ -13,6 +13,7 @@ import type { ProjectStore } from '../project/store.js';
 import type { JobContext, JobRunner } from './context.js';
 import { runExtract } from './extract.js';
 import { runTrain } from './train.js';
+import { runConvert } from './convert.js';
 import { acquireProjectLock } from './lock.js';
 import { RateMeter, etaSeconds } from './progress.js';
 
@@ -31,14 +32,8 @@ const TERMINAL: ReadonlySet<JobState> = new Set(['cancelled', 'completed', 'fail
 const runners: { [T in JobSpec['type']]: JobRunner<Extract<JobSpec, { type: T }>> } = {
   extract: runExtract,
   train: runTrain,
-  convert: async () => stageMissing('conversion'),
+  convert: runConvert,
 };
-
-function stageMissing(what: string): never {
-  throw new StudioError(ErrorCode.stageUnavailable, `${what} is not built yet in this version`, {
-    fix: 'update FaceParts Studio; extraction of frames already works',
-  });
-}
 
 /** Jobs run one at a time per project, in order; each reports progress and can be cancelled or paused. */
 export class JobManager {

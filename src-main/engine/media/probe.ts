@@ -97,6 +97,7 @@ export async function probeVideo(file: string): Promise<MediaInfo> {
     displayHeight: swap ? video.width : video.height,
     rotation,
     fps,
+    frameRate: video.avg_frame_rate && parseRate(video.avg_frame_rate) > 0 ? video.avg_frame_rate : video.r_frame_rate,
     frameCount,
     durationSeconds: duration,
     hasAudio: streams.some((s) => s.codec_type === 'audio'),

@@ -1,0 +1,289 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import {
+  ConverterConfig,
+  ErrorCode,
+  StudioError,
+  parseOrThrow,
+  type Side,
+} from '../../../src-shared/contract/index.js';
+import type { ConvertJobSpec } from '../../../src-shared/contract/jobs.js';
+import { alignmentTransform } from '../../../src-shared/math/face.js';
+import type { Box } from '../../../src-shared/math/geometry.js';
+import { selectBackend } from '../backend/select.js';
+import { VideoWriter } from '../convert/encoder.js';
+import { swapFace } from '../convert/frame.js';
+import { jitter, smoothBoxes } from '../convert/smoothing.js';
+import { FaceDetector } from '../detect/detector.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { FaceNets } from '../landmarks/face-nets.js';
+import { decodeFrames } from '../media/decode.js';
+import { probeSource } from '../media/probe.js';
+import { Generator } from '../model/generator.js';
+import type { ProjectStore } from '../project/store.js';
+import { cutSignature, isCut } from '../track/scene-cut.js';
+import { Tracker, descriptorDistance, mergeTracksByIdentity } from '../track/tracker.js';
+import type { JobContext } from './context.js';
+import { GENERATOR_FILE } from './train.js';
+
+type ConvertSpec = z.output<typeof ConvertJobSpec>;
+
+const FULL_DETECT_EVERY = 8;
+const IDENTITY_EVERY = 30;
+
+/** The identity to follow in the input: the person of the source side (A for AtoB), from extraction. */
+function referenceDescriptor(store: ProjectStore, side: Side): number[] | null {
+  const row = store.db.prepare('SELECT descriptor FROM tracks WHERE side = ? AND chosen = 1').get(side) as
+    { descriptor: Buffer | null } | undefined;
+  if (!row?.descriptor) return null;
+  return Array.from(
+    new Float32Array(
+      row.descriptor.buffer.slice(row.descriptor.byteOffset, row.descriptor.byteOffset + row.descriptor.byteLength),
+    ),
+  );
+}
+
+/** Pass 1: find and track faces through the clip, pick the person, return one raw box per frame (or null). */
+async function trackPerson(
+  ctx: JobContext<ConvertSpec>,
+  input: Awaited<ReturnType<typeof probeSource>>,
+  config: ConverterConfig,
+  detector: FaceDetector,
+  nets: FaceNets,
+  reference: number[] | null,
+  range: { start: number; end: number },
+): Promise<Array<Box | null>> {
+  const tracker = new Tracker();
+  const perFrame: Array<Array<{ id: number; box: Box }>> = [];
+  const options = { threshold: config.detection_threshold, minFaceSide: Math.sqrt(config.min_face_area) };
+  let processed = 0;
+  for await (const frame of decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal })) {
+    if (frame.index > range.end) break;
+    const faces: Array<{ id: number; box: Box }> = [];
+    if (frame.rgb) {
+      const signature = cutSignature(frame.rgb, frame.width, frame.height);
+      if (isCut(tracker.lastSignature, signature)) tracker.cut(frame.index);
+      tracker.lastSignature = signature;
+      const active = tracker.activeBoxes(frame.index);
+      const detections =
+        active.length === 0 || processed % FULL_DETECT_EVERY === 0
+          ? await detector.detectFrame(frame.rgb, frame.width, frame.height, options)
+          : await detector.detectAround(
+              frame.rgb,
+              frame.width,
+              frame.height,
+              active.map((a) => a.box),
+              options,
+            );
+      const kept = detections.filter((d) => d.box.width * d.box.height >= config.min_face_area);
+      const ids = tracker.update(
+        frame.index,
+        kept.map((d) => d.box),
+      );
+      for (let i = 0; i < kept.length; i += 1) {
+        let id = ids[i] as number;
+        const track = tracker.tracks.find((t) => t.id === id);
+        if (track && (track.hits === 1 || tracker.needsDescriptor(id, frame.index, IDENTITY_EVERY))) {
+          try {
+            const landmarks = await nets.landmarks(frame.rgb, frame.width, frame.height, (kept[i] as { box: Box }).box);
+            const descriptor = await nets.descriptor(
+              frame.rgb,
+              frame.width,
+              frame.height,
+              alignmentTransform(landmarks, 150),
+              150,
+            );
+            if (track.hits === 1) id = tracker.reidentify(id, descriptor, frame.index);
+            else tracker.addDescriptor(id, descriptor, frame.index);
+          } catch {
+            /* no identity sample for this face */
+          }
+        }
+        faces.push({ id, box: (kept[i] as { box: Box }).box });
+      }
+    }
+    perFrame.push(faces);
+    processed += 1;
+    ctx.progress('track faces', processed, range.end - range.start + 1);
+  }
+  // Join tracks of one person, then pick the one that looks like the source person (or the most present).
+  const frames = new Map<number, Set<number>>();
+  perFrame.forEach((faces, i) => faces.forEach((f) => frames.set(f.id, (frames.get(f.id) ?? new Set()).add(i))));
+  const byId = new Map(tracker.tracks.map((t) => [t.id, t]));
+  const merges = mergeTracksByIdentity(
+    [...frames].map(([id, f]) => ({
+      id,
+      frames: f,
+      descriptor: byId.get(id)?.descriptor ?? null,
+      weight: byId.get(id)?.descriptorCount ?? 0,
+    })),
+  );
+  const rename = new Map<number, number>();
+  for (const [keep, gone] of merges) rename.set(gone, keep);
+  const root = (id: number): number => (rename.has(id) ? root(rename.get(id) as number) : id);
+  const presence = new Map<number, number>();
+  for (const faces of perFrame)
+    for (const f of faces) presence.set(root(f.id), (presence.get(root(f.id)) ?? 0) + f.box.width);
+  let chosen: number | null = null;
+  let best = Infinity;
+  for (const id of presence.keys()) {
+    const d =
+      reference && byId.get(id)?.descriptor
+        ? descriptorDistance(byId.get(id)?.descriptor as number[], reference)
+        : Infinity;
+    const score = d < 0.6 ? d : 10 - (presence.get(id) as number) / 1e6;
+    if (score < best) {
+      best = score;
+      chosen = id;
+    }
+  }
+  return perFrame.map((faces) => faces.find((f) => root(f.id) === chosen)?.box ?? null);
+}
+
+/** Conversion as a job: track, smooth, swap, encode with the source audio, write metrics beside the export. */
+export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<string, unknown>> {
+  const { store, spec } = ctx;
+  const config = parseOrThrow(
+    ConverterConfig,
+    { ...store.project.settings.converter, ...spec.config },
+    ErrorCode.invalidParams,
+    'params.job.config',
+  );
+  const input = await probeSource(spec.input);
+  if (input.kind !== 'video')
+    throw new StudioError(ErrorCode.badMedia, `${spec.input} is not a video`, {
+      file: spec.input,
+      fix: 'convert a video file',
+    });
+  const output = path.resolve(spec.output);
+  try {
+    await fs.access(path.dirname(output));
+  } catch {
+    throw new StudioError(ErrorCode.notFound, `the output folder ${path.dirname(output)} does not exist`, {
+      file: output,
+      fix: 'create the folder or choose another output',
+    });
+  }
+  await selectBackend(store.project.settings.training.backend);
+  const generator = await Generator.load(path.join(store.dir, GENERATOR_FILE));
+  const detector = await FaceDetector.load();
+  const nets = await FaceNets.load();
+  const last = input.media.frameCount - 1;
+  const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
+  const sourceSide: Side = config.direction === 'AtoB' ? 'a' : 'b';
+  try {
+    const raw = await trackPerson(ctx, input, config, detector, nets, referenceDescriptor(store, sourceSide), range);
+    if (ctx.signal.aborted) return { stopped: true };
+    const smoothed = smoothBoxes(raw, {
+      enabled: config.use_smoothed_bbox,
+      useKalman: config.use_kalman_filter,
+      kfNoiseCoef: config.kf_noise_coef,
+      movingAverageCoef: config.bbox_moving_avg_coef,
+    });
+    const { displayWidth: w, displayHeight: h } = input.media;
+    const columns = config.output_type === 'SINGLE' ? 1 : config.output_type === 'COMBINED' ? 2 : 3;
+    const writer = new VideoWriter(
+      output,
+      w * columns,
+      h,
+      input.media.fps,
+      input.media.hasAudio && range.start === 0 && range.end === last ? input.path : null,
+      input.media.frameRate,
+    );
+    let swapped = 0;
+    let done = 0;
+    try {
+      for await (const frame of decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal })) {
+        if (frame.index > range.end) break;
+        await ctx.waitWhilePaused();
+        const source = frame.rgb ?? new Uint8Array(w * h * 3);
+        const result = Uint8Array.from(source);
+        const box = smoothed[frame.index - range.start] ?? null;
+        let mask: Float32Array | null = null;
+        let toPatch = null;
+        if (box && frame.rgb) {
+          const landmarks = await nets.landmarks(frame.rgb, w, h, box);
+          const swap = await swapFace(result, w, h, landmarks, generator, config);
+          mask = swap.mask;
+          toPatch = swap.toPatch;
+          swapped += 1;
+        }
+        await writer.write(
+          columns === 1 ? result : layout(source, result, w, h, columns, mask, toPatch, generator.arch.resolution),
+        );
+        done += 1;
+        ctx.progress('swap faces', done, range.end - range.start + 1);
+        if (ctx.signal.aborted) break;
+      }
+      if (ctx.signal.aborted) {
+        await writer.abort();
+        return { stopped: true };
+      }
+      await writer.finish();
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    const metrics = {
+      frames: done,
+      framesSwapped: swapped,
+      jitterRawPx: jitter(raw),
+      jitterSmoothedPx: jitter(smoothed),
+      segmentation: config.segmentation,
+      direction: config.direction,
+      colorCorrection: config.color_correction,
+    };
+    const metricsFile = `${output}.metrics.json`;
+    await writeJsonAtomic(metricsFile, metrics);
+    // The followed track, raw and smoothed, for review in the studio and for checks.
+    const round = (b: Box | null): number[] | null =>
+      b ? [b.x, b.y, b.width, b.height].map((v) => Math.round(v * 10) / 10) : null;
+    await writeJsonAtomic(`${output}.track.json`, {
+      start: range.start,
+      raw: raw.map(round),
+      smoothed: smoothed.map(round),
+    });
+    store.db
+      .prepare('INSERT INTO exports (path, created_at, config, metrics) VALUES (?, ?, ?, ?)')
+      .run(output, new Date().toISOString(), JSON.stringify(config), JSON.stringify(metrics));
+    ctx.emit({ type: 'project.changed', projectDir: store.dir, what: 'exports' });
+    return { output, metricsFile, ...metrics };
+  } finally {
+    generator.dispose();
+  }
+}
+
+/** COMBINED (source | result) and TRIPLE (source | result | mask heat map) layouts. */
+function layout(
+  source: Uint8Array,
+  result: Uint8Array,
+  w: number,
+  h: number,
+  columns: number,
+  mask: Float32Array | null,
+  toPatch: number[] | null,
+  r: number,
+): Uint8Array {
+  const out = new Uint8Array(w * columns * h * 3);
+  for (let y = 0; y < h; y += 1) {
+    out.set(source.subarray(y * w * 3, (y + 1) * w * 3), y * w * columns * 3);
+    out.set(result.subarray(y * w * 3, (y + 1) * w * 3), (y * w * columns + w) * 3);
+    if (columns === 3) {
+      for (let x = 0; x < w; x += 1) {
+        let m = 0;
+        if (mask && toPatch) {
+          const u = Math.round((toPatch[0] as number) * x + (toPatch[1] as number) * y + (toPatch[2] as number));
+          const v = Math.round((toPatch[3] as number) * x + (toPatch[4] as number) * y + (toPatch[5] as number));
+          if (u >= 0 && v >= 0 && u < r && v < r) m = mask[v * r + u] as number;
+        }
+        const o = (y * w * 3 + 2 * w + x) * 3;
+        // A simple heat map: blue (0) -> red (1).
+        out[o] = Math.round(255 * m);
+        out[o + 1] = Math.round(80 * (1 - Math.abs(2 * m - 1)));
+        out[o + 2] = Math.round(255 * (1 - m));
+      }
+    }
+  }
+  return out;
+}

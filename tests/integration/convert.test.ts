@@ -1,0 +1,190 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeFrames } from '../../src-main/engine/media/decode.js';
+import { probeSource } from '../../src-main/engine/media/probe.js';
+import { resolveTools } from '../../src-main/engine/media/tools.js';
+import { runCli } from '../helpers/cli.js';
+import { nextMessage, startEngine } from '../helpers/engine.js';
+import { copyMedia, scratch } from '../helpers/paths.js';
+import { synthClip } from '../helpers/synth.js';
+
+interface Probe {
+  streams: Array<{ codec_type: string; nb_frames?: string; r_frame_rate: string; width?: number; height?: number }>;
+  format: { duration: string; tags?: Record<string, string> };
+}
+
+function ffprobe(file: string): Probe {
+  return JSON.parse(
+    execFileSync(resolveTools().ffprobe as string, [
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_streams',
+      '-show_format',
+      file,
+    ]).toString(),
+  ) as Probe;
+}
+
+describe('conversion of the sample video', () => {
+  let root: string;
+  let home: string;
+  let project: string;
+  let video: string;
+
+  beforeAll(async () => {
+    root = scratch('convert');
+    home = path.join(root, 'home');
+    [video] = copyMedia(path.join(root, 'media'), ['whitehouse_performance_360p.mp4']) as [string];
+    const a = await synthClip(path.join(root, 'clips', 'a'), ['a_obama_1.jpg', 'a_obama_2.jpg'], 2);
+    const b = await synthClip(path.join(root, 'clips', 'b'), ['b_biden_2.jpg', 'b_biden_1.jpg'], 2);
+    project = path.join(root, 'project');
+    expect((await runCli(['new', project, '--a', a, '--b', b, '--json'], { FACEPARTS_HOME: home })).code).toBe(0);
+    expect((await runCli(['extract', project, '--json'], { FACEPARTS_HOME: home })).code).toBe(0);
+    // A tiny model: the checks here are about tracking, masking and encoding, not swap quality.
+    const trained = await runCli(
+      [
+        'train',
+        project,
+        '--iterations',
+        '2',
+        '--batch-size',
+        '2',
+        '--model-width',
+        '8',
+        '--no-self-attention',
+        '--json',
+      ],
+      { FACEPARTS_HOME: home },
+    );
+    expect(trained.code, trained.stdout).toBe(0);
+  });
+
+  it('EYES: same frames, fps, size and duration with audio; only the eye region changes; the Kalman track jitters less', async () => {
+    const output = path.join(root, 'out', 'eyes.mp4');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.dirname(output), { recursive: true });
+    const result = await runCli(
+      ['convert', project, '--input', video, '--output', output, '--segmentation', 'EYES', '--json'],
+      { FACEPARTS_HOME: home },
+    );
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(readdirSync(path.dirname(output)).sort()).toEqual([
+      'eyes.mp4',
+      'eyes.mp4.metrics.json',
+      'eyes.mp4.track.json',
+    ]);
+
+    const src = ffprobe(video);
+    const out = ffprobe(output);
+    const v = (p: Probe) => p.streams.find((s) => s.codec_type === 'video');
+    expect(v(out)).toMatchObject({
+      nb_frames: v(src)?.nb_frames,
+      r_frame_rate: v(src)?.r_frame_rate,
+      width: 640,
+      height: 360,
+    });
+    expect(out.streams.some((s) => s.codec_type === 'audio')).toBe(true);
+    expect(Math.abs(Number(out.format.duration) - Number(src.format.duration))).toBeLessThan(0.1);
+    expect(out.format.tags?.comment).toMatch(/[Ss]ynthetic/);
+
+    const metrics = JSON.parse(readFileSync(`${output}.metrics.json`, 'utf8')) as {
+      frames: number;
+      framesSwapped: number;
+      jitterRawPx: number;
+      jitterSmoothedPx: number;
+    };
+    expect(metrics.frames).toBe(275);
+    expect(metrics.framesSwapped).toBeGreaterThan(120);
+    expect(metrics.jitterSmoothedPx).toBeLessThan(metrics.jitterRawPx);
+
+    // Decode both and compare: away from the followed face nothing changes beyond encoding noise, and in
+    // EYES mode the strong changes sit in the upper half of the face box, not at the mouth.
+    const track = JSON.parse(readFileSync(`${output}.track.json`, 'utf8')) as { smoothed: Array<number[] | null> };
+    const srcFrames = decodeFrames(await probeSource(video), { stride: 1, startIndex: 0 });
+    const outFrames = decodeFrames(await probeSource(output), { stride: 1, startIndex: 0 });
+    let outsideDiff = 0;
+    let outsideCount = 0;
+    let outsideLarge = 0;
+    let strongUpper = 0;
+    let strongLower = 0;
+    for (let i = 0; i < 275; i += 1) {
+      const a = (await srcFrames.next()).value?.rgb as Buffer;
+      const b = (await outFrames.next()).value?.rgb as Buffer;
+      const box = track.smoothed[i];
+      for (let y = 0; y < 360; y += 2) {
+        for (let x = 0; x < 640; x += 2) {
+          const o = (y * 640 + x) * 3;
+          const d = Math.max(
+            Math.abs((a[o] as number) - (b[o] as number)),
+            Math.abs((a[o + 1] as number) - (b[o + 1] as number)),
+            Math.abs((a[o + 2] as number) - (b[o + 2] as number)),
+          );
+          const [bx, by, bw, bh] = (box ?? [0, 0, 0, 0]) as [number, number, number, number];
+          const near =
+            box !== null && x > bx - bw * 0.25 && x < bx + bw * 1.25 && y > by - bh * 0.25 && y < by + bh * 1.25;
+          if (!near) {
+            outsideDiff += d;
+            outsideCount += 1;
+            if (d > 40) outsideLarge += 1;
+          } else if (d > 60) {
+            if (y < by + bh * 0.55) strongUpper += 1;
+            else if (y > by + bh * 0.7) strongLower += 1;
+          }
+        }
+      }
+    }
+    // x264 at crf 16 over an already compressed source: about 2 levels of noise on average, no large errors.
+    expect(outsideDiff / outsideCount).toBeLessThan(3);
+    expect(outsideLarge / outsideCount).toBeLessThan(1e-3);
+    expect(strongUpper).toBeGreaterThan(50);
+    expect(strongLower).toBeLessThan(strongUpper * 0.05);
+  });
+
+  it('a cancelled export leaves no output and no partial file', async () => {
+    const output = path.join(root, 'cancelled', 'face.mp4');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.dirname(output), { recursive: true });
+    const engine = startEngine(home);
+    try {
+      const swapping = nextMessage(
+        engine,
+        (m) =>
+          m.kind === 'event' &&
+          (m.event as { type: string; stage?: string; done?: number }).stage === 'swap faces' &&
+          ((m.event as { done: number }).done ?? 0) >= 20,
+        90_000,
+      );
+      const job = await engine.client.request('jobs.start', {
+        dir: project,
+        job: { type: 'convert', input: video, output },
+      });
+      await swapping;
+      const ended = nextMessage(
+        engine,
+        (m) =>
+          m.kind === 'event' &&
+          (m.event as { type: string; job?: { state: string } }).type === 'job.state' &&
+          ['cancelled', 'completed', 'failed'].includes((m.event as { job: { state: string } }).job.state),
+      );
+      await engine.client.request('jobs.cancel', { jobId: job.id });
+      expect(((await ended).event as { job: { state: string } }).job.state).toBe('cancelled');
+    } finally {
+      await engine.stop();
+    }
+    expect(existsSync(output)).toBe(false);
+    expect(readdirSync(path.dirname(output))).toEqual([]);
+  });
+
+  it('rejects invalid converter values, listing the allowed ones', async () => {
+    const result = await runCli(
+      ['convert', project, '--input', video, '--output', path.join(root, 'x.mp4'), '--output_type', 'QUAD', '--json'],
+      { FACEPARTS_HOME: home },
+    );
+    expect(result.code).toBe(2);
+    expect((result.json.error as { message: string }).message).toMatch(/SINGLE.*COMBINED.*TRIPLE/);
+  });
+});
