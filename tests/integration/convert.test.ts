@@ -179,6 +179,33 @@ describe('conversion of the sample video', () => {
     expect(readdirSync(path.dirname(output))).toEqual([]);
   });
 
+  it('previews one converted frame: before, after and mask images, different inside the face only', async () => {
+    const engine = startEngine(home);
+    try {
+      const frames = await engine.client.request('frames.list', { dir: project, side: 'a' });
+      const kept = frames.frames.find((f) => f.status === 'kept');
+      expect(kept).toBeDefined();
+      const preview = await engine.client.request('convert.preview', {
+        dir: project,
+        side: 'a',
+        frameIndex: kept?.index as number,
+        config: { segmentation: 'MOUTH' },
+      });
+      const sharp = (await import('sharp')).default;
+      const before = await sharp(path.join(project, preview.before)).raw().toBuffer({ resolveWithObject: true });
+      const after = await sharp(path.join(project, preview.after)).raw().toBuffer({ resolveWithObject: true });
+      expect(after.info).toMatchObject({ width: before.info.width, height: before.info.height });
+      let changed = 0;
+      for (let i = 0; i < before.data.length; i += 1) if (before.data[i] !== after.data[i]) changed += 1;
+      expect(changed).toBeGreaterThan(50);
+      expect(changed / before.data.length).toBeLessThan(0.2);
+      const mask = await sharp(path.join(project, preview.mask)).stats();
+      expect(mask.channels[0]?.max).toBeGreaterThan(100);
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('rejects invalid converter values, listing the allowed ones', async () => {
     const result = await runCli(
       ['convert', project, '--input', video, '--output', path.join(root, 'x.mp4'), '--output_type', 'QUAD', '--json'],

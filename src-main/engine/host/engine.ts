@@ -22,6 +22,7 @@ import { ProjectStore } from '../project/store.js';
 import { availableStages } from '../stages.js';
 import { choosePerson } from '../jobs/extract.js';
 import { MaskStore } from '../masks/edits.js';
+import { previewFrame } from '../convert/preview.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
 
 export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
@@ -288,7 +289,8 @@ export class Engine {
 
     'train.history': async ({ dir, runId, sinceIteration }) =>
       trainHistory((await this.openProject(dir)).db, runId, sinceIteration),
-    'convert.preview': () => unavailable('conversion preview', 'convert'),
+    'convert.preview': async ({ dir, side, frameIndex, config }) =>
+      previewFrame(await this.openProject(dir), side, frameIndex, config),
   };
 }
 
@@ -346,14 +348,4 @@ function finiteValues(json: string): Record<string, number> | null {
   } catch {
     return null;
   }
-}
-
-function unavailable(what: string, stage: keyof typeof availableStages): never {
-  throw new StudioError(
-    ErrorCode.stageUnavailable,
-    `${what} is not available yet: the ${stage} stage is not built in this version`,
-    {
-      fix: 'update FaceParts Studio',
-    },
-  );
 }
