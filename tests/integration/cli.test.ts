@@ -72,7 +72,7 @@ describe('faceparts CLI on real media', () => {
   });
 
   it('says clearly which commands are not built yet', async () => {
-    for (const command of ['demo', 'bench']) {
+    for (const command of ['demo']) {
       const result = await runCli([command, '--json'], env);
       expect(result.code).toBe(1);
       expect(result.json.error).toMatchObject({ code: 'STAGE_UNAVAILABLE' });

@@ -1,0 +1,181 @@
+/** `faceparts bench`: measured figures of this machine, each beside its reference, as one JSON document. */
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo =
+  [path.resolve(here, '../../..'), path.resolve(here, '../..')].find((p) => existsSync(path.join(p, 'package.json'))) ??
+  process.cwd();
+
+type Json = Record<string, unknown>;
+
+function runPhase(name: string, options: Json): Promise<Json> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(here, 'phases.js'), name, JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', () => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as Json);
+      } catch {
+        resolve({ error: `phase ${name} printed no result` });
+      }
+    });
+  });
+}
+
+function findMedia(): { video: string; stills: string[] } {
+  const shared = path.resolve(repo, '../shared/media');
+  const samples = path.join(repo, 'resources/samples');
+  const video = [
+    process.env.FACEPARTS_BENCH_VIDEO,
+    path.join(samples, 'sample-a.mp4'),
+    path.join(shared, 'whitehouse_performance_360p.mp4'),
+  ].find((p): p is string => Boolean(p && existsSync(p)));
+  if (!video) throw new Error('no benchmark clip found: set FACEPARTS_BENCH_VIDEO to a video');
+  const stills = ['b_biden_1.jpg', 'b_biden_2.jpg'].map((n) => path.join(shared, n)).filter((p) => existsSync(p));
+  return { video, stills };
+}
+
+function peer(capacity: 'lite' | 'standard', quick: boolean): Json {
+  const script = [
+    path.resolve(repo, '../shared/bench/peer_gan_step.py'),
+    path.join(repo, 'bench/peer_gan_step.py'),
+  ].find((p) => existsSync(p));
+  if (!script) return { available: false, reason: 'peer_gan_step.py not found' };
+  try {
+    execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
+  } catch {
+    return {
+      available: false,
+      reason: 'python3 with torch is not installed (Debian: python3-torch libopenblas0-pthread)',
+    };
+  }
+  if (quick) return { available: true, skipped: 'quick mode' };
+  try {
+    const args = [
+      script,
+      '--res',
+      '64',
+      '--batch',
+      '8',
+      '--iters',
+      '3',
+      '--warmup',
+      '1',
+      ...(capacity === 'lite' ? ['--lite'] : []),
+    ];
+    const out = execFileSync('python3', args, { timeout: 600_000 }).toString().trim().split('\n').pop() ?? '{}';
+    return { available: true, ...(JSON.parse(out) as Json) };
+  } catch (error) {
+    return { available: false, reason: String((error as Error).message).slice(0, 200) };
+  }
+}
+
+const ratio = (a: unknown, b: unknown): number | null =>
+  typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 1000) / 1000 : null;
+
+export async function runBench(options: { quick: boolean }): Promise<Json> {
+  const { quick } = options;
+  const { video, stills } = findMedia();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
+  const stillDir = path.join(work, 'stills');
+  mkdirSync(stillDir);
+  for (const s of stills) copyFileSync(s, path.join(stillDir, path.basename(s)));
+  try {
+    const decode360 = await runPhase('decodeOnly', { video });
+    const extract360 = await runPhase('extract', {
+      video,
+      stills: stillDir,
+      stride: quick ? 5 : 1,
+      keep: true,
+      workDir: work,
+    });
+    let extract1080: Json = { skipped: 'quick mode' };
+    let decode1080: Json = { skipped: 'quick mode' };
+    if (!quick) {
+      const big = path.join(work, 'clip-1080p.mp4');
+      await runPhase('upscale', { video, output: big });
+      decode1080 = await runPhase('decodeOnly', { video: big });
+      extract1080 = await runPhase('extract', { video: big, stills: stillDir, stride: 1, workDir: work });
+    }
+    const tiny = quick ? { modelWidth: 8, selfAttention: false, batch: 2, iterations: 2 } : { batch: 8, iterations: 2 };
+    const trainLite = await runPhase('train', { capacity: 'lite', ...tiny });
+    const trainStandard = await runPhase('train', { capacity: 'standard', ...tiny });
+    const peerLite = peer('lite', quick);
+    const peerStandard = peer('standard', quick);
+    const decodeEncode = await runPhase('decodeEncode', { video });
+    const conversion = extract360.project
+      ? await runPhase('convert', {
+          video,
+          project: extract360.project,
+          ...(quick ? { endFrame: 60, modelWidth: 8 } : {}),
+        })
+      : { error: 'extraction failed, so there is no project to convert with' };
+    const report: Json = {
+      quick,
+      machine: {
+        cpus: os.cpus().length,
+        memoryGB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+      },
+      extraction: {
+        clip360: {
+          ...extract360,
+          project: undefined,
+          decodeOnlyFps: decode360.fps,
+          ratioToDecode: ratio(extract360.fps, decode360.fps),
+          ratioToRealtime: ratio(extract360.fps, decode360.clipFps),
+        },
+        clip1080: {
+          ...extract1080,
+          decodeOnlyFps: decode1080.fps,
+          ratioToDecode: ratio(extract1080.fps, decode1080.fps),
+          ratioToRealtime: ratio(extract1080.fps, decode1080.clipFps),
+        },
+      },
+      training: {
+        lite: { ...trainLite, peer: peerLite, ratioToPeer: ratio(trainLite.msPerIteration, peerLite.ms_per_iter) },
+        standard: {
+          ...trainStandard,
+          peer: peerStandard,
+          ratioToPeer: ratio(trainStandard.msPerIteration, peerStandard.ms_per_iter),
+        },
+      },
+      conversion: {
+        ...conversion,
+        output: undefined,
+        metricsFile: undefined,
+        decodeEncodeFps: decodeEncode.fps,
+        ratioToDecodeEncode: ratio(conversion.fps, decodeEncode.fps),
+        ratioToRealtime: ratio(conversion.fps, decode360.clipFps),
+      },
+    };
+    return report;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export function benchTable(report: Json): string {
+  const r = report as {
+    extraction: { clip360: Json; clip1080: Json };
+    training: { lite: Json; standard: Json };
+    conversion: Json;
+  };
+  const f = (v: unknown, digits = 1): string => (typeof v === 'number' ? v.toFixed(digits) : '-');
+  return [
+    `extraction 360p : ${f(r.extraction.clip360.fps)} fps (decode only ${f(r.extraction.clip360.decodeOnlyFps)}; x${f(r.extraction.clip360.ratioToRealtime, 2)} real time; peak ${f(r.extraction.clip360.peakRssMB, 0)} MB)`,
+    `extraction 1080p: ${f(r.extraction.clip1080.fps)} fps (decode only ${f(r.extraction.clip1080.decodeOnlyFps)}; x${f(r.extraction.clip1080.ratioToRealtime, 2)} real time)`,
+    `training lite   : ${f(r.training.lite.msPerIteration, 0)} ms/it on ${String(r.training.lite.backend)} (peer ${f((r.training.lite.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.lite.ratioToPeer, 2)})`,
+    `training std    : ${f(r.training.standard.msPerIteration, 0)} ms/it (peer ${f((r.training.standard.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.standard.ratioToPeer, 2)})`,
+    `conversion      : ${f(r.conversion.fps)} fps (decode+encode ${f(r.conversion.decodeEncodeFps)}; x${f(r.conversion.ratioToRealtime, 2)} real time; peak ${f(r.conversion.peakRssMB, 0)} MB)`,
+  ].join('\n');
+}

@@ -1,0 +1,241 @@
+/**
+ * Benchmark phases, each run in its own process by bench.ts so that its peak memory is its own.
+ * Usage: node phases.js <phase> '<json options>' -> prints one JSON line.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { selectBackend } from '../engine/backend/select.js';
+import { runConvert } from '../engine/jobs/convert.js';
+import type { JobSpec } from '../../src-shared/contract/index.js';
+import type { JobContext } from '../engine/jobs/context.js';
+import { runExtract } from '../engine/jobs/extract.js';
+import { GENERATOR_FILE } from '../engine/jobs/train.js';
+import { decodeFrames } from '../engine/media/decode.js';
+import { probeSource } from '../engine/media/probe.js';
+import { requireTool } from '../engine/media/tools.js';
+import { archFromSettings } from '../engine/model/config.js';
+import { ProjectStore } from '../engine/project/store.js';
+import { exportGenerator } from '../engine/train/checkpoint.js';
+import { FaceSet } from '../engine/train/dataset.js';
+import type { Sample } from '../engine/train/augment.js';
+import { Trainer } from '../engine/train/trainer.js';
+
+type Options = Record<string, unknown>;
+
+function context<S extends JobSpec>(store: ProjectStore, spec: S): JobContext<S> {
+  return {
+    jobId: 'bench',
+    store,
+    spec,
+    signal: new AbortController().signal,
+    shutdownRequested: false,
+    waitWhilePaused: () => Promise.resolve(),
+    progress: () => undefined,
+    log: () => undefined,
+    emit: () => undefined,
+  };
+}
+
+async function decodeOnly(o: Options): Promise<Record<string, unknown>> {
+  const source = await probeSource(String(o.video));
+  const t0 = performance.now();
+  let n = 0;
+  for await (const frame of decodeFrames(source, { stride: 1, startIndex: 0 })) if (frame.rgb) n += 1;
+  return {
+    frames: n,
+    fps: n / ((performance.now() - t0) / 1000),
+    clipFps: source.media.fps,
+    size: `${source.media.displayWidth}x${source.media.displayHeight}`,
+  };
+}
+
+/** ffmpeg decoding into raw frames piped into ffmpeg encoding with the export's settings: the floor for conversion. */
+async function decodeEncode(o: Options): Promise<Record<string, unknown>> {
+  const ffmpeg = requireTool('ffmpeg');
+  const source = await probeSource(String(o.video));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const dec = spawn(ffmpeg, ['-v', 'error', '-i', source.path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+    const enc = spawn(ffmpeg, [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${source.media.displayWidth}x${source.media.displayHeight}`,
+      '-r',
+      String(source.media.frameRate ?? source.media.fps),
+      '-i',
+      'pipe:0',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '16',
+      '-pix_fmt',
+      'yuv420p',
+      path.join(dir, 'out.mp4'),
+    ]);
+    dec.stdout.pipe(enc.stdin);
+    enc.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`encode exit ${code}`))));
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  rmSync(dir, { recursive: true, force: true });
+  return { frames: source.media.frameCount, fps: source.media.frameCount / seconds };
+}
+
+async function extract(o: Options): Promise<Record<string, unknown>> {
+  const dir = path.join(
+    typeof o.workDir === 'string'
+      ? mkdtempSync(path.join(o.workDir, 'extract-'))
+      : mkdtempSync(path.join(os.tmpdir(), 'fp-bench-')),
+    'project',
+  );
+  const a = await probeSource(String(o.video));
+  const b = await probeSource(String(o.stills));
+  const store = ProjectStore.create(dir, {
+    sources: {
+      a: { side: 'a', kind: a.kind, path: a.path, media: a.media },
+      b: { side: 'b', kind: b.kind, path: b.path, media: b.media },
+    },
+    settings: { extraction: { frameStride: Number(o.stride ?? 1) } },
+  });
+  const t0 = performance.now();
+  const result = (await runExtract(context(store, { type: 'extract' as const, side: 'a' as const }))) as {
+    sides: { a: { framesRead: number; facesKept: number } };
+  };
+  const seconds = (performance.now() - t0) / 1000;
+  store.close();
+  if (o.keep !== true) rmSync(path.dirname(dir), { recursive: true, force: true });
+  return {
+    frames: result.sides.a.framesRead,
+    facesKept: result.sides.a.facesKept,
+    fps: result.sides.a.framesRead / seconds,
+    clipFps: a.media.fps,
+    project: o.keep === true ? dir : null,
+  };
+}
+
+function syntheticFaces(seed: number): Sample[] {
+  return Array.from({ length: 8 }, (_, k) => {
+    const rgb = new Uint8Array(256 * 256 * 3);
+    const eyes = new Uint8Array(256 * 256);
+    for (let i = 0; i < rgb.length; i += 1) rgb[i] = (i * (7 + k + seed)) % 251;
+    for (let y = 100; y < 118; y += 1) for (let x = 80; x < 176; x += 1) eyes[y * 256 + x] = 255;
+    return { rgb, eyes };
+  });
+}
+
+async function train(o: Options): Promise<Record<string, unknown>> {
+  const report = await selectBackend('auto');
+  const arch = archFromSettings({
+    resolution: 64,
+    capacity: o.capacity as 'lite' | 'standard',
+    useSelfAttention: o.selfAttention !== false,
+    norm: 'instancenorm',
+    modelWidth: o.modelWidth as number | undefined,
+  });
+  const batch = Number(o.batch ?? 8);
+  const trainer = new Trainer({ arch, batchSize: batch, totalIterations: 20_000, seed: 1, learningRateFactor: 1 });
+  const faces = new FaceSet({ a: syntheticFaces(0), b: syntheticFaces(1) });
+  const iterations = Number(o.iterations ?? 3);
+  const batches = Array.from(
+    { length: iterations + 1 },
+    () => [faces.batch('a', batch, 64, trainer.dataRng), faces.batch('b', batch, 64, trainer.dataRng)] as const,
+  );
+  await trainer.stepBatches(...(batches[0] as (typeof batches)[number]));
+  const t0 = performance.now();
+  for (let i = 1; i <= iterations; i += 1) await trainer.stepBatches(...(batches[i] as (typeof batches)[number]));
+  const ms = (performance.now() - t0) / iterations;
+  const p0 = performance.now();
+  faces.batch('a', batch, 64, trainer.dataRng);
+  const prepMs = performance.now() - p0;
+  const params = trainer.weights.count();
+  trainer.dispose();
+  return { backend: report.selected, msPerIteration: ms, batchPrepMsPerSide: prepMs, params, arch };
+}
+
+/** Conversion speed with a 64 px lite generator (untrained weights: speed does not depend on training). */
+async function convert(o: Options): Promise<Record<string, unknown>> {
+  await selectBackend('auto');
+  const project = String(o.project);
+  const store = ProjectStore.open(project);
+  const arch = archFromSettings({
+    resolution: 64,
+    capacity: 'lite',
+    useSelfAttention: true,
+    norm: 'instancenorm',
+    modelWidth: o.modelWidth as number | undefined,
+  });
+  const trainer = new Trainer({ arch, batchSize: 1, totalIterations: 1, seed: 1, learningRateFactor: 1 });
+  await exportGenerator(path.join(store.dir, GENERATOR_FILE), trainer, {});
+  trainer.dispose();
+  const output = path.join(store.dir, 'exports', 'bench.mp4');
+  const t0 = performance.now();
+  const result = (await runConvert(
+    context(store, {
+      type: 'convert' as const,
+      input: String(o.video),
+      output,
+      config: o.endFrame ? { end_frame: Number(o.endFrame) } : {},
+      metricsOnly: false,
+    }),
+  )) as { frames: number; framesSwapped: number; jitterRawPx: number; jitterSmoothedPx: number };
+  const seconds = (performance.now() - t0) / 1000;
+  store.close();
+  return { ...result, fps: result.frames / seconds };
+}
+
+/** A 1080p version of the clip (upscaled), so extraction is measured on 30 px-class faces too. */
+async function upscale(o: Options): Promise<Record<string, unknown>> {
+  execFileSync(requireTool('ffmpeg'), [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    String(o.video),
+    '-vf',
+    'scale=1920:1080',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '18',
+    '-an',
+    String(o.output),
+  ]);
+  return { output: o.output };
+}
+
+const phases: Record<string, (o: Options) => Promise<Record<string, unknown>>> = {
+  decodeOnly,
+  decodeEncode,
+  extract,
+  train,
+  convert,
+  upscale,
+};
+
+const [name, json] = process.argv.slice(2);
+const phase = phases[name ?? ''];
+if (!phase) {
+  console.error(`unknown phase ${name}; one of ${Object.keys(phases).join(', ')}`);
+  process.exit(2);
+}
+phase(JSON.parse(json ?? '{}') as Options)
+  .then((result) => {
+    console.log(JSON.stringify({ ...result, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+    process.exit(0);
+  })
+  .catch((error: unknown) => {
+    console.log(JSON.stringify({ error: String((error as Error).message ?? error) }));
+    process.exit(1);
+  });
