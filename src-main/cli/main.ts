@@ -13,7 +13,7 @@ import {
 import { EngineProcess } from '../host-node/engine-process.js';
 import { EXIT, Output, usageError } from './output.js';
 
-async function withEngine<T>(out: Output, work: (engine: EngineProcess) => Promise<T>): Promise<T> {
+export async function withEngine<T>(out: Output, work: (engine: EngineProcess) => Promise<T>): Promise<T> {
   const engine = new EngineProcess({
     onInvalidMessage: (e) => out.warn(`engine sent an invalid message: ${e.message}`),
   });
@@ -49,7 +49,7 @@ function formatSummary(p: ProjectSummary): string {
 }
 
 /** Start a job and follow it to its end, with a progress bar on a terminal; Ctrl-C cancels (work so far is kept). */
-async function runJob(out: Output, engine: EngineProcess, dir: string, job: JobSpec): Promise<JobInfo> {
+export async function runJob(out: Output, engine: EngineProcess, dir: string, job: JobSpec): Promise<JobInfo> {
   const bar = out.interactive
     ? new cliProgress.SingleBar(
         {
@@ -374,22 +374,31 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     });
 
-  jsonFlag(program.command('demo').description('run the whole studio on bundled sample media (not built yet)'))
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action((opts: { json?: boolean }) => {
+  jsonFlag(
+    program
+      .command('demo')
+      .description('run the whole studio on the bundled sample clips: extract, train, convert, report'),
+  )
+    .option('--out <dir>', 'where the project, videos and report.html go', 'faceparts-demo')
+    .option('--minutes <m>', 'time budget for the whole demo', (v: string) => Number(v), 15)
+    .option('--quick', 'a tiny model for a minute or two (what the tests run)')
+    .action(async (opts: { out: string; minutes: number; quick?: boolean; json?: boolean }) => {
       const out = new Output(Boolean(opts.json));
-      setExit(
-        out.error(
-          new StudioError(
-            ErrorCode.stageUnavailable,
-            '"faceparts demo" is not built yet in this version (the main-job issue)',
-            {
-              fix: 'use new, extract, train and convert for now',
-            },
-          ),
-        ),
-      );
+      try {
+        const { runDemo } = await import('./demo.js');
+        const result = await withEngine(out, (engine) =>
+          runDemo(out, engine, { outDir: opts.out, minutes: opts.minutes, quick: Boolean(opts.quick) }),
+        );
+        out.result(result, () =>
+          [
+            `report: ${String(result.report)}`,
+            ...Object.entries(result.videos as Record<string, string>).map(([k, v]) => `video (${k}): ${v}`),
+            `project: ${String(result.project)} (open it with "faceparts serve")`,
+          ].join('\n'),
+        );
+      } catch (error) {
+        setExit(out.error(error));
+      }
     });
   return program;
 }

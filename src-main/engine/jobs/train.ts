@@ -143,7 +143,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
       iteration: trainer.iteration,
       target: settings.iterations,
       backend: report.selected,
-      generator: finished ? GENERATOR_FILE : null,
+      generator: GENERATOR_FILE,
       tensors: tf.memory().numTensors,
     };
   } catch (error) {

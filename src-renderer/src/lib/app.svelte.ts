@@ -437,9 +437,20 @@ function handleEvent(event: EngineEvent): void {
       app.logs = [...app.logs.slice(-(MAX_LOGS - 1)), event];
       break;
     default:
-      // train.losses and train.preview belong to the Train page (not built yet).
+      // train.losses and train.preview: the Train page listens for them (onEngineEvent).
       break;
   }
+  for (const listener of eventListeners) listener(event);
+}
+
+/** Page-level listeners, called with every engine event after the app state has taken it in. */
+// eslint-disable-next-line svelte/prefer-svelte-reactivity -- a listener list, not state
+const eventListeners = new Set<(event: EngineEvent) => void>();
+
+/** Calls `listener` with every engine event (after the app state is updated); returns the unsubscribe function. */
+export function onEngineEvent(listener: (event: EngineEvent) => void): () => void {
+  eventListeners.add(listener);
+  return () => eventListeners.delete(listener);
 }
 
 async function onConnected(): Promise<void> {

@@ -1,0 +1,618 @@
+import {
+  ColorCorrection,
+  ConverterConfig,
+  Direction,
+  OutputType,
+  Segmentation,
+  type FrameStatus,
+  type ProjectSummary,
+  type Side,
+} from '../../../src-shared/contract/index.js';
+
+/**
+ * The Convert page's converter form: every field of the contract's ConverterConfig except image_shape, which comes
+ * from the trained model and is shown read-only. Numbers are null while their input is empty.
+ */
+export interface ConverterForm {
+  segmentation: Segmentation;
+  direction: DirectionName;
+  color_correction: ColorCorrectionName;
+  output_type: OutputTypeName;
+  use_smoothed_bbox: boolean;
+  use_kalman_filter: boolean;
+  bbox_moving_avg_coef: number | null;
+  kf_noise_coef: number | null;
+  detection_threshold: number | null;
+  min_face_area: number | null;
+  use_auto_downscaling: boolean;
+  roi_coverage: number | null;
+  /** Empty: from the first frame. */
+  start_frame: number | null;
+  /** Empty: to the last frame. */
+  end_frame: number | null;
+  synthetic_label: boolean;
+}
+
+export type FieldName = keyof ConverterForm;
+export type FormErrors = Partial<Record<FieldName, string>>;
+export type ConverterOverrides = Partial<ConverterConfig>;
+
+export type DirectionName = ConverterConfig['direction'];
+export type ColorCorrectionName = ConverterConfig['color_correction'];
+export type OutputTypeName = ConverterConfig['output_type'];
+
+/** The contract's defaults (ConverterConfig with nothing set). */
+export const CONVERTER_DEFAULTS: ConverterConfig = ConverterConfig.parse({});
+
+/**
+ * An end frame past any real video's last frame. The engine converts up to min(end_frame, last frame), so this means
+ * "to the end"; it is only sent when the project's saved defaults hold an end frame that an empty field must clear
+ * (a settings patch can set a field but not remove it).
+ */
+export const TO_THE_END = 2 ** 31 - 1;
+
+interface Option<V extends string> {
+  value: V;
+  label: string;
+}
+
+export interface SwitchSpec {
+  kind: 'switch';
+  name: Extract<FieldName, 'use_smoothed_bbox' | 'use_kalman_filter' | 'use_auto_downscaling' | 'synthetic_label'>;
+  label: string;
+  hint: string;
+}
+
+export interface NumberSpec {
+  kind: 'number';
+  name: Extract<
+    FieldName,
+    | 'bbox_moving_avg_coef'
+    | 'kf_noise_coef'
+    | 'detection_threshold'
+    | 'min_face_area'
+    | 'roi_coverage'
+    | 'start_frame'
+    | 'end_frame'
+  >;
+  label: string;
+  hint: string;
+  /** Inclusive bounds; exclusiveMin for "more than". */
+  min: number;
+  max: number | null;
+  exclusiveMin?: boolean;
+  integer: boolean;
+  step: number;
+  unit?: string;
+  /** May be left empty (start and end frame). */
+  optional?: boolean;
+  /** What an empty optional field means. */
+  emptyMeans?: string;
+}
+
+export interface SelectSpec {
+  kind: 'select';
+  name: Extract<FieldName, 'segmentation' | 'direction' | 'color_correction' | 'output_type'>;
+  label: string;
+  hint: string;
+  /** Options, in groups where the list is long (segmentation). */
+  groups: { label: string | null; options: Option<string>[] }[];
+}
+
+export type FieldSpec = SwitchSpec | NumberSpec | SelectSpec;
+
+export interface FieldGroup {
+  id: 'swap' | 'tracking' | 'detection' | 'range';
+  title: string;
+  blurb: string;
+  fields: FieldSpec[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+const PART_WORDS: Record<string, string> = { EYES: 'eyes', EYEBROWS: 'eyebrows', NOSE: 'nose', MOUTH: 'mouth' };
+
+/** "EYES_EYEBROWS_AND_NOSE" -> "Eyes, eyebrows and nose"; "FACE" -> "Whole face". */
+export function segmentationLabel(value: Segmentation): string {
+  if (value === 'FACE') return 'Whole face';
+  const parts = partsOf(value).map((part) => PART_WORDS[part] ?? part.toLowerCase());
+  const text = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
+  return (text ?? '').charAt(0).toUpperCase() + (text ?? '').slice(1);
+}
+
+/** The face parts a segmentation swaps: "EYES_AND_MOUTH" -> ["EYES", "MOUTH"]; FACE -> []. */
+export function partsOf(value: Segmentation): string[] {
+  if (value === 'FACE') return [];
+  return value.split(/_AND_|_/).filter((part) => part !== 'AND');
+}
+
+/** The 16 segmentations grouped by how many parts they swap: the whole face, one part, two, three, all four. */
+export const SEGMENTATION_GROUPS: { label: string; options: Segmentation[] }[] = (() => {
+  const names = ['Whole face', 'One part', 'Two parts', 'Three parts', 'All four parts'];
+  const groups = names.map((label) => ({ label, options: [] as Segmentation[] }));
+  for (const value of Segmentation.options) groups[partsOf(value).length]?.options.push(value);
+  return groups.filter((group) => group.options.length > 0);
+})();
+
+export const DIRECTION_LABELS: Record<DirectionName, string> = {
+  AtoB: 'A → B (A takes B’s face)',
+  BtoA: 'B → A (B takes A’s face)',
+};
+
+export const COLOR_CORRECTION_LABELS: Record<ColorCorrectionName, string> = {
+  NONE: 'None',
+  ADAIN: 'AdaIN',
+  ADAIN_XYZ: 'AdaIN in XYZ',
+  HISTMATCH: 'Histogram matching',
+};
+
+export const OUTPUT_TYPE_LABELS: Record<OutputTypeName, string> = {
+  SINGLE: 'Result only',
+  COMBINED: 'Source | result',
+  TRIPLE: 'Source | result | mask',
+};
+
+const options = <V extends string>(values: readonly V[], labels: Record<V, string>): Option<string>[] =>
+  values.map((value) => ({ value, label: labels[value] }));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fields
+
+/** Every field of the form, grouped as the page shows them. */
+export const FIELD_GROUPS: FieldGroup[] = [
+  {
+    id: 'swap',
+    title: 'Swap',
+    blurb: 'What is swapped, which way, and how the result is laid out.',
+    fields: [
+      {
+        kind: 'select',
+        name: 'segmentation',
+        label: 'Face parts',
+        hint: 'Only these parts take the other person’s look; the rest of the face stays.',
+        groups: SEGMENTATION_GROUPS.map((group) => ({
+          label: group.label,
+          options: group.options.map((value) => ({ value, label: segmentationLabel(value) })),
+        })),
+      },
+      {
+        kind: 'select',
+        name: 'direction',
+        label: 'Direction',
+        hint: 'A → B converts a video of person A.',
+        groups: [{ label: null, options: options(Direction.options, DIRECTION_LABELS) }],
+      },
+      {
+        kind: 'select',
+        name: 'color_correction',
+        label: 'Colour correction',
+        hint: 'Matches the swapped face’s colours to the frame.',
+        groups: [{ label: null, options: options(ColorCorrection.options, COLOR_CORRECTION_LABELS) }],
+      },
+      {
+        kind: 'select',
+        name: 'output_type',
+        label: 'Output layout',
+        hint: 'Side-by-side layouts make the video wider.',
+        groups: [{ label: null, options: options(OutputType.options, OUTPUT_TYPE_LABELS) }],
+      },
+    ],
+  },
+  {
+    id: 'tracking',
+    title: 'Face tracking',
+    blurb: 'Steadies the face box from frame to frame.',
+    fields: [
+      { kind: 'switch', name: 'use_smoothed_bbox', label: 'Smooth the face box', hint: 'Less jitter in the swap.' },
+      {
+        kind: 'switch',
+        name: 'use_kalman_filter',
+        label: 'Kalman filter',
+        hint: 'Off: a moving average instead.',
+      },
+      {
+        kind: 'number',
+        name: 'bbox_moving_avg_coef',
+        label: 'Moving-average weight',
+        hint: 'Higher follows the face more slowly.',
+        min: 0,
+        max: 1,
+        integer: false,
+        step: 0.05,
+      },
+      {
+        kind: 'number',
+        name: 'kf_noise_coef',
+        label: 'Kalman noise',
+        hint: 'Higher trusts each frame’s box more.',
+        min: 0,
+        max: null,
+        exclusiveMin: true,
+        integer: false,
+        step: 0.001,
+      },
+    ],
+  },
+  {
+    id: 'detection',
+    title: 'Detection',
+    blurb: 'Which faces are found in the video, and how much of the face is swapped.',
+    fields: [
+      {
+        kind: 'number',
+        name: 'detection_threshold',
+        label: 'Detection threshold',
+        hint: 'Lower finds smaller, harder faces.',
+        min: 0,
+        max: 1,
+        integer: false,
+        step: 0.05,
+      },
+      {
+        kind: 'number',
+        name: 'min_face_area',
+        label: 'Smallest face',
+        hint: 'Faces with a smaller box are ignored.',
+        min: 0,
+        max: null,
+        integer: true,
+        step: 25,
+        unit: 'px²',
+      },
+      {
+        kind: 'number',
+        name: 'roi_coverage',
+        label: 'Face coverage',
+        hint: 'Share of the face box the model sees.',
+        min: 0.5,
+        max: 1,
+        integer: false,
+        step: 0.01,
+      },
+      {
+        kind: 'switch',
+        name: 'use_auto_downscaling',
+        label: 'Auto-downscale large frames',
+        hint: 'Detect on a smaller copy of big frames.',
+      },
+    ],
+  },
+  {
+    id: 'range',
+    title: 'Frames',
+    blurb: 'Which part of the video to convert.',
+    fields: [
+      {
+        kind: 'number',
+        name: 'start_frame',
+        label: 'Start frame',
+        hint: 'Empty: from the first frame.',
+        min: 0,
+        max: null,
+        integer: true,
+        step: 1,
+        optional: true,
+        emptyMeans: 'first',
+      },
+      {
+        kind: 'number',
+        name: 'end_frame',
+        label: 'End frame',
+        hint: 'Empty: to the last frame. Audio is kept only for the whole video.',
+        min: 0,
+        max: null,
+        integer: true,
+        step: 1,
+        optional: true,
+        emptyMeans: 'last',
+      },
+      {
+        kind: 'switch',
+        name: 'synthetic_label',
+        label: 'Synthetic label',
+        hint: 'The original’s label option; exports always say “synthetic” in their metadata.',
+      },
+    ],
+  },
+];
+
+export const FIELDS: FieldSpec[] = FIELD_GROUPS.flatMap((group) => group.fields);
+
+export function fieldSpec(name: FieldName): FieldSpec {
+  const spec = FIELDS.find((field) => field.name === name);
+  if (!spec) throw new Error(`no converter field ${name}`);
+  return spec;
+}
+
+/** "0 to 1", "more than 0", "0 or more" (whole numbers say so). */
+export function rangeText(spec: NumberSpec): string {
+  const whole = spec.integer ? 'a whole number' : 'a number';
+  if (spec.max !== null) return `${whole} from ${formatNumber(spec.min)} to ${formatNumber(spec.max)}`;
+  return spec.exclusiveMin ? `${whole} above ${formatNumber(spec.min)}` : `${whole}, ${formatNumber(spec.min)} or more`;
+}
+
+function formatNumber(value: number): string {
+  return value.toLocaleString('en-US', { maximumFractionDigits: 6 });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Form <-> config
+
+export function formFromConfig(config: ConverterConfig): ConverterForm {
+  return {
+    segmentation: config.segmentation,
+    direction: config.direction,
+    color_correction: config.color_correction,
+    output_type: config.output_type,
+    use_smoothed_bbox: config.use_smoothed_bbox,
+    use_kalman_filter: config.use_kalman_filter,
+    bbox_moving_avg_coef: config.bbox_moving_avg_coef,
+    kf_noise_coef: config.kf_noise_coef,
+    detection_threshold: config.detection_threshold,
+    min_face_area: config.min_face_area,
+    use_auto_downscaling: config.use_auto_downscaling,
+    roi_coverage: config.roi_coverage,
+    start_frame: config.start_frame === undefined || config.start_frame === 0 ? null : config.start_frame,
+    end_frame: config.end_frame === undefined || config.end_frame >= TO_THE_END ? null : config.end_frame,
+    synthetic_label: config.synthetic_label,
+  };
+}
+
+/** The input's value as a number; null when empty (a number input binds empty as null or undefined). */
+function numberOf(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The model's input shape, [r, r, 3], from the training resolution. */
+export function imageShape(resolution: number): [number, number, 3] {
+  return [resolution, resolution, 3];
+}
+
+export interface Validated {
+  /** The full config when the form is valid, else null. */
+  config: ConverterConfig | null;
+  errors: FormErrors;
+}
+
+/**
+ * Checks the form against the contract's ConverterConfig schema (and that the end frame is not before the start),
+ * with each problem in words under its field.
+ */
+export function validateForm(form: ConverterForm, resolution = CONVERTER_DEFAULTS.image_shape[0]): Validated {
+  const errors: FormErrors = {};
+  const candidate: Record<string, unknown> = { image_shape: imageShape(resolution) };
+  for (const spec of FIELDS) {
+    const raw: unknown = form[spec.name];
+    if (spec.kind === 'number') {
+      const value = numberOf(raw);
+      if (value === null) {
+        if (!spec.optional) errors[spec.name] = `${spec.label}: enter ${rangeText(spec)}`;
+        continue;
+      }
+      candidate[spec.name] = value;
+    } else {
+      candidate[spec.name] = raw;
+    }
+  }
+  const parsed = ConverterConfig.safeParse(candidate);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path[0];
+      if (typeof name !== 'string' || !isFieldName(name) || errors[name]) continue;
+      const spec = fieldSpec(name);
+      errors[name] =
+        spec.kind === 'number'
+          ? `${spec.label}: ${rangeText(spec)}`
+          : spec.kind === 'select'
+            ? `${spec.label}: choose one of ${spec.groups.flatMap((g) => g.options.map((o) => o.value)).join(', ')}`
+            : `${spec.label}: on or off`;
+    }
+  }
+  const start = numberOf(form.start_frame);
+  const end = numberOf(form.end_frame);
+  if (start !== null && end !== null && end < start && !errors.start_frame && !errors.end_frame)
+    errors.end_frame = `End frame: not before the start frame (${start})`;
+  const valid = parsed.success && Object.keys(errors).length === 0;
+  return { config: valid ? parsed.data : null, errors };
+}
+
+export function isFieldName(name: string): name is FieldName {
+  return FIELDS.some((field) => field.name === name);
+}
+
+/**
+ * The overrides sent with convert.preview, jobs.start and project.updateSettings: every field of a valid form
+ * (image_shape is the model's and never sent). An empty start or end frame is left out, unless `saved` (the
+ * project's defaults, which the engine merges under the overrides) holds one: then it is cleared explicitly (start
+ * 0, end TO_THE_END).
+ */
+export function overridesFromForm(form: ConverterForm, saved?: Partial<ConverterConfig>): ConverterOverrides {
+  const value = (name: NumberSpec['name'], fallback: number): number => numberOf(form[name]) ?? fallback;
+  const overrides: ConverterOverrides = {
+    segmentation: form.segmentation,
+    direction: form.direction,
+    color_correction: form.color_correction,
+    output_type: form.output_type,
+    use_smoothed_bbox: form.use_smoothed_bbox,
+    use_kalman_filter: form.use_kalman_filter,
+    bbox_moving_avg_coef: value('bbox_moving_avg_coef', CONVERTER_DEFAULTS.bbox_moving_avg_coef),
+    kf_noise_coef: value('kf_noise_coef', CONVERTER_DEFAULTS.kf_noise_coef),
+    detection_threshold: value('detection_threshold', CONVERTER_DEFAULTS.detection_threshold),
+    min_face_area: value('min_face_area', CONVERTER_DEFAULTS.min_face_area),
+    use_auto_downscaling: form.use_auto_downscaling,
+    roi_coverage: value('roi_coverage', CONVERTER_DEFAULTS.roi_coverage),
+    synthetic_label: form.synthetic_label,
+  };
+  const start = numberOf(form.start_frame);
+  const end = numberOf(form.end_frame);
+  if (start !== null) overrides.start_frame = start;
+  else if (saved?.start_frame !== undefined && saved.start_frame !== 0) overrides.start_frame = 0;
+  if (end !== null) overrides.end_frame = end;
+  else if (saved?.end_frame !== undefined && saved.end_frame < TO_THE_END) overrides.end_frame = TO_THE_END;
+  return overrides;
+}
+
+/** Whether the form says the same as a saved config (what "Save as project defaults" would change). */
+export function sameAsConfig(form: ConverterForm, config: ConverterConfig): boolean {
+  const a = formFromConfig(config);
+  return FIELDS.every((spec) => {
+    const left: unknown = spec.kind === 'number' ? numberOf(form[spec.name]) : form[spec.name];
+    return Object.is(left, a[spec.name]);
+  });
+}
+
+/** The form field an engine error names: "params.job.config.roi_coverage" or "settings.converter.segmentation". */
+export function fieldOfError(field: string | null | undefined): FieldName | null {
+  if (!field) return null;
+  const last = field.split('.').at(-1) ?? '';
+  return isFieldName(last) ? last : null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Export paths
+
+/** POSIX "/x", Windows "C:\x" or "C:/x", UNC "\\server\share". */
+export function isAbsolutePath(value: string): boolean {
+  return value.startsWith('/') || /^[A-Za-z]:[\\/]/.test(value) || value.startsWith('\\\\');
+}
+
+/** A file-name-safe form of a project name: "Obama → Biden (take 2)" -> "obama-biden-take-2". */
+export function slug(name: string): string {
+  const text = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return text || 'export';
+}
+
+function separatorOf(dir: string): '/' | '\\' {
+  return dir.includes('\\') && !dir.includes('/') ? '\\' : '/';
+}
+
+/**
+ * <project>/exports/<name>-<segmentation>.mp4, e.g. /p/exports/my-swap-eyes-and-nose.mp4; "-2", "-3" … are added
+ * while the name is taken by an earlier export.
+ */
+export function defaultOutputPath(
+  dir: string,
+  name: string,
+  segmentation: Segmentation,
+  taken: readonly string[] = [],
+): string {
+  const sep = separatorOf(dir);
+  const folder = `${dir.replace(/[\\/]+$/, '')}${sep}exports${sep}`;
+  const stem = `${slug(name)}-${segmentation.toLowerCase().replace(/_/g, '-')}`;
+  const used = new Set(taken.map((p) => p.replace(/\\/g, '/')));
+  for (let n = 1; ; n += 1) {
+    const candidate = `${folder}${stem}${n === 1 ? '' : `-${n}`}.mp4`;
+    if (!used.has(candidate.replace(/\\/g, '/'))) return candidate;
+  }
+}
+
+/** The video to convert: the source side's path when it is a video (A for AtoB, B for BtoA), else empty. */
+export function defaultInputPath(sources: ProjectSummary['sources'], direction: DirectionName): string {
+  const source = sources[sourceSide(direction)];
+  return source.kind === 'video' ? source.path : '';
+}
+
+/** The side whose person is converted: A for AtoB, B for BtoA. */
+export function sourceSide(direction: DirectionName): Side {
+  return direction === 'AtoB' ? 'a' : 'b';
+}
+
+export interface ExportPathErrors {
+  input?: string;
+  output?: string;
+}
+
+export function exportPathErrors(input: string, output: string): ExportPathErrors {
+  const errors: ExportPathErrors = {};
+  const i = input.trim();
+  const o = output.trim();
+  if (!i) errors.input = 'Enter the path of the video to convert.';
+  else if (!isAbsolutePath(i)) errors.input = 'Enter the full path of the video (starting at the root of the disk).';
+  if (!o) errors.output = 'Enter where the converted video goes.';
+  else if (!isAbsolutePath(o)) errors.output = 'Enter the full path of the output file.';
+  else if (!/\.(mp4|mov|mkv|webm|m4v)$/i.test(o)) errors.output = 'End the output file name with .mp4.';
+  else if (i && o === i) errors.output = 'The output must not overwrite the input video.';
+  return errors;
+}
+
+/** "/p/exports/a.mp4" -> { folder: "/p/exports", file: "a.mp4" }. */
+export function splitPath(value: string): { folder: string; file: string } {
+  const cut = Math.max(value.lastIndexOf('/'), value.lastIndexOf('\\'));
+  return cut < 0 ? { folder: '', file: value } : { folder: value.slice(0, cut), file: value.slice(cut + 1) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Results and frames
+
+export interface ExportMetrics {
+  output: string;
+  metricsFile: string | null;
+  frames: number;
+  framesSwapped: number;
+  jitterRawPx: number;
+  jitterSmoothedPx: number;
+  segmentation: string | null;
+  direction: string | null;
+  colorCorrection: string | null;
+}
+
+/** A finished convert job's result, or null when it has none (cancelled, failed, metrics missing). */
+export function exportMetrics(result: Record<string, unknown> | null | undefined): ExportMetrics | null {
+  if (!result || typeof result['output'] !== 'string') return null;
+  const num = (key: string): number | null => {
+    const value = result[key];
+    return typeof value === 'number' && Number.isFinite(value) ? value : null;
+  };
+  const str = (key: string): string | null => (typeof result[key] === 'string' ? (result[key] as string) : null);
+  const frames = num('frames');
+  const framesSwapped = num('framesSwapped');
+  if (frames === null || framesSwapped === null) return null;
+  return {
+    output: result['output'],
+    metricsFile: str('metricsFile'),
+    frames,
+    framesSwapped,
+    jitterRawPx: num('jitterRawPx') ?? 0,
+    jitterSmoothedPx: num('jitterSmoothedPx') ?? 0,
+    segmentation: str('segmentation'),
+    direction: str('direction'),
+    colorCorrection: str('colorCorrection'),
+  };
+}
+
+/** How much smoothing cut the jitter, in percent (0 when there was none to cut). */
+export function jitterReduction(metrics: Pick<ExportMetrics, 'jitterRawPx' | 'jitterSmoothedPx'>): number {
+  if (!(metrics.jitterRawPx > 0)) return 0;
+  return Math.round((1 - metrics.jitterSmoothedPx / metrics.jitterRawPx) * 100);
+}
+
+/** Frames where the side's chosen person is aligned: the ones a preview can convert. */
+export function previewable(status: FrameStatus | null | undefined): boolean {
+  return status === 'kept' || status === 'skipped';
+}
+
+/** The list position to preview first: the kept frame nearest the middle, else any previewable one, else 0. */
+export function defaultPreviewPosition(statuses: readonly (FrameStatus | null)[]): number {
+  const middle = (statuses.length - 1) / 2;
+  let best = -1;
+  for (const wanted of [(s: FrameStatus | null) => s === 'kept', previewable]) {
+    statuses.forEach((status, position) => {
+      if (wanted(status) && (best < 0 || Math.abs(position - middle) < Math.abs(best - middle))) best = position;
+    });
+    if (best >= 0) return best;
+  }
+  return 0;
+}
+
+/** The next previewable position after (step 1) or before (step -1) `from`, or null. */
+export function nextPreviewable(statuses: readonly (FrameStatus | null)[], from: number, step: 1 | -1): number | null {
+  for (let position = from + step; position >= 0 && position < statuses.length; position += step)
+    if (previewable(statuses[position])) return position;
+  return null;
+}

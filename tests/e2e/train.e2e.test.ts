@@ -1,0 +1,228 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src-main/serve/server.js';
+import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
+import { REPO, scratch } from '../helpers/paths.js';
+import { synthClip } from '../helpers/synth.js';
+
+/**
+ * The Train page in a real browser (serve mode, the built renderer in dist/renderer, so `npm run build` first): a
+ * project made and extracted with the CLI from synthesised stills is trained for four tiny iterations from the page,
+ * paused and resumed on the way; the charts, the previews and the state come back after a reload.
+ */
+
+const NAME = 'Training run';
+
+let root: string;
+let dir: string;
+let browser: StudioBrowser;
+let server: RunningServer;
+let studio: StudioPage;
+
+beforeAll(async () => {
+  if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
+    throw new Error('dist/renderer is missing: run npm run build');
+  root = scratch('e2e-train');
+  const env = { FACEPARTS_HOME: path.join(root, 'home') };
+  const a = await synthClip(path.join(root, 'clips', 'a'), ['a_obama_1.jpg', 'a_obama_2.jpg'], 3);
+  const b = await synthClip(path.join(root, 'clips', 'b'), ['b_biden_2.jpg', 'b_biden_1.jpg'], 3);
+  dir = path.join(root, 'project');
+  const created = await runCli(['new', dir, '--a', a, '--b', b, '--name', NAME, '--json'], env);
+  expect(created.code, created.stderr).toBe(0);
+  const extracted = await runCli(['extract', dir, '--json'], env);
+  expect(extracted.code, extracted.stdout + extracted.stderr).toBe(0);
+
+  browser = await launchBrowser();
+  server = await startServer({ host: '127.0.0.1', port: 0, env });
+  studio = await browser.newPage();
+  studio.page.setDefaultTimeout(20_000);
+}, 120_000);
+
+afterAll(async () => {
+  await studio?.context.close().catch(() => undefined);
+  await server?.close().catch(() => undefined);
+  await browser?.close();
+});
+
+async function waitText(locator: Locator, pattern: RegExp, timeout?: number): Promise<string> {
+  const match = locator.filter({ hasText: pattern }).first();
+  await match.waitFor({ state: 'visible', ...(timeout === undefined ? {} : { timeout }) });
+  return (await match.textContent()) ?? '';
+}
+
+async function connected(page: Page): Promise<void> {
+  await waitText(page.getByTestId('status-connection'), /Connected/);
+  await waitText(page.getByTestId('status-engine'), /ready|busy/);
+}
+
+function squash(text: string | null): string {
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+function chart(page: Page, key: string, points?: number): Locator {
+  const count = points === undefined ? '' : `[data-points="${points}"]`;
+  return page.locator(`[data-testid="loss-chart"][data-key="${key}"]${count}`);
+}
+
+/** Pixels of a chart's canvas close to its line colour: proof the curve was drawn, not just counted. */
+async function linePixels(page: Page, key: string, rgb: [number, number, number]): Promise<number> {
+  return (await page.evaluate(`(() => {
+    const canvas = document.querySelector('[data-testid="loss-chart"][data-key="${key}"] canvas');
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const d = Math.abs(data[i] - ${rgb[0]}) + Math.abs(data[i + 1] - ${rgb[1]}) + Math.abs(data[i + 2] - ${rgb[2]});
+      if (data[i + 3] > 200 && d < 60) n += 1;
+    }
+    return n;
+  })()`)) as number;
+}
+
+/** The natural width of the big preview image once it has loaded (the grid PNG is 1024 px wide at 64 px). */
+async function previewWidth(page: Page): Promise<number> {
+  return (await page.evaluate(`(() => {
+    const img = document.querySelector('[data-testid="train-preview"]');
+    return img && img.complete ? img.naturalWidth : 0;
+  })()`)) as number;
+}
+
+const GA_BLUE: [number, number, number] = [127, 167, 217];
+
+describe('Train page (serve mode)', () => {
+  it('trains four iterations from the form, pauses and resumes, and draws losses and previews', async () => {
+    const { page } = studio;
+    await page.goto(server.url);
+    await connected(page);
+    await page.getByTestId('project-row').filter({ hasText: NAME }).getByTestId('project-open').click();
+    await waitText(page.getByTestId('project-title'), new RegExp(`^${NAME}$`));
+    await page.getByTestId('nav-train').click();
+    await page.getByTestId('train-page').waitFor();
+    expect(squash(await page.getByTestId('train-state').textContent())).toBe('Not started');
+    await page.getByTestId('train-preview-none').waitFor();
+
+    // Prefilled from the project's training settings (the defaults).
+    expect(await page.getByTestId('train-iterations').inputValue()).toBe('20000');
+    expect(await page.getByTestId('train-batch').inputValue()).toBe('8');
+    expect(await page.getByTestId('train-model-width').inputValue()).toBe('');
+    await page.getByTestId('train-iterations').fill('4');
+    await page.getByTestId('train-batch').fill('2');
+    await page.getByTestId('train-model-width').fill('8');
+    await page.getByTestId('train-attention').selectOption({ label: 'off' });
+    await page.getByTestId('train-preview-every').fill('2');
+    // A bad value blocks the start and says why.
+    await page.getByTestId('train-checkpoint-every').fill('0');
+    await waitText(page.getByTestId('train-form-error'), /Checkpoint every/);
+    expect(await page.getByTestId('train-start').isDisabled()).toBe(true);
+    await page.getByTestId('train-checkpoint-every').fill('500');
+    await page.getByTestId('train-start').click();
+
+    // Paused while it sets up (the pause holds before the next iteration), then resumed.
+    await page.getByTestId('train-pause').click();
+    await page.locator('[data-testid="train-state"][data-state="paused"]').waitFor();
+    expect(squash(await page.getByTestId('train-state').textContent())).toBe('Paused');
+    await page.getByTestId('train-resume').click();
+
+    // Four points on each chart, two previews, and the job completes.
+    for (const key of ['GA', 'GB', 'DA', 'DB']) {
+      await chart(page, key, 4).waitFor({ timeout: 60_000 });
+    }
+    await page.locator('[data-testid="train-state"][data-state="completed"]').waitFor({ timeout: 30_000 });
+    expect(squash(await page.getByTestId('train-state').textContent())).toBe('Completed');
+    expect(squash(await page.getByTestId('train-iteration').textContent())).toBe('Iteration 4 / 4');
+    expect(squash(await page.getByTestId('train-backend').textContent())).toMatch(
+      /^Backend (tfjs-node-gpu|webgpu|tfjs-node|wasm|cpu)$/,
+    );
+    await page.locator('[data-testid="train-preview"][data-iteration="4"]').waitFor();
+    await expect.poll(() => previewWidth(page)).toBe(1024);
+    expect(
+      await page.evaluate(
+        `[...document.querySelectorAll('[data-testid="preview-thumb"]')].map((item) => item.dataset.iteration)`,
+      ),
+    ).toEqual(['4', '2']);
+    expect(await linePixels(page, 'GA', GA_BLUE)).toBeGreaterThan(30);
+
+    // The page shows what the engine recorded.
+    const history = await server.engine.client.request('train.history', { dir });
+    expect(history.losses.map((point) => point.iteration)).toEqual([1, 2, 3, 4]);
+    const ga = Number(squash(await chart(page, 'GA').locator('.latest').textContent()));
+    const recorded = history.losses[3]?.losses.GA as number;
+    expect(Math.abs(ga - recorded) / recorded, `${ga} vs ${recorded}`).toBeLessThan(0.01);
+    const project = await server.engine.client.request('project.open', { dir });
+    expect(project.settings.training).toMatchObject({
+      iterations: 4,
+      batchSize: 2,
+      modelWidth: 8,
+      useSelfAttention: false,
+      previewEvery: 2,
+    });
+
+    // An earlier preview from the strip, then back to the latest.
+    await page.locator('[data-testid="preview-thumb"][data-iteration="2"]').click();
+    await page.locator('[data-testid="train-preview"][data-iteration="2"]').waitFor();
+    await page.getByTestId('preview-latest').click();
+    await page.locator('[data-testid="train-preview"][data-iteration="4"]').waitFor();
+
+    // Components add lines to the generator charts; log scale and the recent window keep the points.
+    await page.getByTestId('chart-components').check();
+    await waitText(page.getByTestId('chart-legend'), /adv.*recon.*edge.*mask.*tv/);
+    await page.getByTestId('chart-log').check();
+    await page.getByTestId('chart-recent').check();
+    await page.getByTestId('chart-recent-span').fill('2');
+    await chart(page, 'GA', 2).waitFor();
+    await screenshot(page, 'train-components');
+    await page.getByTestId('chart-recent').uncheck();
+    await page.getByTestId('chart-log').uncheck();
+    await page.getByTestId('chart-components').uncheck();
+    await page.getByTestId('chart-legend').waitFor({ state: 'detached' });
+    await chart(page, 'GA', 4).waitFor();
+  }, 90_000);
+
+  it('draws the same history after a reload', async () => {
+    const { page } = studio;
+    await page.reload();
+    await connected(page);
+    await page.getByTestId('train-page').waitFor();
+    for (const key of ['GA', 'GB', 'DA', 'DB']) await chart(page, key, 4).waitFor();
+    await page.locator('[data-testid="train-preview"][data-iteration="4"]').waitFor();
+    expect(await page.getByTestId('preview-thumb').count()).toBe(2);
+    expect(squash(await page.getByTestId('train-state').textContent())).toBe('Completed');
+    expect(squash(await page.getByTestId('train-iteration').textContent())).toBe('Iteration 4 / 4');
+    expect(await page.getByTestId('train-iterations').inputValue()).toBe('4');
+    expect(await page.getByTestId('train-model-width').inputValue()).toBe('8');
+    expect(await page.getByTestId('train-start').isEnabled()).toBe(true);
+    await expect.poll(() => linePixels(page, 'GA', GA_BLUE)).toBeGreaterThan(30);
+    await expect.poll(() => previewWidth(page)).toBe(1024);
+    await screenshot(page, 'train');
+  }, 60_000);
+
+  it('stops a longer run with a checkpoint, and offers to continue it', async () => {
+    const { page } = studio;
+    await page.getByTestId('train-iterations').fill('200');
+    await page.getByTestId('train-start').click();
+    // The finished run 1 is not continued: run 2 starts, and the page switches to it at its first losses.
+    await page.locator('[data-testid="train-state"][data-state="running"]').waitFor();
+    await page.getByTestId('train-preview-none').waitFor({ timeout: 30_000 });
+    await page.getByTestId('train-stop').click();
+    await page.locator('[data-testid="train-state"][data-state="cancelled"]').waitFor({ timeout: 30_000 });
+    expect(squash(await page.getByTestId('train-state').textContent())).toBe('Stopped');
+
+    const project = await server.engine.client.request('project.open', { dir });
+    const run = project.trainingRuns.find((item) => item.id === 2);
+    expect(run).toMatchObject({ state: 'stopped', targetIterations: 200 });
+    const stoppedAt = run?.iteration as number;
+    expect(stoppedAt).toBeGreaterThan(0);
+    expect(stoppedAt).toBeLessThan(200);
+    const history = await server.engine.client.request('train.history', { dir });
+    expect(history.losses.map((point) => point.runId)).toEqual(new Array(stoppedAt).fill(2));
+    await chart(page, 'GA', stoppedAt).waitFor();
+    await expect
+      .poll(async () => squash(await page.getByTestId('train-iteration').textContent()))
+      .toBe(`Iteration ${stoppedAt} / 200`);
+    await waitText(page.getByTestId('train-status'), /Start continues run 2 from its last checkpoint/);
+    expect(await page.getByTestId('train-start').isEnabled()).toBe(true);
+    expect(studio.problems).toEqual([]);
+  }, 60_000);
+});

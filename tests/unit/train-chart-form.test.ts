@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { TrainingSettings } from '../../src-shared/contract/index.js';
+import { formErrors, formFromSettings, overridesFromForm } from '../../src-renderer/src/lib/train-form.js';
+
+const defaults = TrainingSettings.parse({});
+
+describe('Train page settings form', () => {
+  it('is prefilled from the project settings, an unset or default width shown empty', () => {
+    expect(formFromSettings(defaults)).toEqual({
+      iterations: 20_000,
+      batchSize: 8,
+      resolution: 64,
+      capacity: 'lite',
+      backend: 'auto',
+      useSelfAttention: true,
+      previewEvery: 300,
+      checkpointEvery: 500,
+      modelWidth: null,
+    });
+    expect(formFromSettings({ ...defaults, modelWidth: 32 }).modelWidth).toBeNull();
+    expect(formFromSettings({ ...defaults, modelWidth: 8 }).modelWidth).toBe(8);
+    // 32 is not standard's default (64), so it is shown.
+    expect(formFromSettings({ ...defaults, capacity: 'standard', modelWidth: 32 }).modelWidth).toBe(32);
+  });
+
+  it('turns the form into job overrides the contract accepts, with an explicit width', () => {
+    const form = {
+      ...formFromSettings(defaults),
+      iterations: 4,
+      batchSize: 2,
+      useSelfAttention: false,
+      previewEvery: 2,
+    };
+    const overrides = overridesFromForm(form);
+    expect(overrides).toEqual({
+      iterations: 4,
+      batchSize: 2,
+      resolution: 64,
+      capacity: 'lite',
+      backend: 'auto',
+      useSelfAttention: false,
+      previewEvery: 2,
+      checkpointEvery: 500,
+      modelWidth: 32,
+    });
+    expect(TrainingSettings.strict().parse(overrides)).toMatchObject(overrides);
+    expect(overridesFromForm({ ...form, capacity: 'standard' }).modelWidth).toBe(64);
+    expect(overridesFromForm({ ...form, modelWidth: 8 }).modelWidth).toBe(8);
+  });
+
+  it('names every field out of range, and accepts an empty width', () => {
+    const form = formFromSettings(defaults);
+    expect(formErrors(form)).toEqual({});
+    expect(
+      formErrors({
+        ...form,
+        iterations: 0,
+        batchSize: 2.5,
+        previewEvery: null,
+        checkpointEvery: 1_000_001,
+        modelWidth: 3,
+      }),
+    ).toEqual({
+      iterations: 'Iterations: a whole number from 1 to 1,000,000',
+      batchSize: 'Batch size: a whole number from 1 to 256',
+      previewEvery: 'Preview every: enter a whole number',
+      checkpointEvery: 'Checkpoint every: a whole number from 1 to 1,000,000',
+      modelWidth: 'Model width: a whole number from 4 to 128',
+    });
+    // An emptied number input may bind undefined rather than null.
+    expect(formErrors({ ...form, batchSize: undefined as unknown as null })).toEqual({
+      batchSize: 'Batch size: enter a whole number',
+    });
+  });
+});
