@@ -49,9 +49,16 @@ function peer(capacity: 'lite' | 'standard', quick: boolean): Json {
     path.join(repo, 'bench/peer_gan_step.py'),
   ].find((p) => existsSync(p));
   if (!script) return { available: false, reason: 'peer_gan_step.py not found' };
-  try {
-    execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
+  // The python3 first on PATH may be a private one; Debian's python3-torch lives beside /usr/bin/python3.
+  const python = ['python3', '/usr/bin/python3'].find((candidate) => {
+    try {
+      execFileSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!python) {
     return {
       available: false,
       reason: 'python3 with torch is not installed (Debian: python3-torch libopenblas0-pthread)',
@@ -71,7 +78,7 @@ function peer(capacity: 'lite' | 'standard', quick: boolean): Json {
       '1',
       ...(capacity === 'lite' ? ['--lite'] : []),
     ];
-    const out = execFileSync('python3', args, { timeout: 600_000 }).toString().trim().split('\n').pop() ?? '{}';
+    const out = execFileSync(python, args, { timeout: 900_000 }).toString().trim().split('\n').pop() ?? '{}';
     return { available: true, ...(JSON.parse(out) as Json) };
   } catch (error) {
     return { available: false, reason: String((error as Error).message).slice(0, 200) };
