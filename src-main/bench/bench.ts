@@ -76,6 +76,8 @@ function peer(capacity: 'lite' | 'standard', quick: boolean): Json {
       '3',
       '--warmup',
       '1',
+      '--threads',
+      String(os.cpus().length),
       ...(capacity === 'lite' ? ['--lite'] : []),
     ];
     const out = execFileSync(python, args, { timeout: 900_000 }).toString().trim().split('\n').pop() ?? '{}';

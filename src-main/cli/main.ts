@@ -226,6 +226,42 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     });
 
+  jsonFlag(
+    program
+      .command('choose <dir>')
+      .description("choose a side's person by a reference photo or a track id; then run extract again"),
+  )
+    .addOption(new Option('--side <side>', 'which side').choices(['a', 'b']).makeOptionMandatory())
+    .option('--reference <image>', 'a photo of the person to follow')
+    .option('--track <id>', 'a track id shown by the timeline', parseIntOption('track'))
+    .action(async (dir: string, opts: { side: 'a' | 'b'; reference?: string; track?: number; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        if (!opts.reference && opts.track === undefined)
+          throw usageError('give --reference <image> or --track <id>', 'reference');
+        const result = await withEngine(out, (engine) =>
+          opts.reference
+            ? engine.client.request('faces.chooseByReference', {
+                dir: path.resolve(dir),
+                side: opts.side,
+                image: path.resolve(opts.reference),
+              })
+            : engine.client.request('faces.chooseTrack', {
+                dir: path.resolve(dir),
+                side: opts.side,
+                trackId: opts.track as number,
+              }),
+        );
+        out.result(
+          { ...result },
+          () =>
+            `side ${opts.side.toUpperCase()} now follows track ${result.trackId}; run "faceparts extract ${dir} --side ${opts.side}" to align that person`,
+        );
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    });
+
   jsonFlag(program.command('train <dir>').description('train the swap model; resumes from the last checkpoint'))
     .option('--iterations <n>', 'total iterations', parseIntOption('iterations'))
     .addOption(new Option('--resolution <px>', 'face resolution').choices(['64', '128', '256']))

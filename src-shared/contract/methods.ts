@@ -79,6 +79,10 @@ export const methods = {
     z.strictObject({ side: Side, trackId: z.number().int() }),
   ),
 
+  'faces.chooseByReference': method(
+    ProjectRef.extend({ side: Side, image: z.string().min(1) }),
+    z.strictObject({ side: Side, trackId: z.number().int(), distance: z.number() }),
+  ),
   'masks.get': method(
     ProjectRef.extend({ faceId: z.number().int() }),
     z.strictObject({

@@ -205,6 +205,7 @@ describe('Train page (serve mode)', () => {
     // The finished run 1 is not continued: run 2 starts, and the page switches to it at its first losses.
     await page.locator('[data-testid="train-state"][data-state="running"]').waitFor();
     await page.getByTestId('train-preview-none').waitFor({ timeout: 30_000 });
+    await screenshot(page, 'train-running');
     await page.getByTestId('train-stop').click();
     await page.locator('[data-testid="train-state"][data-state="cancelled"]').waitFor({ timeout: 30_000 });
     expect(squash(await page.getByTestId('train-state').textContent())).toBe('Stopped');

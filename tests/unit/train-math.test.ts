@@ -141,3 +141,31 @@ describe('model pieces', () => {
     expect(() => decode('/x/ckpt.fpck', bytes.subarray(0, 20))).toThrow(/truncated header/);
   });
 });
+
+describe('memory-saving attention', () => {
+  it('matches the plain softmax(g f^T) h and its gradients', async () => {
+    const { attention } = await import('../../src-main/engine/model/layers.js');
+    await selectBackend('cpu');
+    const g = tf.randomNormal([2, 6, 3], 0, 1, 'float32', 1);
+    const f = tf.randomNormal([2, 6, 3], 0, 1, 'float32', 2);
+    const h = tf.randomNormal([2, 6, 4], 0, 1, 'float32', 3);
+    const weights = tf.randomNormal([2, 6, 4], 0, 1, 'float32', 4);
+    const plain = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Scalar =>
+      tf.sum(
+        tf.mul(
+          tf.matMul(tf.softmax(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true)), c as tf.Tensor3D),
+          weights,
+        ),
+      );
+    const custom = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor): tf.Scalar => tf.sum(tf.mul(attention(a, b, c), weights));
+    expect(await custom(g, f, h).data()).toEqual(await plain(g, f, h).data());
+    const expected = tf.grads(plain as (...t: tf.Tensor[]) => tf.Tensor)([g, f, h]);
+    const got = tf.grads(custom as (...t: tf.Tensor[]) => tf.Tensor)([g, f, h]);
+    for (let i = 0; i < 3; i += 1) {
+      const e = await (expected[i] as tf.Tensor).data();
+      const o = await (got[i] as tf.Tensor).data();
+      for (let k = 0; k < e.length; k += 1) expect(o[k]).toBeCloseTo(e[k] as number, 4);
+    }
+    await selectBackend('wasm');
+  });
+});

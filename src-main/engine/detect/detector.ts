@@ -40,6 +40,8 @@ export interface DetectOptions {
   threshold: number;
   /** Smallest face side (pixels) worth finding; decides the tiling. */
   minFaceSide: number;
+  /** The original's auto-downscaling: one pass over the whole (downscaled) frame, no tiles. */
+  autoDownscale?: boolean;
 }
 
 /** BlazeFace full-range on onnxruntime (CPU), run on whole frames, tiles, or regions around tracked faces. */
@@ -93,7 +95,8 @@ export class FaceDetector {
   /** Every face in a frame: the whole frame plus tiles, merged. */
   async detectFrame(rgb: Uint8Array, width: number, height: number, options: DetectOptions): Promise<Detection[]> {
     const all: Detection[] = [];
-    for (const region of coverageRegions(width, height, options.minFaceSide)) {
+    const regions = coverageRegions(width, height, options.minFaceSide);
+    for (const region of options.autoDownscale ? regions.slice(0, 1) : regions) {
       all.push(...(await this.detectRegion(rgb, width, height, region, options.threshold)));
     }
     return mergeDetections(all, options.minFaceSide);

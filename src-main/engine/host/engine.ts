@@ -20,7 +20,7 @@ import { probeSource } from '../media/probe.js';
 import { forgetProject, listRecent, rememberProject } from '../project/recent.js';
 import { ProjectStore } from '../project/store.js';
 import { availableStages } from '../stages.js';
-import { choosePerson } from '../jobs/extract.js';
+import { choosePerson, choosePersonByReference } from '../jobs/extract.js';
 import { MaskStore } from '../masks/edits.js';
 import { previewFrame } from '../convert/preview.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
@@ -253,6 +253,16 @@ export class Engine {
       choosePerson(store, side, trackId);
       this.emit({ type: 'project.changed', projectDir: store.dir, what: 'faces' });
       return { side, trackId };
+    },
+    'faces.chooseByReference': async ({ dir, side, image }) => {
+      const store = await this.openProject(dir);
+      if (this.jobs.projectHasLiveJob(store.dir))
+        throw new StudioError(ErrorCode.projectBusy, 'a job is running in this project', {
+          fix: 'wait for it or cancel it',
+        });
+      const chosen = await choosePersonByReference(store, side, path.resolve(image));
+      this.emit({ type: 'project.changed', projectDir: store.dir, what: 'faces' });
+      return { side, ...chosen };
     },
     'masks.get': async ({ dir, faceId }) => {
       const masks = new MaskStore(await this.openProject(dir));

@@ -56,7 +56,11 @@ async function trackPerson(
 ): Promise<Array<Box | null>> {
   const tracker = new Tracker();
   const perFrame: Array<Array<{ id: number; box: Box }>> = [];
-  const options = { threshold: config.detection_threshold, minFaceSide: Math.sqrt(config.min_face_area) };
+  const options = {
+    threshold: config.detection_threshold,
+    minFaceSide: Math.sqrt(config.min_face_area),
+    autoDownscale: config.use_auto_downscaling,
+  };
   let processed = 0;
   for await (const frame of decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal })) {
     if (frame.index > range.end) break;

@@ -16,7 +16,13 @@ import { thumbnailJpeg } from '../media/thumbnail.js';
 import { FacesRepo, type NewFace } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
 import { cutSignature, isCut } from '../track/scene-cut.js';
-import { Tracker, defaultPerson, mergeTracksByIdentity, type TrackerState } from '../track/tracker.js';
+import {
+  Tracker,
+  defaultPerson,
+  descriptorDistance,
+  mergeTracksByIdentity,
+  type TrackerState,
+} from '../track/tracker.js';
 import type { JobContext } from './context.js';
 
 type ExtractSpec = z.output<typeof ExtractJobSpec>;
@@ -27,8 +33,8 @@ export const EXTRACT_STAGES = { decode: 'decode', detect: 'detect', align: 'alig
 const COMMIT_BATCH = 16;
 /** On video, a full-frame (tiled) detection every this many processed frames; in between only around tracked faces. */
 const FULL_DETECT_EVERY = 8;
-/** A descriptor for every n-th kept face (and the first of each track): enough for identity metrics, cheap enough for real time. */
-const DESCRIPTOR_EVERY = 5;
+/** A descriptor for every n-th kept face (1: each), for identity metrics and person choice. */
+const DESCRIPTOR_EVERY = 1;
 const QUALITY = { maxYaw: 50, maxPitch: 40 };
 /** Frames between identity samples of a tracked face. */
 const IDENTITY_EVERY = 30;
@@ -116,7 +122,7 @@ async function detectAndTrack(
     (cursor.state as TrackerState | null) ?? undefined,
   );
   const minFaceSide = Math.sqrt(settings.minFaceArea);
-  const options = { threshold: settings.detectionThreshold, minFaceSide };
+  const options = { threshold: settings.detectionThreshold, minFaceSide, autoDownscale: settings.useAutoDownscaling };
   const total = Math.ceil(probed.media.frameCount / stride);
   let done = Math.ceil(cursor.nextIndex / stride);
   let processed = 0;
@@ -425,4 +431,71 @@ export function choosePerson(store: ProjectStore, side: Side, trackId: number): 
     store.setCursor(side, EXTRACT_STAGES.align, 0, false);
     store.setCursor(side, EXTRACT_STAGES.select, 0, false);
   });
+}
+
+/** Pick a side's person by a reference photo: the track whose identity is nearest to the face in the image. */
+export async function choosePersonByReference(
+  store: ProjectStore,
+  side: Side,
+  image: string,
+): Promise<{ trackId: number; distance: number }> {
+  let rgb: Uint8Array;
+  let width: number;
+  let height: number;
+  try {
+    const decoded = await sharp(image).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    rgb = decoded.data;
+    width = decoded.info.width;
+    height = decoded.info.height;
+  } catch (error) {
+    throw new StudioError(ErrorCode.badMedia, `${image} is not a readable image: ${(error as Error).message}`, {
+      file: image,
+      fix: 'use a JPEG or PNG photo of the person',
+    });
+  }
+  const detector = await FaceDetector.load();
+  const nets = await FaceNets.load();
+  const faces = await detector.detectFrame(rgb, width, height, { threshold: 0.6, minFaceSide: 35 });
+  const face = faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height)[0];
+  if (!face)
+    throw new StudioError(ErrorCode.badMedia, `no face was found in ${image}`, {
+      file: image,
+      fix: 'use a photo where the face is clearly visible',
+    });
+  const landmarks = await nets.landmarks(rgb, width, height, face.box);
+  const reference = await nets.descriptor(
+    rgb,
+    width,
+    height,
+    alignmentTransform(landmarks, DESCRIPTOR_CROP),
+    DESCRIPTOR_CROP,
+  );
+  const rows = store.db
+    .prepare('SELECT id, descriptor FROM tracks WHERE side = ? AND descriptor IS NOT NULL')
+    .all(side) as Array<{ id: number; descriptor: Buffer }>;
+  let best: { trackId: number; distance: number } | null = null;
+  for (const row of rows) {
+    const d = new Float32Array(
+      row.descriptor.buffer.slice(row.descriptor.byteOffset, row.descriptor.byteOffset + row.descriptor.byteLength),
+    );
+    const distance = descriptorDistance(d, reference);
+    if (!best || distance < best.distance) best = { trackId: row.id, distance };
+  }
+  if (!best)
+    throw new StudioError(ErrorCode.notFound, `side ${label(side)} has no tracked faces yet`, {
+      fix: 'run extraction first',
+    });
+  if (best.distance > 0.6) {
+    throw new StudioError(
+      ErrorCode.notFound,
+      `nobody on side ${label(side)} looks like the face in ${image} (closest identity distance ${best.distance.toFixed(2)})`,
+      {
+        file: image,
+        fix: 'use another photo of the person, or pick the person on the timeline',
+      },
+    );
+  }
+  choosePerson(store, side, best.trackId);
+  store.db.prepare('UPDATE person_choice SET reference_image = ? WHERE side = ?').run(image, side);
+  return best;
 }

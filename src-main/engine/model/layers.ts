@@ -110,23 +110,7 @@ export function selfAttention(w: Weights, name: string, x: T4): T4 {
   const f = tf.reshape(conv(w, `${name}/f`, x, c8, 1, 1, { bias: true }), [b, n, c8]);
   const g = tf.reshape(conv(w, `${name}/g`, x, c8, 1, 1, { bias: true }), [b, n, c8]);
   const hh = tf.reshape(conv(w, `${name}/h`, x, c, 1, 1, { bias: true }), [b, n, c]);
-  // One sample at a time: the N x N attention of a 64 px map is 64 MB a sample, and the whole batch's
-  // (with its gradient) would not fit in wasm's 4 GB heap.
-  const per = (i: number): tf.Tensor => {
-    const gi = tf.slice(g, [i, 0, 0], [1, n, c8]);
-    const fi = tf.slice(f, [i, 0, 0], [1, n, c8]);
-    const hi = tf.slice(hh, [i, 0, 0], [1, n, c]);
-    return tf.matMul(tf.softmax(tf.matMul(gi, fi, false, true)), hi);
-  };
-  const o = tf.reshape(
-    b === 1 || n <= 1024
-      ? tf.matMul(tf.softmax(tf.matMul(g, f, false, true)), hh)
-      : tf.concat(
-          Array.from({ length: b }, (_, i) => per(i)),
-          0,
-        ),
-    [b, h, wd, c],
-  );
+  const o = tf.reshape(attention(g, f, hh), [b, h, wd, c]);
   return tf.add(x, tf.mul(w.get(`${name}/gamma`, [1], 'zeros'), o));
 }
 
@@ -134,3 +118,52 @@ export function dense(w: Weights, name: string, x: tf.Tensor2D, units: number): 
   const kernel = w.get(`${name}/kernel`, [x.shape[1], units], 'he');
   return tf.add(tf.matMul(x, kernel as tf.Tensor2D), w.get(`${name}/bias`, [units], 'zeros'));
 }
+
+/** Softmax(g f^T) h for one sample: [N, C8] x [N, C8] x [N, C] -> [N, C]. */
+function attendOne(g: tf.Tensor2D, f: tf.Tensor2D, h: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(tf.softmax(tf.matMul(g, f, false, true)), h);
+}
+
+/**
+ * Attention over all positions with a recomputing gradient: the N x N map of a 64 px feature map is 64 MB a
+ * sample, and keeping it (and its softmax) for the whole batch until the backward pass would exhaust wasm's
+ * 4 GB heap. Forward and backward go sample by sample and keep only the inputs.
+ */
+export const attention = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [g, f, h, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const [batch, n, c8] = g.shape as [number, number, number];
+  const c = h.shape[2] as number;
+  const sample = (t: tf.Tensor, i: number, width: number): tf.Tensor2D =>
+    tf.reshape(tf.slice(t, [i, 0, 0], [1, n, width]), [n, width]);
+  const value = tf.stack(
+    Array.from({ length: batch }, (_, i) =>
+      tf.tidy(() => attendOne(sample(g, i, c8), sample(f, i, c8), sample(h, i, c))),
+    ),
+  );
+  save([g, f, h]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [sg, sf, sh] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const upstream = dy as tf.Tensor;
+      const grads = Array.from({ length: batch }, (_, i) =>
+        tf.tidy(() => {
+          const gi = sample(sg, i, c8);
+          const fi = sample(sf, i, c8);
+          const hi = sample(sh, i, c);
+          const dyi = sample(upstream, i, c);
+          const a = tf.softmax(tf.matMul(gi, fi, false, true));
+          const dh = tf.matMul(a, dyi, true, false);
+          const da = tf.matMul(dyi, hi, false, true);
+          const ds = tf.mul(a, tf.sub(da, tf.sum(tf.mul(da, a), -1, true)));
+          return [tf.matMul(ds, fi), tf.matMul(ds, gi, true, false), dh];
+        }),
+      );
+      return [
+        tf.stack(grads.map((t) => t[0] as tf.Tensor)),
+        tf.stack(grads.map((t) => t[1] as tf.Tensor)),
+        tf.stack(grads.map((t) => t[2] as tf.Tensor)),
+      ];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (g: tf.Tensor, f: tf.Tensor, h: tf.Tensor) => tf.Tensor;
