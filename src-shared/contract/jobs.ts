@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConverterConfig, TrainingSettings, type Side } from './settings.js';
+import { ConverterPatch, TrainingPatch, type Side } from './settings.js';
 
 export const JobType = z.enum(['extract', 'train', 'convert']);
 export type JobType = z.infer<typeof JobType>;
@@ -13,13 +13,13 @@ export const ExtractJobSpec = z.object({
 });
 export const TrainJobSpec = z.object({
   type: z.literal('train'),
-  overrides: z.strictObject(TrainingSettings.partial().shape).default({}),
+  overrides: TrainingPatch.default({}),
 });
 export const ConvertJobSpec = z.object({
   type: z.literal('convert'),
   input: z.string().min(1),
   output: z.string().min(1),
-  config: ConverterConfig.partial().default({}),
+  config: ConverterPatch.default({}),
   metricsOnly: z.boolean().default(false),
 });
 export const JobSpec = z.discriminatedUnion('type', [ExtractJobSpec, TrainJobSpec, ConvertJobSpec]);

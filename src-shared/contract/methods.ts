@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackendChoice, ConverterConfig, ProjectSettingsPatch, Side } from './settings.js';
+import { BackendChoice, ConverterPatch, ProjectSettingsPatch, Side } from './settings.js';
 import {
   FaceRecord,
   FrameRecord,
@@ -129,7 +129,7 @@ export const methods = {
     ProjectRef.extend({
       side: Side,
       frameIndex: z.number().int().nonnegative(),
-      config: ConverterConfig.partial().default({}),
+      config: ConverterPatch.default({}),
     }),
     z.strictObject({ before: z.string(), after: z.string(), mask: z.string() }),
   ),

@@ -113,10 +113,27 @@ export const ProjectSettings = z.object({
 });
 export type ProjectSettings = z.infer<typeof ProjectSettings>;
 
+/**
+ * The same fields, all optional and WITHOUT defaults: zod's .partial() keeps .default(), so a patch that leaves a
+ * field out would otherwise carry the contract default and overwrite the project's own value.
+ */
+export function patchOf<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(schema.shape)) {
+    const inner = field instanceof z.ZodDefault ? (field.removeDefault() as z.ZodType) : (field as z.ZodType);
+    shape[key] = inner.optional();
+  }
+  return z.strictObject(shape) as unknown as z.ZodObject<{ [K in keyof T]: z.ZodOptional<T[K]> }>;
+}
+
+export const ExtractionPatch = patchOf(ExtractionSettings);
+export const TrainingPatch = patchOf(TrainingSettings);
+export const ConverterPatch = patchOf(ConverterConfig);
+
 /** Deep-partial settings patch accepted by project.updateSettings and project.create. */
 export const ProjectSettingsPatch = z.object({
-  extraction: ExtractionSettings.partial().optional(),
-  training: TrainingSettings.partial().optional(),
-  converter: ConverterConfig.partial().optional(),
+  extraction: ExtractionPatch.optional(),
+  training: TrainingPatch.optional(),
+  converter: ConverterPatch.optional(),
 });
 export type ProjectSettingsPatch = z.infer<typeof ProjectSettingsPatch>;

@@ -121,3 +121,44 @@ describe('ContractClient', () => {
     await expect(client.request('engine.info', {})).rejects.toMatchObject({ code: 'ENGINE_GONE' });
   });
 });
+
+describe('patches carry only what the caller set', () => {
+  it('a converter or training patch does not fill in defaults that would overwrite project settings', () => {
+    const parsed = parseRequest({
+      kind: 'request',
+      id: 1,
+      method: 'jobs.start',
+      params: {
+        dir: '/p',
+        job: { type: 'convert', input: '/i.mp4', output: '/o.mp4', config: { segmentation: 'EYES' } },
+      },
+    });
+    expect((parsed.params as { job: { config: Record<string, unknown> } }).job.config).toEqual({
+      segmentation: 'EYES',
+    });
+    const train = parseRequest({
+      kind: 'request',
+      id: 2,
+      method: 'jobs.start',
+      params: { dir: '/p', job: { type: 'train', overrides: { iterations: 5 } } },
+    });
+    expect((train.params as { job: { overrides: Record<string, unknown> } }).job.overrides).toEqual({ iterations: 5 });
+    const patch = parseRequest({
+      kind: 'request',
+      id: 3,
+      method: 'project.updateSettings',
+      params: { dir: '/p', patch: { converter: { roi_coverage: 0.85 } } },
+    });
+    expect((patch.params as { patch: { converter: Record<string, unknown> } }).patch.converter).toEqual({
+      roi_coverage: 0.85,
+    });
+    expect(() =>
+      parseRequest({
+        kind: 'request',
+        id: 4,
+        method: 'jobs.start',
+        params: { dir: '/p', job: { type: 'train', overrides: { width: 5 } } },
+      }),
+    ).toThrow(/width|Unrecognized/);
+  });
+});

@@ -1,0 +1,238 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src-main/serve/server.js';
+import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '../helpers/browser.js';
+import { runCli } from '../helpers/cli.js';
+import { REPO, copyMedia, scratch } from '../helpers/paths.js';
+import { synthClip } from '../helpers/synth.js';
+
+/**
+ * The Convert page in a real browser (serve mode, the built renderer in dist/renderer, so `npm run build` first) on
+ * a project made with the CLI like tests/integration/convert.test.ts: synthesised stills of two people, extracted and
+ * trained for two iterations of a tiny model (the checks are about the page, not swap quality), and the sample video
+ * as the conversion input.
+ */
+
+const VIDEO = 'whitehouse_performance_360p.mp4';
+const NAME = 'Convert e2e';
+
+let root: string;
+let dir: string;
+let video: string;
+let browser: StudioBrowser;
+let server: RunningServer;
+let studio: StudioPage;
+
+beforeAll(async () => {
+  if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
+    throw new Error('dist/renderer is missing: run npm run build');
+  root = scratch('e2e-convert');
+  const env = { FACEPARTS_HOME: path.join(root, 'home') };
+  [video] = copyMedia(path.join(root, 'media'), [VIDEO]) as [string];
+  const a = await synthClip(path.join(root, 'clips', 'a'), ['a_obama_1.jpg', 'a_obama_2.jpg'], 2);
+  const b = await synthClip(path.join(root, 'clips', 'b'), ['b_biden_2.jpg', 'b_biden_1.jpg'], 2);
+  dir = path.join(root, 'project');
+  const created = await runCli(['new', dir, '--a', a, '--b', b, '--name', NAME, '--json'], env);
+  expect(created.code, created.stderr).toBe(0);
+  const extracted = await runCli(['extract', dir, '--json'], env);
+  expect(extracted.code, extracted.stderr).toBe(0);
+  const trained = await runCli(
+    ['train', dir, '--iterations', '2', '--batch-size', '2', '--model-width', '8', '--no-self-attention', '--json'],
+    env,
+  );
+  expect(trained.code, trained.stdout + trained.stderr).toBe(0);
+
+  browser = await launchBrowser();
+  server = await startServer({ host: '127.0.0.1', port: 0, env });
+  studio = await browser.newPage();
+  studio.page.setDefaultTimeout(20_000);
+}, 120_000);
+
+afterAll(async () => {
+  await studio?.context.close().catch(() => undefined);
+  await server?.close().catch(() => undefined);
+  await browser?.close();
+});
+
+async function waitText(locator: Locator, pattern: RegExp, timeout?: number): Promise<string> {
+  const match = locator.filter({ hasText: pattern }).first();
+  await match.waitFor({ state: 'visible', ...(timeout === undefined ? {} : { timeout }) });
+  return (await match.textContent()) ?? '';
+}
+
+function squash(text: string | null): string {
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+interface ImageStats {
+  width: number;
+  height: number;
+  mean: number;
+  spread: number;
+}
+
+/** Size, mean and standard deviation of an <img>'s pixels, read back through a canvas. */
+async function imageStats(page: Page, testid: string): Promise<ImageStats> {
+  return (await page.evaluate(`(() => {
+    const img = document.querySelector('[data-testid="${testid}"]');
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const g = canvas.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const data = g.getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0, squares = 0, n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const v = (data[i] + data[i + 1] + data[i + 2]) / 3;
+      sum += v; squares += v * v; n += 1;
+    }
+    const mean = n ? sum / n : 0;
+    return { width: canvas.width, height: canvas.height, mean, spread: Math.sqrt(Math.max(0, squares / Math.max(n, 1) - mean * mean)) };
+  })()`)) as ImageStats;
+}
+
+/** How many pixels differ clearly between the before and after images. */
+async function changedPixels(page: Page): Promise<number> {
+  return (await page.evaluate(`(() => {
+    const read = (id) => {
+      const img = document.querySelector('[data-testid="' + id + '"]');
+      const canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const g = canvas.getContext('2d');
+      g.drawImage(img, 0, 0);
+      return g.getImageData(0, 0, canvas.width, canvas.height).data;
+    };
+    const a = read('preview-before');
+    const b = read('preview-after');
+    if (a.length !== b.length) return -1;
+    let changed = 0;
+    for (let i = 0; i < a.length; i += 4) {
+      if (Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 30) changed += 1;
+    }
+    return changed;
+  })()`)) as number;
+}
+
+async function loaded(locator: Locator): Promise<number> {
+  return locator.evaluate((img) => {
+    const image = img as unknown as { complete: boolean; naturalWidth: number };
+    return image.complete ? image.naturalWidth : 0;
+  });
+}
+
+describe('Convert page (serve mode)', () => {
+  it('previews a frame with the eyes swapped, exports the sample video and shows its metrics', async () => {
+    const { page } = studio;
+    await page.goto(server.url);
+    await waitText(page.getByTestId('status-connection'), /Connected/);
+
+    // No project yet: the page says what to do.
+    await page.getByTestId('nav-convert').click();
+    await page.getByTestId('convert-empty').waitFor();
+
+    await page.getByTestId('nav-projects').click();
+    await page.getByTestId('project-row').filter({ hasText: NAME }).getByTestId('project-open').click();
+    await waitText(page.getByTestId('project-title'), new RegExp(`^${NAME}$`));
+    await page.getByTestId('nav-convert').click();
+    await page.getByTestId('convert-page').waitFor();
+    expect(page.url()).toMatch(/#\/convert$/);
+
+    // The form starts from the project's defaults; the model's input shape is shown read-only.
+    const segmentation = page.getByTestId('cfg-segmentation');
+    expect(await segmentation.inputValue()).toBe('FACE');
+    expect(await segmentation.locator('optgroup').count()).toBe(5);
+    expect(await segmentation.locator('option').count()).toBe(16);
+    await segmentation.selectOption('EYES');
+    expect(squash(await page.getByTestId('converter-dirty').textContent())).toBe('not saved');
+
+    // The frame slider starts on a frame where side A's person was kept.
+    await waitText(page.getByTestId('preview-frame-label'), /Frame \d+.*Kept/);
+    await page.getByTestId('preview-run').click();
+    const before = page.getByTestId('preview-before');
+    const after = page.getByTestId('preview-after');
+    await before.waitFor();
+    await expect.poll(() => loaded(before), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => loaded(after), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => loaded(page.getByTestId('preview-mask'))).toBeGreaterThan(0);
+    const shownBefore = await imageStats(page, 'preview-before');
+    const shownAfter = await imageStats(page, 'preview-after');
+    expect(shownBefore.width).toBeGreaterThan(100);
+    expect(shownAfter).toMatchObject({ width: shownBefore.width, height: shownBefore.height });
+    // Real pictures, not blank frames, and the swap changed something.
+    expect(shownBefore.spread).toBeGreaterThan(10);
+    expect(shownAfter.spread).toBeGreaterThan(10);
+    expect(await changedPixels(page)).toBeGreaterThan(20);
+    expect(await page.getByTestId('preview-mask').getAttribute('alt')).toMatch(/Eyes/);
+
+    // Dragging the split line moves the boundary between before and after.
+    const view = await page.getByTestId('compare-view').locator('.frame').boundingBox();
+    if (!view) throw new Error('no compare view');
+    await page.mouse.move(view.x + view.width / 2, view.y + view.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(view.x + view.width * 0.3, view.y + view.height / 2, { steps: 4 });
+    await page.mouse.up();
+    expect(Number(await page.getByTestId('compare-handle').getAttribute('aria-valuenow'))).toBeLessThan(35);
+    expect(await after.getAttribute('style')).toMatch(/inset\(0(px)? 0(px)? 0(px)? 3\d(\.\d+)?%\)/);
+
+    // Live: a change to the form converts the frame again, after a short pause.
+    const firstAfter = await after.getAttribute('src');
+    await page.getByTestId('cfg-color_correction').selectOption('ADAIN');
+    await expect.poll(() => after.getAttribute('src'), { timeout: 30_000 }).not.toBe(firstAfter);
+    await expect.poll(() => loaded(after), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('preview-busy').count()).toBe(0);
+
+    // Save the form as the project's defaults.
+    await page.getByTestId('converter-save').click();
+    await waitText(page.getByTestId('converter-dirty'), /project defaults/);
+    const reopened = await server.engine.client.request('project.open', { dir });
+    expect(reopened.settings.converter).toMatchObject({ segmentation: 'EYES', color_correction: 'ADAIN' });
+
+    // Export: the sources are stills, so the input is empty until the video is named; the output has a default.
+    const output = path.join(dir, 'exports', 'convert-e2e-eyes.mp4');
+    expect(await page.getByTestId('convert-input').inputValue()).toBe('');
+    expect(await page.getByTestId('convert-output').inputValue()).toBe(output);
+    await page.getByTestId('convert-input').fill(video);
+    await page.getByTestId('convert-export').click();
+    await page.getByTestId('convert-progress').waitFor();
+    await waitText(page.getByTestId('convert-progress-numbers'), /\d+ \/ 275 frames/, 30_000);
+    await page.getByTestId('convert-result').waitFor({ timeout: 90_000 });
+
+    expect(squash(await page.getByTestId('metric-frames').textContent())).toBe('275');
+    const swapped = Number(squash(await page.getByTestId('metric-swapped').textContent()).split(' ')[0]);
+    expect(swapped).toBeGreaterThan(120);
+    const jitter = squash(await page.getByTestId('metric-jitter').textContent());
+    const [raw, smoothed] = [...jitter.matchAll(/([\d.]+) px/g)].map((m) => Number(m[1]));
+    expect(smoothed).toBeLessThan(raw as number);
+    expect(squash(await page.getByTestId('convert-output-path').textContent())).toBe(output);
+    expect(statSync(output).size).toBeGreaterThan(10_000);
+    expect(existsSync(`${output}.metrics.json`)).toBe(true);
+
+    // The export is listed, and the next default output does not overwrite it.
+    await waitText(page.getByTestId('export-row'), /convert-e2e-eyes\.mp4.*Eyes/);
+    await expect
+      .poll(() => page.getByTestId('convert-output').inputValue())
+      .toBe(path.join(dir, 'exports', 'convert-e2e-eyes-2.mp4'));
+
+    // Preview, export result and form all fit the 1280x720 window from the top of the page.
+    await page.locator('main.content').evaluate((element) => element.scrollTo(0, 0));
+    await page.mouse.move(1, 1);
+    await screenshot(page, 'convert');
+
+    // A second export, cancelled part-way: the page says so and no file is left behind.
+    const second = path.join(dir, 'exports', 'convert-e2e-eyes-2.mp4');
+    await page.getByTestId('convert-export').click();
+    await waitText(page.getByTestId('convert-progress-numbers'), /\d+ \/ 275 frames/, 30_000);
+    await screenshot(page, 'convert-exporting');
+    await page.getByTestId('convert-cancel').click();
+    await page.getByTestId('convert-cancelled').waitFor({ timeout: 30_000 });
+    expect(existsSync(second)).toBe(false);
+    expect(await page.getByTestId('export-row').count()).toBe(1);
+    expect(await page.getByTestId('convert-export').isEnabled()).toBe(true);
+
+    expect(studio.problems).toEqual([]);
+    expect(browser.problems).toEqual([]);
+  }, 150_000);
+});
