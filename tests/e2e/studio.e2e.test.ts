@@ -258,7 +258,7 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
       await page.getByTestId(`nav-${route}`).click();
       await current(page, route);
       await page.getByTestId(empty).waitFor();
-      await screenshot(page, route);
+      await screenshot(page, empty);
     }
     // Train is a real page too: with no faces extracted it says what to do first (saved under its own name: the
     // train e2e test's screenshot of a trained project is 'train').
