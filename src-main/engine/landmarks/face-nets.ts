@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import {
   applyAffine,
+  boxOfPoints,
   invertAffine,
   squareBox,
   type Affine,
@@ -73,23 +74,8 @@ export class FaceNets {
 
   /** 68 landmarks of the face in a box, in frame pixels: once on the box, then again on the landmarks' own box. */
   async landmarks(rgb: Uint8Array, width: number, height: number, box: Box): Promise<Point[]> {
-    let points = await this.landmarksIn(rgb, width, height, squareBox(box, 1.15));
-    let minX = Infinity;
-    let minY = Infinity;
-    let maxX = -Infinity;
-    let maxY = -Infinity;
-    for (const [x, y] of points) {
-      minX = Math.min(minX, x);
-      minY = Math.min(minY, y);
-      maxX = Math.max(maxX, x);
-      maxY = Math.max(maxY, y);
-    }
-    points = await this.landmarksIn(
-      rgb,
-      width,
-      height,
-      squareBox({ x: minX, y: minY, width: maxX - minX, height: maxY - minY }, 1.25),
-    );
+    const first = await this.landmarksIn(rgb, width, height, squareBox(box, 1.15));
+    const points = await this.landmarksIn(rgb, width, height, squareBox(boxOfPoints(first), 1.25));
     return points;
   }
 
