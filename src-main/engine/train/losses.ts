@@ -79,9 +79,3 @@ export function sumOf(terms: readonly tf.Scalar[]): tf.Scalar {
   for (const t of terms.slice(1)) total = tf.add(total, t);
   return total;
 }
-
-export function l2Decay(weights: tf.Variable[], factor: number): tf.Scalar {
-  const kernels = weights.filter((v) => v.name.endsWith('/kernel'));
-  if (kernels.length === 0 || factor === 0) return tf.scalar(0);
-  return tf.mul(factor, sumOf(kernels.map((k) => tf.sum(tf.square(k)))));
-}

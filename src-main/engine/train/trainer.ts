@@ -8,7 +8,6 @@ import {
   DEFAULT_LOSS_WEIGHTS,
   edgeTerms,
   l1,
-  l2Decay,
   maskRegularisation,
   mse,
   reconstruction,
@@ -143,7 +142,8 @@ export class Trainer {
     const data = toTensors(batch);
     try {
       const gVars = this.generatorVars(side);
-      const gCost = this.optimisers[`G${side}`].minimize(
+      const gCost = await this.minimizeWithDecay(
+        this.optimisers[`G${side}`],
         () => {
           const z = encoder(this.weights, arch, data.warped);
           const out = decoder(this.weights, arch, side, z);
@@ -163,7 +163,6 @@ export class Trainer {
           const edge = edgeTerms(out.color, data.target, data.eyes, w);
           const mask = maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w);
           const tv = tf.mul(w.maskTV, totalVariation(out.alpha));
-          const decay = l2Decay(gVars, w.weightDecay);
           Object.assign(terms, {
             [`G${side}_adv`]: tf.keep(adv),
             [`G${side}_recon`]: tf.keep(recon),
@@ -171,14 +170,14 @@ export class Trainer {
             [`G${side}_mask`]: tf.keep(mask),
             [`G${side}_tv`]: tf.keep(tv),
           });
-          return sumOf([adv, recon, edge, mask, tv, decay] as tf.Scalar[]);
+          return sumOf([adv, recon, edge, mask, tv] as tf.Scalar[]);
         },
-        true,
         gVars,
       );
       if (gCost) terms[`G${side}`] = gCost;
       const dVars = this.weights.list(`dis${side}/`);
-      const dCost = this.optimisers[`D${side}`].minimize(
+      const dCost = await this.minimizeWithDecay(
+        this.optimisers[`D${side}`],
         () => {
           const real = tf.concat([data.target, data.warped], 3);
           const mixMasked = tf.add(
@@ -193,9 +192,8 @@ export class Trainer {
             mse(discriminator(this.weights, arch, side, mixMasked as T4), lam),
             mse(discriminator(this.weights, arch, side, mixColor as T4), lam),
           );
-          return tf.add(loss, l2Decay(dVars, w.weightDecay)) as tf.Scalar;
+          return loss as tf.Scalar;
         },
-        true,
         dVars,
       );
       if (dCost) terms[`D${side}`] = dCost;
@@ -210,6 +208,38 @@ export class Trainer {
         ) as tf.Tensor[],
       );
     }
+  }
+
+  /**
+   * optimiser.minimize with the L2 weight decay (Keras' kernel_regularizer) added outside the gradient tape:
+   * as a loss term its squared kernels were kept for the backward pass, hundreds of MB for the standard model.
+   * Returns the total loss including the decay, as before.
+   */
+  private async minimizeWithDecay(
+    optimiser: tf.AdamOptimizer,
+    loss: () => tf.Scalar,
+    vars: tf.Variable[],
+  ): Promise<tf.Scalar> {
+    const factor = this.lossWeights.weightDecay;
+    const { value, grads } = tf.variableGrads(loss, vars);
+    const decayed: tf.NamedTensorMap = {};
+    let decayTotal = 0;
+    for (const variable of vars) {
+      const grad = grads[variable.name];
+      if (!grad) continue;
+      if (factor > 0 && variable.name.endsWith('/kernel')) {
+        decayed[variable.name] = tf.tidy(() => tf.add(grad, tf.mul(2 * factor, variable)));
+        const squares = tf.tidy(() => tf.sum(tf.square(variable)));
+        decayTotal += (await squares.data())[0] as number;
+        squares.dispose();
+      } else decayed[variable.name] = tf.clone(grad);
+    }
+    tf.dispose(Object.values(grads));
+    optimiser.applyGradients(decayed as unknown as Parameters<tf.AdamOptimizer['applyGradients']>[0]);
+    tf.dispose(Object.values(decayed));
+    const total = tf.add(value, factor * decayTotal) as tf.Scalar;
+    value.dispose();
+    return total;
   }
 
   /** Run the generator on aligned faces (NHWC -1..1): the swap, used by previews and conversion. */
