@@ -21,6 +21,7 @@ import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
 import { Generator } from '../model/generator.js';
+import { FacesRepo } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
 import { cutSignature, isCut } from '../track/scene-cut.js';
 import { Tracker, descriptorDistance, mergeTracksByIdentity } from '../track/tracker.js';
@@ -34,14 +35,8 @@ const IDENTITY_EVERY = 30;
 
 /** The identity to follow in the input: the person of the source side (A for AtoB), from extraction. */
 function referenceDescriptor(store: ProjectStore, side: Side): number[] | null {
-  const row = store.db.prepare('SELECT descriptor FROM tracks WHERE side = ? AND chosen = 1').get(side) as
-    { descriptor: Buffer | null } | undefined;
-  if (!row?.descriptor) return null;
-  return Array.from(
-    new Float32Array(
-      row.descriptor.buffer.slice(row.descriptor.byteOffset, row.descriptor.byteOffset + row.descriptor.byteLength),
-    ),
-  );
+  const chosen = new FacesRepo(store.db).trackDescriptors(side, true)[0];
+  return chosen ? Array.from(chosen.descriptor) : null;
 }
 
 /** Pass 1: find and track faces through the clip, pick the person, return one raw box per frame (or null). */

@@ -470,16 +470,10 @@ export async function choosePersonByReference(
     alignmentTransform(landmarks, DESCRIPTOR_CROP),
     DESCRIPTOR_CROP,
   );
-  const rows = store.db
-    .prepare('SELECT id, descriptor FROM tracks WHERE side = ? AND descriptor IS NOT NULL')
-    .all(side) as Array<{ id: number; descriptor: Buffer }>;
   let best: { trackId: number; distance: number } | null = null;
-  for (const row of rows) {
-    const d = new Float32Array(
-      row.descriptor.buffer.slice(row.descriptor.byteOffset, row.descriptor.byteOffset + row.descriptor.byteLength),
-    );
-    const distance = descriptorDistance(d, reference);
-    if (!best || distance < best.distance) best = { trackId: row.id, distance };
+  for (const track of new FacesRepo(store.db).trackDescriptors(side)) {
+    const distance = descriptorDistance(track.descriptor, reference);
+    if (!best || distance < best.distance) best = { trackId: track.id, distance };
   }
   if (!best)
     throw new StudioError(ErrorCode.notFound, `side ${label(side)} has no tracked faces yet`, {

@@ -187,6 +187,21 @@ export class FacesRepo {
     this.db.prepare('UPDATE faces SET track_id = ? WHERE side = ? AND track_id = ?').run(to, side, from);
   }
 
+  /** Tracks' mean identity descriptors (stored as float32 blobs by saveTracks). */
+  trackDescriptors(side: Side, chosenOnly = false): Array<{ id: number; descriptor: Float32Array }> {
+    const rows = this.db
+      .prepare(
+        `SELECT id, descriptor FROM tracks WHERE side = ? AND descriptor IS NOT NULL${chosenOnly ? ' AND chosen = 1' : ''}`,
+      )
+      .all(side) as Array<{ id: number; descriptor: Buffer }>;
+    return rows.map((r) => ({
+      id: r.id,
+      descriptor: new Float32Array(
+        r.descriptor.buffer.slice(r.descriptor.byteOffset, r.descriptor.byteOffset + r.descriptor.byteLength),
+      ),
+    }));
+  }
+
   chosenTrack(side: Side): number | null {
     const row = this.db.prepare('SELECT id FROM tracks WHERE side = ? AND chosen = 1').get(side) as
       { id: number } | undefined;
