@@ -72,6 +72,11 @@ describe('wasm training kernels', () => {
     registerWasmTrainingKernels();
   });
 
+  it('the input gradient runs on the replacement kernel, not the loop it replaced', () => {
+    // The replacement is registered by this module; the stock loop is gone from the registry.
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc.toString()).toContain('stuffed');
+  });
+
   it.each(CASES.map((c, i) => [i, c] as const))(
     'case %i: conv gradients on wasm match the cpu backend within 1e-4',
     async (i, c) => {
@@ -89,7 +94,7 @@ describe('wasm training kernels', () => {
       s = (s * 1103515245 + 12345) % 2 ** 31;
       return lo + (s % (hi - lo + 1));
     };
-    for (let n = 0; n < 6; n += 1) {
+    for (let n = 0; n < 12; n += 1) {
       const k = rand(1, 4);
       const c: Case = {
         x: [rand(1, 3), rand(k + 2, 14), rand(k + 2, 14), rand(1, 5)],
@@ -102,6 +107,7 @@ describe('wasm training kernels', () => {
       const reference = await gradients('cpu', c, 300 + n);
       const wasm = await gradients('wasm', c, 300 + n);
       expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);
+      expect(relativeError(wasm.dx, reference.dx), JSON.stringify(c)).toBeLessThan(1e-4);
     }
   });
 });

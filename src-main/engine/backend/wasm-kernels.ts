@@ -1,7 +1,9 @@
 /**
- * Kernels the tfjs wasm backend lacks, built from the kernels it has. Without Conv2DBackpropFilter no
- * convolution can be trained on wasm; this computes it as a dilated convolution of the input with the
- * output gradient (the standard identity), running on XNNPACK like the forward pass.
+ * Kernels the tfjs wasm backend lacks, or has only as slow loops, built from the kernels it runs on XNNPACK.
+ * Without Conv2DBackpropFilter no convolution can be trained on wasm; this computes it as a dilated
+ * convolution of the input with the output gradient (the standard identity). wasm's own Conv2DBackpropInput
+ * is a plain nested loop (7 of a 10 s lite step); it is replaced by a forward convolution of the
+ * zero-stuffed output gradient with the flipped filter.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
@@ -20,6 +22,244 @@ function kernel(name: string, backendName: string): KernelFn {
 
 export function registerWasmTrainingKernels(): void {
   registerConvFilterGradient('wasm');
+  registerConvInputGradient('wasm');
+  registerPlainMatMul('wasm');
+}
+
+/**
+ * wasm's BatchMatMul reaches XNNPACK only for one untransposed 2-D product; batched or transposed operands
+ * take a scalar loop 10-40x slower (self-attention's products: 34 of a 63 s step). This wraps the kernel so
+ * every product is made of untransposed 2-D ones: operands transposed explicitly, batches one at a time.
+ */
+export function registerPlainMatMul(backendName: string): boolean {
+  const key = `BatchMatMul/${backendName}`;
+  if (REPLACED.has(key)) return false;
+  const matMul = kernel('BatchMatMul', backendName);
+  const transpose = kernel('Transpose', backendName);
+  const reshape = kernel('Reshape', backendName);
+  const slice = kernel('Slice', backendName);
+  const concat = kernel('Concat', backendName);
+  tf.unregisterKernel('BatchMatMul', backendName);
+  REPLACED.add(key);
+
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName,
+    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
+      const backend = anyBackend as KernelBackend;
+      const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const rankA = a.shape.length;
+      const rankB = b.shape.length;
+      const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const plain = (x: TensorInfo, y: TensorInfo): TensorInfo =>
+        matMul({ inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+      if (batchA === 1 && batchB === 1 && !transposeA && !transposeB && rankA === 2 && rankB === 2) return plain(a, b);
+      const temps: TensorInfo[] = [];
+      const keep = (t: TensorInfo): TensorInfo => {
+        temps.push(t);
+        return t;
+      };
+      // Rank-3 operands [batch, rows, cols], transposed in memory where asked.
+      const asPlain3d = (x: TensorInfo, batch: number, transposed: boolean): TensorInfo => {
+        const rows = x.shape[x.shape.length - 2]!;
+        const cols = x.shape[x.shape.length - 1]!;
+        const x3 = keep(reshape({ inputs: { x }, backend, attrs: { shape: [batch, rows, cols] } }) as TensorInfo);
+        return transposed
+          ? keep(transpose({ inputs: { x: x3 }, backend, attrs: { perm: [0, 2, 1] } }) as TensorInfo)
+          : x3;
+      };
+      try {
+        const a3 = asPlain3d(a, batchA, transposeA);
+        const b3 = asPlain3d(b, batchB, transposeB);
+        const [, m, k] = a3.shape as [number, number, number];
+        const n = b3.shape[2]!;
+        const outerShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+        const batch = Math.max(batchA, batchB);
+        let product: TensorInfo;
+        if (batchB === 1) {
+          // One product for the whole batch: [batch*m, k] x [k, n].
+          const a2 = keep(reshape({ inputs: { x: a3 }, backend, attrs: { shape: [batchA * m, k] } }) as TensorInfo);
+          const b2 = keep(reshape({ inputs: { x: b3 }, backend, attrs: { shape: [k, n] } }) as TensorInfo);
+          product = keep(plain(a2, b2));
+        } else {
+          const parts: TensorInfo[] = [];
+          for (let i = 0; i < batch; i += 1) {
+            const ai = keep(
+              slice({
+                inputs: { x: a3 },
+                backend,
+                attrs: { begin: [batchA === 1 ? 0 : i, 0, 0], size: [1, m, k] },
+              }) as TensorInfo,
+            );
+            const bi = keep(
+              slice({ inputs: { x: b3 }, backend, attrs: { begin: [i, 0, 0], size: [1, k, n] } }) as TensorInfo,
+            );
+            const a2 = keep(reshape({ inputs: { x: ai }, backend, attrs: { shape: [m, k] } }) as TensorInfo);
+            const b2 = keep(reshape({ inputs: { x: bi }, backend, attrs: { shape: [k, n] } }) as TensorInfo);
+            parts.push(keep(plain(a2, b2)));
+          }
+          product =
+            parts.length === 1
+              ? parts[0]!
+              : keep(
+                  concat({
+                    inputs: parts as unknown as Record<string, TensorInfo>,
+                    backend,
+                    attrs: { axis: 0 },
+                  }) as TensorInfo,
+                );
+        }
+        return reshape({ inputs: { x: product }, backend, attrs: { shape: [...outerShape, m, n] } }) as TensorInfo;
+      } finally {
+        for (const t of temps) backend.disposeData(t.dataId);
+      }
+    },
+  });
+  return true;
+}
+
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Marks the kernel outputs made by this module, so a replaced kernel is not replaced twice. */
+const REPLACED = new Set<string>();
+
+/**
+ * Replace a backend's Conv2DBackpropInput with one on its Conv2D kernel:
+ * dx = conv2d(pad(stuff(dy, stride)), flip(filter) with in/out channels swapped), stride 1, 'valid'.
+ */
+export function registerConvInputGradient(backendName: string): boolean {
+  const key = `Conv2DBackpropInput/${backendName}`;
+  if (REPLACED.has(key)) return false;
+  const conv2d = kernel('Conv2D', backendName);
+  const transpose = kernel('Transpose', backendName);
+  const reverse = kernel('Reverse', backendName);
+  const padV2 = kernel('PadV2', backendName);
+  const reshape = kernel('Reshape', backendName);
+  const slice = kernel('Slice', backendName);
+  if (tf.getKernel('Conv2DBackpropInput', backendName)) tf.unregisterKernel('Conv2DBackpropInput', backendName);
+  REPLACED.add(key);
+
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropInput',
+    backendName,
+    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
+      const backend = anyBackend as KernelBackend;
+      const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+      const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as ConvAttrs & {
+        inputShape: [number, number, number, number];
+      };
+      if (dataFormat === 'NCHW') throw new Error(`Conv2DBackpropInput on ${backendName} supports NHWC only`);
+      const filterShape = filter.shape as [number, number, number, number];
+      const info = tf.backend_util.computeConv2DInfo(
+        inputShape,
+        filterShape,
+        strides,
+        1,
+        pad,
+        dimRoundingMode,
+        false,
+        'channelsLast',
+      );
+      const [kh, kw, ci, co] = filterShape;
+      const [b, h, w] = inputShape;
+      const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
+      const temps: TensorInfo[] = [];
+      const keep = (t: TensorInfo): TensorInfo => {
+        temps.push(t);
+        return t;
+      };
+      try {
+        // Put stride-1 zeros between the gradient's rows and columns (a 6-D pad, then a reshape).
+        let stuffed = dy;
+        if (sh > 1 || sw > 1) {
+          const six = keep(
+            reshape({ inputs: { x: dy }, backend, attrs: { shape: [b, ho, 1, wo, 1, co] } }) as TensorInfo,
+          );
+          const padded = keep(
+            padV2({
+              inputs: { x: six },
+              backend,
+              attrs: {
+                paddings: [
+                  [0, 0],
+                  [0, 0],
+                  [0, sh - 1],
+                  [0, 0],
+                  [0, sw - 1],
+                  [0, 0],
+                ],
+                constantValue: 0,
+              },
+            }) as TensorInfo,
+          );
+          stuffed = keep(
+            reshape({ inputs: { x: padded }, backend, attrs: { shape: [b, ho * sh, wo * sw, co] } }) as TensorInfo,
+          );
+        }
+        // dx[i] = sum_k stuffed[i + top - k] w[k]: a correlation with the flipped filter over the stuffed
+        // gradient padded by kh-1-top before and enough after to give h rows (negative amounts are cut).
+        const before = [kh - 1 - info.padInfo.top, kw - 1 - info.padInfo.left];
+        const after = [h + kh - 1 - before[0]! - ho * sh, w + kw - 1 - before[1]! - wo * sw];
+        let framed = stuffed;
+        if (before.some((v) => v > 0) || after.some((v) => v > 0)) {
+          framed = keep(
+            padV2({
+              inputs: { x: stuffed },
+              backend,
+              attrs: {
+                paddings: [
+                  [0, 0],
+                  [Math.max(0, before[0]!), Math.max(0, after[0]!)],
+                  [Math.max(0, before[1]!), Math.max(0, after[1]!)],
+                  [0, 0],
+                ],
+                constantValue: 0,
+              },
+            }) as TensorInfo,
+          );
+        }
+        if (before.some((v) => v < 0) || after.some((v) => v < 0)) {
+          framed = keep(
+            slice({
+              inputs: { x: framed },
+              backend,
+              attrs: {
+                begin: [0, Math.max(0, -before[0]!), Math.max(0, -before[1]!), 0],
+                size: [b, h + kh - 1, w + kw - 1, co],
+              },
+            }) as TensorInfo,
+          );
+        }
+        const flipped = keep(reverse({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }) as TensorInfo);
+        const swapped = keep(
+          transpose({ inputs: { x: flipped }, backend, attrs: { perm: [0, 1, 3, 2] } }) as TensorInfo,
+        );
+        const dx = conv2d({
+          inputs: { x: framed, filter: swapped },
+          backend,
+          attrs: {
+            strides: [1, 1],
+            pad: 'valid',
+            dataFormat: 'NHWC',
+            dilations: [1, 1],
+            dimRoundingMode: undefined,
+          } as unknown as NamedAttrMap,
+        }) as TensorInfo;
+        if (dx.shape[3] !== ci) throw new Error('Conv2DBackpropInput: channel mismatch');
+        return dx;
+      } finally {
+        for (const t of temps) backend.disposeData(t.dataId);
+      }
+    },
+  });
+  return true;
 }
 
 /** Give a backend without Conv2DBackpropFilter (wasm; possibly others) one built from its own kernels. */

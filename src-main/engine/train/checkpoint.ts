@@ -113,7 +113,7 @@ export async function saveCheckpoint(
   await fs.mkdir(dir, { recursive: true });
   const named: NamedTensor[] = [
     ...[...trainer.weights.vars.entries()].map(([name, tensor]) => ({ name: `var:${name}`, tensor })),
-    ...(await trainer.optimizerWeights()),
+    ...trainer.optimizerWeights(),
   ];
   const file = path.join(dir, fileName(trainer.iteration));
   await writeFileAtomic(file, await encode('training', trainer, meta, named));
@@ -153,9 +153,10 @@ export async function loadLatestCheckpoint(
         loaded.dispose();
       }
       const optimiser = header.tensors
-        .filter((t) => t.name.startsWith('opt') || t.name.startsWith('acc'))
+        .filter((t) => /^(adam|opt|acc)/.test(t.name))
         .map((t) => ({ name: t.name, tensor: tf.tensor(tensor(t.name) as Float32Array, t.shape) }));
-      await trainer.setOptimizerWeights(optimiser);
+      const legacy = trainer.setOptimizerWeights(optimiser);
+      if (legacy) warn(`${file}: ${legacy}`);
       tf.dispose(optimiser.map((o) => o.tensor));
       trainer.restoreState(header.iteration, header.rngState, header.dataRngState);
       return header;

@@ -15,14 +15,12 @@ import {
   totalVariation,
   type LossWeights,
 } from './losses.js';
+import { NamedAdam, type NamedTensor } from './adam.js';
 import { Rng } from './rng.js';
 import { eventsAt, scaledSchedule, scheduleAt, type ScheduleEvent, type ScheduleState } from './schedule.js';
 
 type T4 = tf.Tensor4D;
-export interface NamedTensor {
-  name: string;
-  tensor: tf.Tensor;
-}
+export type { NamedTensor } from './adam.js';
 
 export interface TrainerOptions {
   arch: ArchConfig;
@@ -51,8 +49,8 @@ export class Trainer {
   /** Draws of data augmentation, apart so batches can be prepared ahead without changing the step's draws. */
   readonly dataRng: Rng;
   iteration = 0;
-  /** One Adam per network step, as the original's separate training functions: tfjs keys Adam slots by position. */
-  private readonly optimisers: Record<'GA' | 'GB' | 'DA' | 'DB', tf.AdamOptimizer>;
+  /** One Adam for the generators (encoder + both decoders) and one for the discriminators, keyed by name. */
+  private readonly optimisers: Record<'G' | 'D', NamedAdam>;
   private readonly schedule: ScheduleEvent[];
   private state: ScheduleState;
   private readonly lossWeights: LossWeights;
@@ -66,12 +64,7 @@ export class Trainer {
     this.state = scheduleAt(this.schedule, 0);
     const g = 1e-4 * options.learningRateFactor;
     const d = 2e-4 * options.learningRateFactor;
-    this.optimisers = {
-      GA: tf.train.adam(g, 0.5, 0.999),
-      GB: tf.train.adam(g, 0.5, 0.999),
-      DA: tf.train.adam(d, 0.5, 0.999),
-      DB: tf.train.adam(d, 0.5, 0.999),
-    };
+    this.optimisers = { G: new NamedAdam(g, 0.5, 0.999), D: new NamedAdam(d, 0.5, 0.999) };
     this.build();
   }
 
@@ -92,8 +85,9 @@ export class Trainer {
     return { ...this.state };
   }
 
-  private generatorVars(side: Side): tf.Variable[] {
-    return [...this.weights.list('enc/'), ...this.weights.list(`dec${side}/`)];
+  /** The variables one step trains, by their model names. */
+  private trainable(...prefixes: string[]): Map<string, tf.Variable> {
+    return new Map([...this.weights.vars].filter(([name]) => prefixes.some((p) => name.startsWith(p))));
   }
 
   private applySchedule(iteration: number, fire = true): void {
@@ -101,9 +95,8 @@ export class Trainer {
     this.state = scheduleAt(this.schedule, iteration);
     const factor = this.options.learningRateFactor * this.state.lrFactor;
     // In place, as the original should have: no graph rebuild.
-    for (const [name, optimiser] of Object.entries(this.optimisers)) {
-      (optimiser as unknown as { learningRate: number }).learningRate = (name.startsWith('G') ? 1e-4 : 2e-4) * factor;
-    }
+    this.optimisers.G.learningRate = 1e-4 * factor;
+    this.optimisers.D.learningRate = 2e-4 * factor;
   }
 
   private swapDecoders(): void {
@@ -141,9 +134,9 @@ export class Trainer {
     const captured: { masked?: T4; color?: T4 } = {};
     const data = toTensors(batch);
     try {
-      const gVars = this.generatorVars(side);
-      const gCost = await this.minimizeWithDecay(
-        this.optimisers[`G${side}`],
+      const gVars = this.trainable('enc/', `dec${side}/`);
+      const gCost = this.minimizeWithDecay(
+        this.optimisers.G,
         () => {
           const z = encoder(this.weights, arch, data.warped);
           const out = decoder(this.weights, arch, side, z);
@@ -175,9 +168,9 @@ export class Trainer {
         gVars,
       );
       if (gCost) terms[`G${side}`] = gCost;
-      const dVars = this.weights.list(`dis${side}/`);
-      const dCost = await this.minimizeWithDecay(
-        this.optimisers[`D${side}`],
+      const dVars = this.trainable(`dis${side}/`);
+      const dCost = this.minimizeWithDecay(
+        this.optimisers.D,
         () => {
           const real = tf.concat([data.target, data.warped], 3);
           const mixMasked = tf.add(
@@ -211,35 +204,30 @@ export class Trainer {
   }
 
   /**
-   * optimiser.minimize with the L2 weight decay (Keras' kernel_regularizer) added outside the gradient tape:
-   * as a loss term its squared kernels were kept for the backward pass, hundreds of MB for the standard model.
-   * Returns the total loss including the decay, as before.
+   * One optimiser step with the L2 weight decay (Keras' kernel_regularizer) added to the gradients outside the
+   * tape: as a loss term its squared kernels were kept for the backward pass. Each gradient is applied and
+   * freed in turn, so the peak holds one set of gradients. Returns the total loss including the decay.
    */
-  private async minimizeWithDecay(
-    optimiser: tf.AdamOptimizer,
-    loss: () => tf.Scalar,
-    vars: tf.Variable[],
-  ): Promise<tf.Scalar> {
+  private minimizeWithDecay(optimiser: NamedAdam, loss: () => tf.Scalar, vars: Map<string, tf.Variable>): tf.Scalar {
     const factor = this.lossWeights.weightDecay;
-    const { value, grads } = tf.variableGrads(loss, vars);
-    const decayed: tf.NamedTensorMap = {};
-    let decayTotal = 0;
-    for (const variable of vars) {
+    const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+    const squares: tf.Scalar[] = [];
+    for (const [key, variable] of vars) {
       const grad = grads[variable.name];
       if (!grad) continue;
-      if (factor > 0 && variable.name.endsWith('/kernel')) {
-        decayed[variable.name] = tf.tidy(() => tf.add(grad, tf.mul(2 * factor, variable)));
-        const squares = tf.tidy(() => tf.sum(tf.square(variable)));
-        decayTotal += (await squares.data())[0] as number;
-        squares.dispose();
-      } else decayed[variable.name] = tf.clone(grad);
+      if (factor > 0 && key.endsWith('/kernel')) {
+        squares.push(tf.tidy(() => tf.sum(tf.square(variable))));
+        const decayed = tf.tidy(() => tf.add(grad, tf.mul(2 * factor, variable)));
+        optimiser.apply(key, variable, decayed);
+        decayed.dispose();
+      } else optimiser.apply(key, variable, grad);
+      grad.dispose();
     }
     tf.dispose(Object.values(grads));
-    optimiser.applyGradients(decayed as unknown as Parameters<tf.AdamOptimizer['applyGradients']>[0]);
-    tf.dispose(Object.values(decayed));
-    const total = tf.add(value, factor * decayTotal) as tf.Scalar;
-    value.dispose();
-    return total;
+    // The decay is measured before each update, as a loss term would have been.
+    const total = tf.tidy(() => tf.add(value, tf.mul(factor, squares.length ? tf.addN(squares) : tf.scalar(0))));
+    tf.dispose([value, ...squares]);
+    return total as tf.Scalar;
   }
 
   /** Run the generator on aligned faces (NHWC -1..1): the swap, used by previews and conversion. */
@@ -250,35 +238,22 @@ export class Trainer {
     });
   }
 
-  async optimizerWeights(): Promise<NamedTensor[]> {
-    const out: NamedTensor[] = [];
-    for (const [key, optimiser] of Object.entries(this.optimisers)) {
-      // Entry order matters: tfjs Adam keys its moment slots by position.
-      (await optimiser.getWeights()).forEach((t, i) =>
-        out.push({ name: `opt${key}:${String(i).padStart(5, '0')}:${t.name}`, tensor: t.tensor }),
-      );
-      // Adam's bias-correction accumulators: setWeights recomputes them with pow(), which rounds differently
-      // from the running products, so they are saved as they are for a bit-exact resume.
-      const acc = optimiser as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
-      out.push({ name: `acc${key}:beta1`, tensor: acc.accBeta1 }, { name: `acc${key}:beta2`, tensor: acc.accBeta2 });
-    }
-    return out;
+  /** The optimisers' state for a checkpoint (tensors owned by the optimisers: do not dispose). */
+  optimizerWeights(): NamedTensor[] {
+    return [...this.optimisers.G.state('adamG'), ...this.optimisers.D.state('adamD')];
   }
 
-  async setOptimizerWeights(named: NamedTensor[]): Promise<void> {
-    for (const [key, optimiser] of Object.entries(this.optimisers)) {
-      const prefix = `opt${key}:`;
-      const mine = named
-        .filter((t) => t.name.startsWith(prefix))
-        .sort((a, b) => a.name.localeCompare(b.name))
-        .map((t) => ({ name: t.name.slice(prefix.length + 6), tensor: t.tensor }));
-      if (mine.length > 0) await optimiser.setWeights(mine);
-      const acc = optimiser as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
-      const beta1 = named.find((t) => t.name === `acc${key}:beta1`);
-      const beta2 = named.find((t) => t.name === `acc${key}:beta2`);
-      if (beta1) acc.accBeta1.assign(beta1.tensor);
-      if (beta2) acc.accBeta2.assign(beta2.tensor);
-    }
+  /**
+   * Restore the optimisers from a checkpoint. Returns a warning when the checkpoint holds optimiser state of the
+   * older per-side layout (tfjs' positional Adams), which cannot be mapped: the moments then start afresh.
+   */
+  setOptimizerWeights(named: NamedTensor[]): string | null {
+    const restored =
+      this.optimisers.G.restore('adamG', named, this.weights.vars) +
+      this.optimisers.D.restore('adamD', named, this.weights.vars);
+    if (restored === 0 && named.some((t) => /^(opt|acc)G[AB]:/.test(t.name)))
+      return 'the checkpoint was written by an older version: weights restored, optimiser moments start afresh';
+    return null;
   }
 
   /** Continue exactly where a checkpoint stopped (its weights already include any decoder swap). */
