@@ -11,6 +11,7 @@ import type { ProjectStore } from '../project/store.js';
 import { exportGenerator, loadLatestCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { FaceSet } from '../train/dataset.js';
 import { previewPng } from '../train/preview.js';
+import { startLoader, type BatchLoader } from '../train/loader.js';
 import { Trainer } from '../train/trainer.js';
 import type { JobContext } from './context.js';
 
@@ -77,6 +78,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
       .run(state, trainer.iteration, report.selected, checkpoint ? path.relative(store.dir, checkpoint) : null, run.id);
   };
   const insertLoss = store.db.prepare('INSERT OR REPLACE INTO losses (run_id, iteration, "values") VALUES (?, ?, ?)');
+  let loader: BatchLoader | null = null;
   const insertPreview = store.db.prepare('INSERT OR REPLACE INTO previews (run_id, iteration, path) VALUES (?, ?, ?)');
   try {
     const header = await loadLatestCheckpoint(checkpointDir, trainer, (message) => ctx.log('warn', message));
@@ -92,10 +94,11 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     };
     const started = Date.now();
     const startIteration = trainer.iteration;
+    loader = startLoader(faces, { count: settings.batchSize, size: arch.resolution }, trainer.dataRng.seedState);
     while (trainer.iteration < settings.iterations && !ctx.signal.aborted) {
       await ctx.waitWhilePaused();
       if (ctx.signal.aborted) break;
-      const losses = await trainer.step(faces);
+      const losses = await trainer.stepPrepared(await loader.next());
       const it = trainer.iteration;
       insertLoss.run(run.id, it, JSON.stringify(losses));
       const rate = ((it - startIteration) * 1000) / Math.max(1, Date.now() - started);
@@ -157,6 +160,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
       },
     );
   } finally {
+    await loader?.close();
     trainer.dispose();
   }
 }

@@ -5,17 +5,11 @@ import { applyAffine } from '../../../src-shared/math/geometry.js';
 import { toByteMask } from '../../../src-shared/math/raster.js';
 import { trainingEyeMask } from '../../../src-shared/math/masks.js';
 import type { ProjectStore } from '../project/store.js';
-import { FACE_SIZE, colourMatch, randomTransform, randomWarp, type Sample } from './augment.js';
+import { FACE_SIZE, type Sample } from './augment.js';
+import { drawBatch, type Batch } from './batch.js';
 import type { Rng } from './rng.js';
 
-/** A batch as flat arrays: images in -1..1 (NHWC), eye masks in 0..1 (NHW1). */
-export interface Batch {
-  warped: Float32Array;
-  target: Float32Array;
-  eyes: Float32Array;
-  size: number;
-  count: number;
-}
+export type { Batch } from './batch.js';
 
 /** The training faces of both sides, decoded once and kept in memory (256 px crops and eye masks). */
 export class FaceSet {
@@ -57,24 +51,6 @@ export class FaceSet {
 
   /** Draw an augmented batch for one side; deterministic for a given RNG state. */
   batch(side: Side, count: number, size: number, rng: Rng): Batch {
-    const pool = this.faces[side];
-    const all = [...this.faces.a, ...this.faces.b];
-    const warped = new Float32Array(count * size * size * 3);
-    const target = new Float32Array(count * size * size * 3);
-    const eyes = new Float32Array(count * size * size);
-    for (let i = 0; i < count; i += 1) {
-      let sample = pool[rng.int(pool.length)] as Sample;
-      sample = randomTransform(sample, rng);
-      if (rng.next() < 0.5)
-        sample = { ...sample, rgb: colourMatch(sample.rgb, (all[rng.int(all.length)] as Sample).rgb, rng) };
-      const out = randomWarp(sample, rng, size);
-      const o = i * size * size * 3;
-      for (let k = 0; k < size * size * 3; k += 1) {
-        warped[o + k] = (out.warped[k] as number) / 127.5 - 1;
-        target[o + k] = (out.target[k] as number) / 127.5 - 1;
-      }
-      for (let k = 0; k < size * size; k += 1) eyes[i * size * size + k] = (out.eyes[k] as number) / 255;
-    }
-    return { warped, target, eyes, size, count };
+    return drawBatch(this.faces, side, count, size, rng);
   }
 }

@@ -16,6 +16,7 @@ import {
   type LossWeights,
 } from './losses.js';
 import { NamedAdam, type NamedTensor } from './adam.js';
+import type { PreparedBatches } from './loader.js';
 import { Rng } from './rng.js';
 import { eventsAt, scaledSchedule, scheduleAt, type ScheduleEvent, type ScheduleState } from './schedule.js';
 
@@ -117,6 +118,13 @@ export class Trainer {
     const a = faces.batch('a', batchSize, arch.resolution, this.dataRng);
     const b = faces.batch('b', batchSize, arch.resolution, this.dataRng);
     return this.stepBatches(a, b);
+  }
+
+  /** One iteration on batches a loader prepared; the data RNG takes the state after them (for checkpoints). */
+  async stepPrepared(prepared: PreparedBatches): Promise<LossRecord> {
+    const losses = await this.stepBatches(prepared.a, prepared.b);
+    this.dataRng.restore(prepared.rngStateAfter);
+    return losses;
   }
 
   /** One iteration on prepared batches (the data RNG has already drawn them). */
