@@ -1,6 +1,6 @@
 /** `faceparts bench`: measured figures of this machine, each beside its reference, as one JSON document. */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,7 +90,38 @@ function peer(capacity: 'lite' | 'standard', quick: boolean): Json {
 const ratio = (a: unknown, b: unknown): number | null =>
   typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 1000) / 1000 : null;
 
-export async function runBench(options: { quick: boolean }): Promise<Json> {
+/**
+ * The quality metrics of the demo's conversions (a trained model on the sample clip), when the demo has run:
+ * the bench's own conversion uses untrained weights, which measure speed, not quality.
+ */
+function demoQuality(demoDir: string | undefined): Json {
+  if (!demoDir) return { available: false, reason: 'no demo folder given' };
+  const found: Json = {};
+  for (const part of ['face', 'eyes']) {
+    const file = path.join(demoDir, `demo-${part}.mp4.metrics.json`);
+    if (!existsSync(file)) continue;
+    try {
+      const metrics = JSON.parse(readFileSync(file, 'utf8')) as Json;
+      found[part.toUpperCase()] = {
+        file,
+        outsideMask: metrics.outsideMask,
+        borderDeltaE: metrics.borderDeltaE,
+        landmarkAgreement: metrics.landmarkAgreement,
+        identity: metrics.identity,
+        jitterRawPx: metrics.jitterRawPx,
+        jitterSmoothedPx: metrics.jitterSmoothedPx,
+        jitterRatioToRaw: ratio(metrics.jitterSmoothedPx, metrics.jitterRawPx),
+      };
+    } catch {
+      /* a damaged metrics file: reported as missing */
+    }
+  }
+  return Object.keys(found).length
+    ? { available: true, ...found }
+    : { available: false, reason: `no demo metrics in ${demoDir}: run "faceparts demo --out ${demoDir}" first` };
+}
+
+export async function runBench(options: { quick: boolean; demoDir?: string }): Promise<Json> {
   const { quick } = options;
   const { video, stills } = findMedia();
   const work = mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
@@ -166,6 +197,7 @@ export async function runBench(options: { quick: boolean }): Promise<Json> {
         ratioToDecodeEncode: ratio(conversion.fps, decodeEncode.fps),
         ratioToRealtime: ratio(conversion.fps, decode360.clipFps),
       },
+      demoQuality: demoQuality(options.demoDir),
     };
     return report;
   } finally {

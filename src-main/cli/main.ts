@@ -398,12 +398,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   jsonFlag(program.command('bench').description('measure extraction, training and conversion against their references'))
     .option('--quick', 'small shapes and a short clip: checks the document in under two minutes')
-    .action(async (opts: { quick?: boolean; json?: boolean }) => {
+    .option('--demo <dir>', "the demo's output folder, whose conversion metrics the report includes", 'faceparts-demo')
+    .action(async (opts: { quick?: boolean; json?: boolean; demo: string }) => {
       const out = new Output(Boolean(opts.json));
       try {
         const { runBench, benchTable } = await import('../bench/bench.js');
         out.info(opts.quick ? 'benchmark (quick)...' : 'benchmark (full; several minutes on CPU)...');
-        const report = await runBench({ quick: Boolean(opts.quick) });
+        const report = await runBench({ quick: Boolean(opts.quick), demoDir: path.resolve(opts.demo) });
         out.result(report, () => benchTable(report));
       } catch (error) {
         setExit(out.error(error));

@@ -7,5 +7,5 @@ export const availableStages = {
   masks: true,
   train: true,
   convert: true,
-  metrics: false,
+  metrics: true,
 };

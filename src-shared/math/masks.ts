@@ -1,6 +1,6 @@
-import { convexHull, type Point } from './geometry.js';
+import { applyAffine, convexHull, type Affine, type Point } from './geometry.js';
 import { PART_HULLS } from './face.js';
-import { dilate, gaussianBlur, rasterizePolygon, toFloatMask } from './raster.js';
+import { dilate, gaussianBlur, rasterizePolygon, toFloatMask, warpAffine } from './raster.js';
 
 export type MaskPart = keyof typeof PART_HULLS;
 export const MASK_PARTS = Object.keys(PART_HULLS) as MaskPart[];
@@ -63,4 +63,51 @@ export function segmentationParts(segmentation: string): MaskPart[] {
   const parts = words.filter((w): w is MaskPart => (MASK_PARTS as string[]).includes(w));
   if (parts.length === 0 || parts.length !== words.length) throw new Error(`unknown segmentation ${segmentation}`);
   return parts;
+}
+
+/** A hand edit of one part, in the aligned crop's pixels: its polygon, and/or its painted mask (the whole part). */
+export interface PartEdit {
+  polygon: Point[] | null;
+  /** cropSize x cropSize, 0..255; when present it is the part's mask and the polygon is only its outline. */
+  raster: Uint8Array | null;
+}
+
+/** The hand edits of one face: in crop pixels, with the crop's size. */
+export interface MaskEdits {
+  cropSize: number;
+  parts: Partial<Record<MaskPart, PartEdit>>;
+}
+
+/**
+ * The parts mask of a swap, in the generator patch's pixels (size x size, 0..1, not yet feathered): parts without
+ * an edit come from the landmark hulls, dilated as partMask does; an edited part is used as the user drew it (its
+ * painted raster, else its polygon), carried from crop to patch pixels by `cropToPatch`.
+ */
+export function swapPartsMask(
+  patchLandmarks: readonly Point[],
+  parts: readonly MaskPart[],
+  size: number,
+  options: MaskOptions,
+  edits: MaskEdits | null = null,
+  cropToPatch: Affine | null = null,
+): Float32Array {
+  const automatic = parts.filter((part) => !edits?.parts[part]);
+  const mask =
+    automatic.length > 0 ? partMask(patchLandmarks, automatic, size, size, options) : new Float32Array(size * size);
+  if (!edits || !cropToPatch) return mask;
+  for (const part of parts) {
+    const edit = edits.parts[part];
+    if (!edit) continue;
+    let drawn: Uint8Array;
+    if (edit.raster) drawn = warpAffine(edit.raster, edits.cropSize, edits.cropSize, 1, cropToPatch, size, size);
+    else if (edit.polygon && edit.polygon.length >= 3)
+      drawn = rasterizePolygon(
+        edit.polygon.map((p) => applyAffine(cropToPatch, p)),
+        size,
+        size,
+      );
+    else continue;
+    for (let i = 0; i < mask.length; i += 1) mask[i] = Math.max(mask[i] as number, (drawn[i] as number) / 255);
+  }
+  return mask;
 }

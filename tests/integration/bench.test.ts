@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { scratch } from '../helpers/paths.js';
@@ -5,7 +7,19 @@ import { scratch } from '../helpers/paths.js';
 describe('faceparts bench --quick', () => {
   it('prints one JSON document with every figure beside its reference', async () => {
     const home = scratch('bench');
-    const result = await runCli(['bench', '--quick', '--json'], { FACEPARTS_HOME: home });
+    // A demo's output folder with the FACE conversion's metrics: the report carries them as its quality figures.
+    const demo = path.join(home, 'demo');
+    mkdirSync(demo, { recursive: true });
+    writeFileSync(
+      path.join(demo, 'demo-face.mp4.metrics.json'),
+      JSON.stringify({
+        jitterRawPx: 4,
+        jitterSmoothedPx: 1,
+        outsideMask: { pixels: 10, changed: 0 },
+        identity: { samples: 3, meanDistanceToTarget: 0.55, shareRecognisedAsTarget: 0.67 },
+      }),
+    );
+    const result = await runCli(['bench', '--quick', '--json', '--demo', demo], { FACEPARTS_HOME: home });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const r = result.json as {
       quick: boolean;
@@ -13,6 +27,7 @@ describe('faceparts bench --quick', () => {
       extraction: { clip360: Record<string, unknown> };
       training: { lite: Record<string, unknown>; standard: Record<string, unknown> };
       conversion: Record<string, unknown>;
+      demoQuality: Record<string, unknown>;
     };
     expect(r.quick).toBe(true);
     expect(r.machine.cpus).toBeGreaterThan(0);
@@ -42,5 +57,10 @@ describe('faceparts bench --quick', () => {
       framesSwapped: expect.any(Number),
     });
     expect(r.conversion.jitterSmoothedPx as number).toBeLessThanOrEqual(r.conversion.jitterRawPx as number);
+    expect(r.conversion.outsideMask).toMatchObject({ changed: 0 });
+    expect(r.demoQuality).toMatchObject({
+      available: true,
+      FACE: { identity: { shareRecognisedAsTarget: 0.67 }, jitterRatioToRaw: 0.25, outsideMask: { changed: 0 } },
+    });
   });
 });

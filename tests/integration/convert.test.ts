@@ -142,6 +142,39 @@ describe('conversion of the sample video', () => {
     expect(outsideLarge / outsideCount).toBeLessThan(1e-3);
     expect(strongUpper).toBeGreaterThan(50);
     expect(strongLower).toBeLessThan(strongUpper * 0.05);
+
+    // Quality metrics while converting: exactly nothing changed outside the blend mask; the other measures exist.
+    const quality = metrics as unknown as {
+      outsideMask: { pixels: number; changed: number };
+      borderDeltaE: { samples: number; mean: number };
+      landmarkAgreement: { samples: number; meanNme: number };
+      identity: { samples: number; meanDistanceToTarget: number; shareRecognisedAsTarget: number };
+    };
+    expect(quality.outsideMask.pixels).toBeGreaterThan(120 * 640 * 300);
+    expect(quality.outsideMask.changed).toBe(0);
+    expect(quality.borderDeltaE.samples).toBeGreaterThan(5);
+    expect(quality.borderDeltaE.mean).toBeGreaterThanOrEqual(0);
+    expect(quality.landmarkAgreement.samples).toBeGreaterThan(5);
+    // EYES with a tiny model: the face keeps its landmarks (pose and expression) closely.
+    expect(quality.landmarkAgreement.meanNme).toBeLessThan(0.15);
+    expect(quality.identity.samples).toBeGreaterThan(5);
+    expect(quality.identity.meanDistanceToTarget).toBeGreaterThan(0);
+
+    // The same measures from the encoded file alone: outside the region a swap can touch, only compression noise.
+    const measured = await runCli(
+      ['convert', project, '--input', video, '--output', output, '--segmentation', 'EYES', '--metrics-only', '--json'],
+      { FACEPARTS_HOME: home },
+    );
+    expect(measured.code, measured.stdout + measured.stderr).toBe(0);
+    const again = JSON.parse(readFileSync(`${output}.metrics.json`, 'utf8')) as typeof quality & {
+      measuredFrom: string;
+      framesWithFace: number;
+      jitterRawPx: number;
+    };
+    expect(again.measuredFrom).toBe('encoded file');
+    expect(again.framesWithFace).toBe(metrics.framesSwapped);
+    expect(again.jitterRawPx).toBe(metrics.jitterRawPx);
+    expect(again.outsideMask.changed / again.outsideMask.pixels).toBeLessThan(1e-3);
   });
 
   it('a cancelled export leaves no output and no partial file', async () => {
@@ -201,6 +234,74 @@ describe('conversion of the sample video', () => {
       expect(changed / before.data.length).toBeLessThan(0.2);
       const mask = await sharp(path.join(project, preview.mask)).stats();
       expect(mask.channels[0]?.max).toBeGreaterThan(100);
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('honours a hand-edited mask: the eyes moved to a square on the chin change there, not at the eyes', async () => {
+    const engine = startEngine(home);
+    try {
+      const frames = await engine.client.request('frames.list', { dir: project, side: 'a' });
+      const frameIndex = frames.frames.find((f) => f.status === 'kept')?.index as number;
+      const face = (await engine.client.request('faces.list', { dir: project, side: 'a', frameIndex })).faces.find(
+        (f) => f.status === 'kept',
+      );
+      expect(face).toBeDefined();
+      const faceId = face?.id as number;
+      const sharp = (await import('sharp')).default;
+      const maskOf = async (): Promise<{ data: Buffer; size: number }> => {
+        const preview = await engine.client.request('convert.preview', {
+          dir: project,
+          side: 'a',
+          frameIndex,
+          config: { segmentation: 'EYES' },
+        });
+        const { data, info } = await sharp(path.join(project, preview.mask))
+          .extractChannel(0)
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        return { data, size: info.width };
+      };
+      const automatic = await maskOf();
+      // Aligned-crop pixels (256): a square on the chin, well below the eyes and the mouth's corners.
+      const square = { x0: 108, x1: 148, y0: 160, y1: 185 };
+      await engine.client.request('masks.saveEdit', {
+        dir: project,
+        faceId,
+        part: 'eyes',
+        polygon: [
+          [square.x0, square.y0],
+          [square.x1, square.y0],
+          [square.x1, square.y1],
+          [square.x0, square.y1],
+        ],
+        rasterPng: null,
+      });
+      const edited = await maskOf();
+      await engine.client.request('masks.reset', { dir: project, faceId });
+      // The patch is the crop's centre: 70 crop px either side of 128 at roi_coverage 0.9 (the default).
+      const r = edited.size;
+      const s = r / 140;
+      const inSquare = (x: number, y: number): boolean =>
+        x >= (square.x0 - 58) * s - 3 &&
+        x <= (square.x1 - 58) * s + 3 &&
+        y >= (square.y0 - 58) * s - 3 &&
+        y <= (square.y1 - 58) * s + 3;
+      const centre =
+        Math.round(((square.y0 + square.y1) / 2 - 58) * s) * r + Math.round(((square.x0 + square.x1) / 2 - 58) * s);
+      expect(automatic.data[centre]).toBeLessThan(10);
+      expect(edited.data[centre]).toBeGreaterThan(100);
+      let eyesBefore = 0;
+      let eyesAfter = 0;
+      for (let y = 0; y < r; y += 1)
+        for (let x = 0; x < r; x += 1) {
+          if (inSquare(x, y)) continue;
+          eyesBefore += automatic.data[y * r + x] as number;
+          eyesAfter += edited.data[y * r + x] as number;
+        }
+      expect(eyesBefore).toBeGreaterThan(1000);
+      expect(eyesAfter).toBeLessThan(eyesBefore * 0.05);
     } finally {
       await engine.stop();
     }

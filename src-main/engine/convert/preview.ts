@@ -13,6 +13,7 @@ import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
 import { Generator } from '../model/generator.js';
+import { MaskStore } from '../masks/edits.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
 import { GENERATOR_FILE } from '../jobs/train.js';
@@ -74,7 +75,8 @@ export async function previewFrame(
   const nets = await FaceNets.load();
   const landmarks = face.landmarks ?? (await nets.landmarks(frame.rgb, frame.width, frame.height, face.box));
   const after = Uint8Array.from(frame.rgb);
-  const swap = await swapFace(after, frame.width, frame.height, landmarks, generator, config);
+  const override = await new MaskStore(store).override(face.id);
+  const swap = await swapFace(after, frame.width, frame.height, landmarks, generator, config, override);
   const r = generator.arch.resolution;
   const dir = path.posix.join('previews', 'convert');
   const stamp = `${side}-${String(frameIndex).padStart(6, '0')}`;

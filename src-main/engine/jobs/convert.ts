@@ -13,13 +13,15 @@ import { alignmentTransform } from '../../../src-shared/math/face.js';
 import type { Box } from '../../../src-shared/math/geometry.js';
 import { selectBackend } from '../backend/select.js';
 import { VideoWriter } from '../convert/encoder.js';
-import { swapFace } from '../convert/frame.js';
+import { blendRegion, swapFace, type MaskOverride } from '../convert/frame.js';
 import { jitter, smoothBoxes } from '../convert/smoothing.js';
 import { FaceDetector } from '../detect/detector.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
+import { MaskStore } from '../masks/edits.js';
+import { ConversionMetrics } from '../metrics/conversion-metrics.js';
 import { Generator } from '../model/generator.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
@@ -165,12 +167,25 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     });
   }
   await selectBackend(store.project.settings.training.backend);
+  if (spec.metricsOnly) return measureExport(ctx, config, input, output);
   const generator = await Generator.load(path.join(store.dir, GENERATOR_FILE));
   const detector = await FaceDetector.load();
   const nets = await FaceNets.load();
   const last = input.media.frameCount - 1;
   const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
   const sourceSide: Side = config.direction === 'AtoB' ? 'a' : 'b';
+  // Hand-edited masks belong to the frames of the project's own video of the source side: honoured when that
+  // video is the one converted (frame numbers match), and not applied to any other input.
+  const overrides =
+    path.resolve(spec.input) === path.resolve(store.project.sources[sourceSide].path)
+      ? await new MaskStore(store).overridesByFrame(sourceSide)
+      : new Map<number, MaskOverride>();
+  let framesWithEdits = 0;
+  const targetSide: Side = sourceSide === 'a' ? 'b' : 'a';
+  const quality = new ConversionMetrics(nets, {
+    target: referenceDescriptor(store, targetSide),
+    source: referenceDescriptor(store, sourceSide),
+  });
   try {
     const raw = await trackPerson(ctx, input, config, detector, nets, referenceDescriptor(store, sourceSide), range);
     if (ctx.signal.aborted) return { stopped: true };
@@ -203,7 +218,20 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
         let toPatch = null;
         if (box && frame.rgb) {
           const landmarks = await nets.landmarks(frame.rgb, w, h, box);
-          const swap = await swapFace(result, w, h, landmarks, generator, config);
+          const override = overrides.get(frame.index) ?? null;
+          if (override) framesWithEdits += 1;
+          const swap = await swapFace(result, w, h, landmarks, generator, config, override);
+          await quality.add({
+            source: frame.rgb,
+            result,
+            width: w,
+            height: h,
+            box,
+            sourceLandmarks: landmarks,
+            mask: swap.mask,
+            maskSize: generator.arch.resolution,
+            toPatch: swap.toPatch,
+          });
           mask = swap.mask;
           toPatch = swap.toPatch;
           swapped += 1;
@@ -227,11 +255,13 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     const metrics = {
       frames: done,
       framesSwapped: swapped,
+      framesWithEditedMasks: framesWithEdits,
       jitterRawPx: jitter(raw),
       jitterSmoothedPx: jitter(smoothed),
       segmentation: config.segmentation,
       direction: config.direction,
       colorCorrection: config.color_correction,
+      ...quality.summary(),
     };
     const metricsFile = `${output}.metrics.json`;
     await writeJsonAtomic(metricsFile, metrics);
@@ -284,5 +314,116 @@ function layout(
       }
     }
   }
+  return out;
+}
+
+/** Compression noise an encoded pixel may carry (0..255 per channel) and still count as unchanged. */
+const ENCODED_TOLERANCE = 32;
+
+/**
+ * `--metrics-only`: measure an existing export against its input without converting again. It follows the track
+ * the conversion wrote beside the export and, having no attention mask from the model, takes the largest region
+ * the swap could touch (the chosen parts, feathered); outside it the encoded frames must equal the input's within
+ * compression noise.
+ */
+async function measureExport(
+  ctx: JobContext<ConvertSpec>,
+  config: ConverterConfig,
+  input: Awaited<ReturnType<typeof probeSource>>,
+  output: string,
+): Promise<Record<string, unknown>> {
+  const { store } = ctx;
+  const trackFile = `${output}.track.json`;
+  let track: { start: number; smoothed: Array<number[] | null> };
+  try {
+    track = JSON.parse(await fs.readFile(trackFile, 'utf8')) as typeof track;
+  } catch {
+    throw new StudioError(ErrorCode.notFound, `${trackFile} is missing or unreadable`, {
+      file: trackFile,
+      fix: 'measure an export made by FaceParts Studio (it writes the track beside the video), or convert again',
+    });
+  }
+  const encoded = await probeSource(output);
+  if (encoded.kind !== 'video')
+    throw new StudioError(ErrorCode.badMedia, `${output} is not a video`, {
+      file: output,
+      fix: 'measure a video export',
+    });
+  const { displayWidth: w, displayHeight: h } = input.media;
+  const columns = Math.round(encoded.media.displayWidth / w);
+  if (encoded.media.displayHeight !== h || ![1, 2, 3].includes(columns))
+    throw new StudioError(
+      ErrorCode.invalidParams,
+      `${output} does not have the input's frame size (or a layout of it)`,
+      {
+        file: output,
+        fix: 'measure the export against the video it was converted from (--input)',
+      },
+    );
+  const header = await Generator.load(path.join(store.dir, GENERATOR_FILE));
+  const r = header.arch.resolution;
+  header.dispose();
+  const nets = await FaceNets.load();
+  const sourceSide: Side = config.direction === 'AtoB' ? 'a' : 'b';
+  const targetSide: Side = sourceSide === 'a' ? 'b' : 'a';
+  const quality = new ConversionMetrics(
+    nets,
+    { target: referenceDescriptor(store, targetSide), source: referenceDescriptor(store, sourceSide) },
+    ENCODED_TOLERANCE,
+  );
+  const overrides =
+    path.resolve(input.path) === path.resolve(store.project.sources[sourceSide].path)
+      ? await new MaskStore(store).overridesByFrame(sourceSide)
+      : new Map<number, MaskOverride>();
+  const inputs = decodeFrames(input, { stride: 1, startIndex: track.start, signal: ctx.signal });
+  let measured = 0;
+  for await (const out of decodeFrames(encoded, { stride: 1, startIndex: 0, signal: ctx.signal })) {
+    const next = await inputs.next();
+    if (next.done) break;
+    const source = next.value;
+    const box = track.smoothed[out.index];
+    if (!box || !source.rgb || !out.rgb) continue;
+    // The converted column of a COMBINED/TRIPLE layout is the second.
+    const result = columns === 1 ? Uint8Array.from(out.rgb) : column(out.rgb, w, h, columns, 1);
+    const frameBox = { x: box[0] as number, y: box[1] as number, width: box[2] as number, height: box[3] as number };
+    const landmarks = await nets.landmarks(source.rgb, w, h, frameBox);
+    const { toPatch, region } = blendRegion(landmarks, r, config, overrides.get(source.index) ?? null);
+    await quality.add({
+      source: source.rgb,
+      result,
+      width: w,
+      height: h,
+      box: frameBox,
+      sourceLandmarks: landmarks,
+      mask: region,
+      maskSize: r,
+      toPatch,
+    });
+    measured += 1;
+    ctx.progress('measure', out.index + 1, track.smoothed.length);
+  }
+  await inputs.return(undefined);
+  const metricsFile = `${output}.metrics.json`;
+  let previous: Record<string, unknown> = {};
+  try {
+    previous = JSON.parse(await fs.readFile(metricsFile, 'utf8')) as Record<string, unknown>;
+  } catch {
+    /* no metrics from the conversion: these stand alone */
+  }
+  const metrics = {
+    ...previous,
+    ...quality.summary(),
+    measuredFrom: 'encoded file',
+    framesWithFace: measured,
+  };
+  await writeJsonAtomic(metricsFile, metrics);
+  return { output, metricsFile, ...metrics };
+}
+
+/** One column of a side-by-side layout frame. */
+function column(rgb: Uint8Array, w: number, h: number, columns: number, index: number): Uint8Array {
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y += 1)
+    out.set(rgb.subarray((y * w * columns + index * w) * 3, (y * w * columns + (index + 1) * w) * 3), y * w * 3);
   return out;
 }

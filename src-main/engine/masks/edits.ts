@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { ErrorCode, StudioError, type MaskEdit, type MaskPart } from '../../../src-shared/contract/index.js';
+import { ErrorCode, StudioError, type MaskEdit, type MaskPart, type Side } from '../../../src-shared/contract/index.js';
 import { applyAffine, type Point } from '../../../src-shared/math/geometry.js';
-import { MASK_PARTS, partPolygons } from '../../../src-shared/math/masks.js';
+import { MASK_PARTS, partPolygons, type PartEdit } from '../../../src-shared/math/masks.js';
+import type { MaskOverride } from '../convert/frame.js';
 import { ALIGNED_SIZE } from '../align/aligned-face.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { FacesRepo } from '../project/faces-repo.js';
@@ -126,5 +127,47 @@ export class MaskStore {
       : null;
     for (const target of next) await this.save(target.id, part, edit.polygon, rasterPng);
     return next.length;
+  }
+
+  /** A face's edits ready for a swap (rasters decoded), or null when it has none or no crop transform. */
+  async override(faceId: number): Promise<MaskOverride | null> {
+    const face = this.faces.get(faceId);
+    if (!face?.transform) return null;
+    const edits = this.edits(faceId);
+    if (edits.length === 0) return null;
+    const parts: Partial<Record<MaskPart, PartEdit>> = {};
+    for (const edit of edits) {
+      let raster: Uint8Array | null = null;
+      if (edit.raster) {
+        try {
+          const { data } = await sharp(path.join(this.store.dir, edit.raster))
+            .extractChannel(0)
+            .raw()
+            .toBuffer({ resolveWithObject: true });
+          raster = new Uint8Array(data);
+        } catch {
+          /* a painted mask that went missing: the part's polygon (or its automatic hull) stands in */
+        }
+      }
+      parts[edit.part] = { polygon: edit.polygon, raster };
+    }
+    return { edits: { cropSize: ALIGNED_SIZE, parts }, frameToCrop: face.transform };
+  }
+
+  /** The edits of the chosen person's faces on one side, by frame index: what a conversion of that video honours. */
+  async overridesByFrame(side: Side): Promise<Map<number, MaskOverride>> {
+    const chosen = this.faces.chosenTrack(side);
+    const rows = this.store.db
+      .prepare(
+        `SELECT DISTINCT f.id AS id, f.frame_idx AS frame FROM faces f JOIN mask_edits e ON e.face_id = f.id
+         WHERE f.side = ? AND (? IS NULL OR f.track_id = ?)`,
+      )
+      .all(side, chosen, chosen) as Array<{ id: number; frame: number }>;
+    const out = new Map<number, MaskOverride>();
+    for (const row of rows) {
+      const override = await this.override(row.id);
+      if (override) out.set(row.frame, override);
+    }
+    return out;
   }
 }

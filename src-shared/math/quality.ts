@@ -1,0 +1,129 @@
+/**
+ * Pure measures of a converted frame against its source: what changed outside the blend mask, the colour step
+ * at the mask's border, and how far the face's landmarks moved. The mask is in patch pixels, reached from frame
+ * pixels by `toPatch`, and sampled bilinearly as the blend samples it.
+ */
+import type { Affine, Point } from './geometry.js';
+
+/** The mask's value at a frame pixel (0 outside the patch). */
+export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: number, y: number): number {
+  const u = toPatch[0] * x + toPatch[1] * y + toPatch[2];
+  const v = toPatch[3] * x + toPatch[4] * y + toPatch[5];
+  if (u < 0 || v < 0 || u > size - 1 || v > size - 1) return 0;
+  const ux = Math.floor(u);
+  const vy = Math.floor(v);
+  const ux1 = Math.min(size - 1, ux + 1);
+  const vy1 = Math.min(size - 1, vy + 1);
+  const fx = u - ux;
+  const fy = v - vy;
+  return (
+    (1 - fx) * (1 - fy) * (mask[vy * size + ux] as number) +
+    fx * (1 - fy) * (mask[vy * size + ux1] as number) +
+    (1 - fx) * fy * (mask[vy1 * size + ux] as number) +
+    fx * fy * (mask[vy1 * size + ux1] as number)
+  );
+}
+
+export interface OutsideChange {
+  /** Pixels where the mask is 0. */
+  outside: number;
+  /** Of those, pixels whose colour differs by more than `tolerance` in any channel. */
+  changed: number;
+  /** Mean absolute difference per channel outside the mask (0..255). */
+  meanAbsDiff: number;
+}
+
+/** How much a frame changed where the mask says nothing may change. `tolerance` absorbs encoding noise. */
+export function changeOutsideMask(
+  source: Uint8Array,
+  result: Uint8Array,
+  width: number,
+  height: number,
+  mask: Float32Array,
+  size: number,
+  toPatch: Affine,
+  tolerance = 0,
+): OutsideChange {
+  let outside = 0;
+  let changed = 0;
+  let sum = 0;
+  for (let y = 0; y < height; y += 1)
+    for (let x = 0; x < width; x += 1) {
+      if (maskAt(mask, size, toPatch, x, y) > 1e-4) continue;
+      outside += 1;
+      const o = (y * width + x) * 3;
+      let worst = 0;
+      for (let c = 0; c < 3; c += 1) {
+        const d = Math.abs((source[o + c] as number) - (result[o + c] as number));
+        sum += d;
+        worst = Math.max(worst, d);
+      }
+      if (worst > tolerance) changed += 1;
+    }
+  return { outside, changed, meanAbsDiff: outside ? sum / (outside * 3) : 0 };
+}
+
+/** sRGB bytes -> CIELAB (D65). */
+export function rgbToLab(r: number, g: number, b: number): [number, number, number] {
+  const lin = (v: number): number => {
+    const c = v / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const [R, G, B] = [lin(r), lin(g), lin(b)];
+  const x = (0.4124 * R + 0.3576 * G + 0.1805 * B) / 0.95047;
+  const y = 0.2126 * R + 0.7152 * G + 0.0722 * B;
+  const z = (0.0193 * R + 0.1192 * G + 0.9505 * B) / 1.08883;
+  const f = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
+  return [116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+}
+
+/**
+ * The colour step a viewer sees at the mask's edge: the CIELAB distance (Delta E 1976) between the result's mean
+ * colour and the source's mean colour over the mask's border band (0.5 <= mask < 0.95, the inner feather). Near 0
+ * for a seamless, colour-corrected blend; null when the mask has no border band in the frame.
+ */
+export function borderColourDifference(
+  source: Uint8Array,
+  result: Uint8Array,
+  width: number,
+  height: number,
+  mask: Float32Array,
+  size: number,
+  toPatch: Affine,
+): number | null {
+  const before = [0, 0, 0];
+  const after = [0, 0, 0];
+  let n = 0;
+  for (let y = 0; y < height; y += 1)
+    for (let x = 0; x < width; x += 1) {
+      const m = maskAt(mask, size, toPatch, x, y);
+      if (m < 0.5 || m >= 0.95) continue;
+      const o = (y * width + x) * 3;
+      for (let c = 0; c < 3; c += 1) {
+        before[c] = (before[c] as number) + (source[o + c] as number);
+        after[c] = (after[c] as number) + (result[o + c] as number);
+      }
+      n += 1;
+    }
+  if (n === 0) return null;
+  const a = rgbToLab((before[0] as number) / n, (before[1] as number) / n, (before[2] as number) / n);
+  const b = rgbToLab((after[0] as number) / n, (after[1] as number) / n, (after[2] as number) / n);
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+}
+
+/**
+ * Landmark disagreement of two 68-point sets, normalised by the inter-ocular distance of the first (outer eye
+ * corners 36 and 45): the usual NME. 0.05 is a near-perfect match; above ~0.1 expression or pose has moved.
+ */
+export function landmarkError(reference: readonly Point[], other: readonly Point[]): number {
+  const left = reference[36] as Point;
+  const right = reference[45] as Point;
+  const iod = Math.hypot(right[0] - left[0], right[1] - left[1]) || 1;
+  let sum = 0;
+  for (let i = 0; i < reference.length; i += 1) {
+    const a = reference[i] as Point;
+    const b = other[i] as Point;
+    sum += Math.hypot(a[0] - b[0], a[1] - b[1]);
+  }
+  return sum / reference.length / iod;
+}
