@@ -286,6 +286,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       parseIntOption('model-width'),
     )
     .option('--no-self-attention', 'train without the self-attention layers')
+    .option('--adversarial <loss>', 'adversarial loss: mixup-lsgan (default) or ralsgan')
+    .option('--no-perceptual', 'train without the perceptual loss')
+    .option('--cycle-loss', 'add the cycle loss (A -> B -> A back to A)')
+    .option('--motion-blur', 'add motion-blur augmentation (p = 0.25)')
     .action(
       async (
         dir: string,
@@ -300,6 +304,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
           previewEvery?: number;
           modelWidth?: number;
           selfAttention?: boolean;
+          adversarial?: string;
+          perceptual?: boolean;
+          cycleLoss?: boolean;
+          motionBlur?: boolean;
           json?: boolean;
         },
       ) => {
@@ -315,6 +323,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (opts.previewEvery !== undefined) overrides.previewEvery = opts.previewEvery;
         if (opts.modelWidth !== undefined) overrides.modelWidth = opts.modelWidth;
         if (opts.selfAttention === false) overrides.useSelfAttention = false;
+        if (opts.adversarial !== undefined) overrides.adversarialLoss = opts.adversarial;
+        if (opts.perceptual === false) overrides.perceptualLoss = false;
+        if (opts.cycleLoss) overrides.cycleLoss = true;
+        if (opts.motionBlur) overrides.motionBlur = true;
         try {
           const job = await withEngine(out, (engine) =>
             runJob(out, engine, path.resolve(dir), { type: 'train', overrides }),

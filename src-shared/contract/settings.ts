@@ -33,6 +33,27 @@ export const ExtractionSettings = z.object({
 export type ExtractionSettings = z.infer<typeof ExtractionSettings>;
 
 /** Training options with the original's defaults (faceswap-gan-spec.md). */
+/** The adversarial loss: the original's default mixup-LSGAN, or relativistic-average LSGAN. */
+export const AdversarialLoss = z.enum(['mixup-lsgan', 'ralsgan']);
+export type AdversarialLoss = z.infer<typeof AdversarialLoss>;
+
+/** Loss weights, each optional: what is left out keeps the original's default (train/losses.ts). */
+export const LossWeightSettings = z
+  .strictObject({
+    wD: z.number().min(0).max(100),
+    wRecon: z.number().min(0).max(100),
+    wEdge: z.number().min(0).max(100),
+    wEyes: z.number().min(0).max(1000),
+    /** Deepest to shallowest feature map. */
+    wPerceptual: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0), z.number().min(0)]),
+    maskL1: z.number().min(0).max(100),
+    maskHinge: z.number().min(0).max(100),
+    maskTV: z.number().min(0).max(100),
+    cycle: z.number().min(0).max(1000),
+    weightDecay: z.number().min(0).max(1),
+  })
+  .partial();
+
 export const TrainingSettings = z.object({
   resolution: Resolution.default(64),
   capacity: Capacity.default('lite'),
@@ -53,6 +74,14 @@ export const TrainingSettings = z.object({
     .default(1),
   /** Advanced: filters of the first encoder layer (default 64 standard, 32 lite); smaller trains faster and worse. */
   modelWidth: z.number().int().min(4).max(128).optional(),
+  adversarialLoss: AdversarialLoss.default('mixup-lsgan'),
+  /** The perceptual loss, switched on by the schedule (at 39 % of the run, as the original's 7,850 of 20,000). */
+  perceptualLoss: z.boolean().default(true),
+  /** The optional cycle loss: A -> B -> A (and B -> A -> B) should come back to the input. */
+  cycleLoss: z.boolean().default(false),
+  /** Optional motion-blur augmentation (p = 0.25, kernel 5/7/9/11). */
+  motionBlur: z.boolean().default(false),
+  lossWeights: LossWeightSettings.default({}),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 

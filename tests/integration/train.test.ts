@@ -10,6 +10,8 @@ import { ProjectStore } from '../../src-main/engine/project/store.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../../src-main/engine/train/checkpoint.js';
 import { FaceSet } from '../../src-main/engine/train/dataset.js';
 import { Trainer, type LossRecord } from '../../src-main/engine/train/trainer.js';
+import { PerceptualNet } from '../../src-main/engine/train/perceptual.js';
+import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { scratch } from '../helpers/paths.js';
@@ -67,6 +69,41 @@ describe('training on faces extracted from the A and B stills', () => {
     }
     for (const value of Object.values(history[49] as LossRecord)) expect(Number.isFinite(value)).toBe(true);
     t.dispose();
+  });
+
+  it('trains with relativistic LSGAN, the cycle loss and the perceptual loss on: every term finite, recon falls, no leak', async () => {
+    const perceptual = await PerceptualNet.fromFaceNets(await FaceNets.load());
+    // 20 iterations in all: the scaled schedule turns the perceptual loss on at iteration 8.
+    const t = new Trainer({
+      arch: archFromSettings(TINY),
+      batchSize: 2,
+      totalIterations: 20,
+      seed: 5,
+      learningRateFactor: 1,
+      adversarial: 'ralsgan',
+      cycle: true,
+      perceptual,
+    });
+    try {
+      const history: LossRecord[] = [];
+      let tensors = 0;
+      for (let i = 0; i < 16; i += 1) {
+        history.push(await t.step(faces));
+        if (i === 9) tensors = tf.memory().numTensors;
+      }
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(history[0]).not.toHaveProperty('GA_pl');
+      const last = history[15] as LossRecord;
+      for (const key of ['GA_adv', 'GA_cycle', 'GA_pl', 'GB_pl', 'GB_cycle', 'DA', 'DB'])
+        expect(Number.isFinite(last[key]), key).toBe(true);
+      expect(last.GA_pl).toBeGreaterThan(0);
+      const mean = (key: string, from: number, to: number): number =>
+        history.slice(from, to).reduce((sum, r) => sum + (r[key] as number), 0) / (to - from);
+      expect(mean('GA_cycle', 12, 16)).toBeLessThan(mean('GA_cycle', 0, 4));
+    } finally {
+      t.dispose();
+      perceptual.dispose();
+    }
   });
 
   it('resumes from a checkpoint exactly where an uninterrupted run would be', async () => {

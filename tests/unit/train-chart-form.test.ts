@@ -16,6 +16,10 @@ describe('Train page settings form', () => {
       previewEvery: 300,
       checkpointEvery: 500,
       modelWidth: null,
+      adversarialLoss: 'mixup-lsgan',
+      perceptualLoss: true,
+      cycleLoss: false,
+      motionBlur: false,
     });
     expect(formFromSettings({ ...defaults, modelWidth: 32 }).modelWidth).toBeNull();
     expect(formFromSettings({ ...defaults, modelWidth: 8 }).modelWidth).toBe(8);
@@ -30,6 +34,8 @@ describe('Train page settings form', () => {
       batchSize: 2,
       useSelfAttention: false,
       previewEvery: 2,
+      adversarialLoss: 'ralsgan' as const,
+      cycleLoss: true,
     };
     const overrides = overridesFromForm(form);
     expect(overrides).toEqual({
@@ -42,6 +48,10 @@ describe('Train page settings form', () => {
       previewEvery: 2,
       checkpointEvery: 500,
       modelWidth: 32,
+      adversarialLoss: 'ralsgan',
+      perceptualLoss: true,
+      cycleLoss: true,
+      motionBlur: false,
     });
     expect(TrainingSettings.strict().parse(overrides)).toMatchObject(overrides);
     expect(overridesFromForm({ ...form, capacity: 'standard' }).modelWidth).toBe(64);

@@ -11,6 +11,8 @@ import type { ProjectStore } from '../project/store.js';
 import { exportGenerator, loadLatestCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { FaceSet } from '../train/dataset.js';
 import { previewPng } from '../train/preview.js';
+import { PerceptualNet } from '../train/perceptual.js';
+import { FaceNets } from '../landmarks/face-nets.js';
 import { startLoader, type BatchLoader } from '../train/loader.js';
 import { Trainer } from '../train/trainer.js';
 import type { JobContext } from './context.js';
@@ -60,6 +62,8 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
   const report = await selectBackend(settings.backend);
   ctx.log('info', `training on the ${report.selected} backend`);
   const faces = await FaceSet.fromProject(store);
+  // The recognition net behind the perceptual loss (face-api's weights, a few MB), loaded once per run.
+  const perceptual = settings.perceptualLoss ? await PerceptualNet.fromFaceNets(await FaceNets.load()) : null;
   const arch = archFromSettings(settings);
   const run = trainingRun(store, arch, settings.iterations, settings);
   const checkpointDir = path.join(store.dir, 'checkpoints', `run-${run.id}`);
@@ -69,6 +73,10 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     totalIterations: settings.iterations,
     seed: settings.seed,
     learningRateFactor: settings.learningRateFactor,
+    weights: settings.lossWeights,
+    adversarial: settings.adversarialLoss,
+    cycle: settings.cycleLoss,
+    perceptual,
   });
   const setRun = (state: string, checkpoint: string | null = null): void => {
     store.db
@@ -162,5 +170,6 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
   } finally {
     await loader?.close();
     trainer.dispose();
+    perceptual?.dispose();
   }
 }

@@ -29,6 +29,7 @@ interface FaceApi {
     };
     faceRecognitionNet: {
       loadFromDisk(dir: string): Promise<void>;
+      params: unknown;
       computeFaceDescriptor(input: tf.Tensor3D | tf.Tensor3D[]): Promise<Float32Array | Float32Array[]>;
     };
   };
@@ -70,6 +71,14 @@ export class FaceNets {
       return new FaceNets(api);
     })();
     return loading;
+  }
+
+  /**
+   * The recognition net's weights as a tree of tensors (face-api's NetParams), for networks built on them, such as
+   * the training's perceptual loss. Owned by face-api: copy what you keep.
+   */
+  recognitionParams(): unknown {
+    return this.api.nets.faceRecognitionNet.params;
   }
 
   /** 68 landmarks of the face in a box, in frame pixels: once on the box, then again on the landmarks' own box. */

@@ -160,3 +160,38 @@ export function randomWarp(
     eyes: warpAffine(sample.eyes, size, size, 1, m, outSize, outSize),
   };
 }
+
+/** Kernel lengths of the optional motion blur (the original's 5/7/9/11). */
+const MOTION_KERNELS = [5, 7, 9, 11] as const;
+
+/**
+ * Motion blur along a random direction: each pixel becomes the mean of `k` samples on a line through it
+ * (k from 5, 7, 9, 11), as a linear cv2.filter2D kernel would make it; borders replicated.
+ */
+export function motionBlur(rgb: Uint8Array, rng: Rng, size = FACE_SIZE): Uint8Array {
+  const k = MOTION_KERNELS[rng.int(MOTION_KERNELS.length)] as number;
+  const angle = rng.uniform(0, Math.PI);
+  const offsets: Array<[number, number]> = [];
+  for (let t = -(k - 1) / 2; t <= (k - 1) / 2; t += 1)
+    offsets.push([Math.round(t * Math.cos(angle)), Math.round(t * Math.sin(angle))]);
+  const out = new Uint8Array(rgb.length);
+  for (let y = 0; y < size; y += 1)
+    for (let x = 0; x < size; x += 1) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (const [dx, dy] of offsets) {
+        const sx = Math.min(size - 1, Math.max(0, x + dx));
+        const sy = Math.min(size - 1, Math.max(0, y + dy));
+        const i = (sy * size + sx) * 3;
+        r += rgb[i] as number;
+        g += rgb[i + 1] as number;
+        b += rgb[i + 2] as number;
+      }
+      const o = (y * size + x) * 3;
+      out[o] = Math.round(r / k);
+      out[o + 1] = Math.round(g / k);
+      out[o + 2] = Math.round(b / k);
+    }
+  return out;
+}

@@ -1,6 +1,6 @@
 /** Drawing an augmented training batch from decoded faces: pure, so the loader thread can run it. */
 import type { Side } from '../../../src-shared/contract/index.js';
-import { colourMatch, randomTransform, randomWarp, type Sample } from './augment.js';
+import { colourMatch, motionBlur, randomTransform, randomWarp, type Sample } from './augment.js';
 import type { Rng } from './rng.js';
 
 /** A batch as flat arrays: images in -1..1 (NHWC), eye masks in 0..1 (NHW1). */
@@ -12,8 +12,20 @@ export interface Batch {
   count: number;
 }
 
+export interface AugmentOptions {
+  /** Motion blur with p = 0.25 (off by default, as in the original). */
+  motionBlur?: boolean;
+}
+
 /** Draw an augmented batch for one side; deterministic for a given RNG state. */
-export function drawBatch(faces: Record<Side, Sample[]>, side: Side, count: number, size: number, rng: Rng): Batch {
+export function drawBatch(
+  faces: Record<Side, Sample[]>,
+  side: Side,
+  count: number,
+  size: number,
+  rng: Rng,
+  options: AugmentOptions = {},
+): Batch {
   const pool = faces[side];
   const all = [...faces.a, ...faces.b];
   const warped = new Float32Array(count * size * size * 3);
@@ -24,6 +36,7 @@ export function drawBatch(faces: Record<Side, Sample[]>, side: Side, count: numb
     sample = randomTransform(sample, rng);
     if (rng.next() < 0.5)
       sample = { ...sample, rgb: colourMatch(sample.rgb, (all[rng.int(all.length)] as Sample).rgb, rng) };
+    if (options.motionBlur && rng.next() < 0.25) sample = { ...sample, rgb: motionBlur(sample.rgb, rng) };
     const out = randomWarp(sample, rng, size);
     const o = i * size * size * 3;
     for (let k = 0; k < size * size * 3; k += 1) {

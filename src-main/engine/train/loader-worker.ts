@@ -8,8 +8,8 @@ const setup = workerData as LoaderSetup;
 const rng = new Rng(setup.rngState);
 
 parentPort?.on('message', (request: LoaderRequest) => {
-  const a = drawBatch(setup.faces, 'a', request.count, request.size, rng);
-  const b = drawBatch(setup.faces, 'b', request.count, request.size, rng);
+  const a = drawBatch(setup.faces, 'a', request.count, request.size, rng, request);
+  const b = drawBatch(setup.faces, 'b', request.count, request.size, rng, request);
   const prepared: PreparedBatches = { a, b, rngStateAfter: rng.seedState };
   // Transferred, not copied: the worker never touches a batch again.
   const buffers = [a, b].flatMap((batch) => [batch.warped.buffer, batch.target.buffer, batch.eyes.buffer]);

@@ -18,6 +18,7 @@ export interface LoaderSetup {
 export interface LoaderRequest {
   count: number;
   size: number;
+  motionBlur?: boolean;
 }
 export interface PreparedBatches {
   a: Batch;
@@ -45,8 +46,8 @@ class InlineLoader implements BatchLoader {
     this.rng = new Rng(rngState);
   }
   next(): Promise<PreparedBatches> {
-    const a = drawBatch(this.faces.faces, 'a', this.request.count, this.request.size, this.rng);
-    const b = drawBatch(this.faces.faces, 'b', this.request.count, this.request.size, this.rng);
+    const a = drawBatch(this.faces.faces, 'a', this.request.count, this.request.size, this.rng, this.request);
+    const b = drawBatch(this.faces.faces, 'b', this.request.count, this.request.size, this.rng, this.request);
     return Promise.resolve({ a, b, rngStateAfter: this.rng.seedState });
   }
   close(): Promise<void> {

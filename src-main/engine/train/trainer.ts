@@ -15,7 +15,9 @@ import {
   totalVariation,
   type LossWeights,
 } from './losses.js';
+import type { AdversarialLoss } from '../../../src-shared/contract/index.js';
 import { NamedAdam, type NamedTensor } from './adam.js';
+import { perceptualLoss, type PerceptualNet } from './perceptual.js';
 import type { PreparedBatches } from './loader.js';
 import { Rng } from './rng.js';
 import { eventsAt, scaledSchedule, scheduleAt, type ScheduleEvent, type ScheduleState } from './schedule.js';
@@ -30,6 +32,12 @@ export interface TrainerOptions {
   seed: number;
   learningRateFactor: number;
   weights?: Partial<LossWeights>;
+  /** mixup-LSGAN (the original's default) or relativistic-average LSGAN. */
+  adversarial?: AdversarialLoss;
+  /** The optional cycle loss (A -> B -> A back to A). */
+  cycle?: boolean;
+  /** The perceptual loss's network; the loss runs while the schedule has it on and this is given. */
+  perceptual?: PerceptualNet | null;
 }
 
 export type LossRecord = Record<string, number>;
@@ -137,10 +145,15 @@ export class Trainer {
   private async stepSide(side: Side, batch: Batch): Promise<LossRecord> {
     const { arch } = this.options;
     const w = this.lossWeights;
-    const lam = this.rng.beta(0.2, 0.2);
+    const relativistic = this.options.adversarial === 'ralsgan';
+    // Draws in a fixed order: the mixup lambda (mixup-LSGAN), then the perceptual mix (when it is on).
+    const lam = relativistic ? 0 : this.rng.beta(0.2, 0.2);
+    const perceptual = this.state.perceptual && this.options.perceptual ? this.options.perceptual : null;
+    const lamPl = perceptual ? this.rng.beta(0.2, 0.2) : 0;
     const terms: Record<string, tf.Scalar> = {};
     const captured: { masked?: T4; color?: T4 } = {};
     const data = toTensors(batch);
+    const D = (image: T4): T4 => discriminator(this.weights, arch, side, tf.concat([image, data.warped], 3));
     try {
       const gVars = this.trainable('enc/', `dec${side}/`);
       const gCost = this.minimizeWithDecay(
@@ -153,10 +166,12 @@ export class Trainer {
           captured.color = tf.keep(out.color);
           const adv = tf.mul(
             w.wD,
-            tf.add(
-              mse(discriminator(this.weights, arch, side, tf.concat([masked, data.warped], 3)), 1),
-              mse(discriminator(this.weights, arch, side, tf.concat([out.color, data.warped], 3)), 1),
-            ),
+            relativistic
+              ? (() => {
+                  const real = D(data.target);
+                  return tf.add(relativisticGenerator(real, D(masked)), relativisticGenerator(real, D(out.color)));
+                })()
+              : tf.add(mse(D(masked), 1), mse(D(out.color), 1)),
           );
           let recon = reconstruction(out.color, data.target, data.eyes, w);
           for (const mid of out.intermediates)
@@ -164,14 +179,29 @@ export class Trainer {
           const edge = edgeTerms(out.color, data.target, data.eyes, w);
           const mask = maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w);
           const tv = tf.mul(w.maskTV, totalVariation(out.alpha));
-          Object.assign(terms, {
-            [`G${side}_adv`]: tf.keep(adv),
-            [`G${side}_recon`]: tf.keep(recon),
-            [`G${side}_edge`]: tf.keep(edge),
-            [`G${side}_mask`]: tf.keep(mask),
-            [`G${side}_tv`]: tf.keep(tv),
-          });
-          return sumOf([adv, recon, edge, mask, tv] as tf.Scalar[]);
+          const parts: Record<string, tf.Scalar> = {
+            adv: adv as tf.Scalar,
+            recon,
+            edge,
+            mask,
+            tv: tv as tf.Scalar,
+          };
+          if (perceptual) {
+            const fake = tf.add(tf.mul(lamPl, out.color), tf.mul(1 - lamPl, masked)) as T4;
+            parts.pl = perceptualLoss(perceptual, fake, data.target, w.wPerceptual);
+          }
+          if (this.options.cycle) {
+            const other: Side = side === 'A' ? 'B' : 'A';
+            const there = decoder(this.weights, arch, other, z);
+            const swapped = composite(there.alpha, there.color, data.warped);
+            const back = decoder(this.weights, arch, side, encoder(this.weights, arch, swapped));
+            parts.cycle = tf.mul(
+              w.cycle,
+              tf.add(l1(back.color, data.target), tf.mul(0.1, l1(back.alpha, out.alpha))),
+            ) as tf.Scalar;
+          }
+          for (const [name, value] of Object.entries(parts)) terms[`G${side}_${name}`] = tf.keep(value);
+          return sumOf(Object.values(parts));
         },
         gVars,
       );
@@ -180,15 +210,18 @@ export class Trainer {
       const dCost = this.minimizeWithDecay(
         this.optimisers.D,
         () => {
+          const maskedFake = captured.masked as T4;
+          const colorFake = captured.color as T4;
+          if (relativistic) {
+            const real = D(data.target);
+            return tf.add(
+              relativisticDiscriminator(real, D(maskedFake)),
+              relativisticDiscriminator(real, D(colorFake)),
+            ) as tf.Scalar;
+          }
           const real = tf.concat([data.target, data.warped], 3);
-          const mixMasked = tf.add(
-            tf.mul(lam, real),
-            tf.mul(1 - lam, tf.concat([captured.masked as T4, data.warped], 3)),
-          );
-          const mixColor = tf.add(
-            tf.mul(lam, real),
-            tf.mul(1 - lam, tf.concat([captured.color as T4, data.warped], 3)),
-          );
+          const mixMasked = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([maskedFake, data.warped], 3)));
+          const mixColor = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([colorFake, data.warped], 3)));
           const loss = tf.add(
             mse(discriminator(this.weights, arch, side, mixMasked as T4), lam),
             mse(discriminator(this.weights, arch, side, mixColor as T4), lam),
@@ -276,4 +309,20 @@ export class Trainer {
     this.weights.dispose();
     for (const optimiser of Object.values(this.optimisers)) optimiser.dispose();
   }
+}
+
+/** Relativistic-average LSGAN, the discriminator's side: real above the average fake by 1, fakes below real's. */
+function relativisticDiscriminator(real: T4, fake: T4): tf.Scalar {
+  return tf.add(
+    tf.mean(tf.square(tf.sub(tf.sub(real, tf.mean(fake, 0, true)), 1))),
+    tf.mean(tf.square(tf.add(tf.sub(fake, tf.mean(real, 0, true)), 1))),
+  );
+}
+
+/** Relativistic-average LSGAN, the generator's side: the same targets swapped. */
+function relativisticGenerator(real: T4, fake: T4): tf.Scalar {
+  return tf.add(
+    tf.mean(tf.square(tf.sub(tf.sub(fake, tf.mean(real, 0, true)), 1))),
+    tf.mean(tf.square(tf.add(tf.sub(real, tf.mean(fake, 0, true)), 1))),
+  );
 }

@@ -1,4 +1,4 @@
-import type { BackendChoice, TrainingSettings } from '../../../src-shared/contract/index.js';
+import type { AdversarialLoss, BackendChoice, TrainingSettings } from '../../../src-shared/contract/index.js';
 
 /** The Train page's settings form. Numbers are null while a field is empty. */
 export interface TrainForm {
@@ -12,6 +12,10 @@ export interface TrainForm {
   checkpointEvery: number | null;
   /** Advanced: filters of the first encoder layer; null for the capacity's default. */
   modelWidth: number | null;
+  adversarialLoss: AdversarialLoss;
+  perceptualLoss: boolean;
+  cycleLoss: boolean;
+  motionBlur: boolean;
 }
 
 export type TrainOverrides = Partial<TrainingSettings>;
@@ -19,6 +23,10 @@ export type TrainFormErrors = Partial<Record<keyof TrainForm, string>>;
 
 export const RESOLUTIONS = [64, 128, 256] as const;
 export const CAPACITIES = ['lite', 'standard'] as const;
+export const ADVERSARIAL_LOSSES: ReadonlyArray<{ value: AdversarialLoss; label: string }> = [
+  { value: 'mixup-lsgan', label: 'mixup LSGAN' },
+  { value: 'ralsgan', label: 'relativistic LSGAN' },
+];
 export const BACKEND_CHOICES: readonly BackendChoice[] = [
   'auto',
   'tfjs-node-gpu',
@@ -47,6 +55,10 @@ export function formFromSettings(settings: TrainingSettings): TrainForm {
       settings.modelWidth === undefined || settings.modelWidth === defaultModelWidth(settings.capacity)
         ? null
         : settings.modelWidth,
+    adversarialLoss: settings.adversarialLoss,
+    perceptualLoss: settings.perceptualLoss,
+    cycleLoss: settings.cycleLoss,
+    motionBlur: settings.motionBlur,
   };
 }
 
@@ -94,5 +106,9 @@ export function overridesFromForm(form: TrainForm): TrainOverrides {
     previewEvery: whole(form.previewEvery, 1),
     checkpointEvery: whole(form.checkpointEvery, 1),
     modelWidth: numberOf(form.modelWidth) ?? defaultModelWidth(form.capacity),
+    adversarialLoss: form.adversarialLoss,
+    perceptualLoss: form.perceptualLoss,
+    cycleLoss: form.cycleLoss,
+    motionBlur: form.motionBlur,
   };
 }
