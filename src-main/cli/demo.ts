@@ -201,7 +201,7 @@ export async function runDemo(
 <h2>Sources and extraction</h2><table><tr><th>side</th><th>source</th><th>media</th><th>frames</th><th>faces kept</th><th>skipped</th><th>tracks</th></tr>${side('a')}${side('b')}</table>
 <h2>Training</h2><p>Run ${run?.id ?? '-'}: ${run?.iteration ?? 0} iterations on ${escape(run?.backend ?? '-')}. ${gpu ? '' : 'On CPU this is a short run: expect a rough likeness, not a finished swap; train longer (or on a GPU) for quality.'}</p>
 ${lossChart(losses)}
-${latestPreview ? `<figure><img src="${rel(path.join(dir, latestPreview.path))}" alt="preview at iteration ${latestPreview.iteration}"><figcaption>Preview at iteration ${latestPreview.iteration}: for A (left) and B (right): input, reconstruction, swap, mask.</figcaption></figure>` : ''}
+${latestPreview ? `<figure><img src="${rel(path.join(dir, latestPreview.path))}" alt="preview at iteration ${latestPreview.iteration}"><figcaption>Preview at iteration ${latestPreview.iteration}: for A (left) and B (right): input, reconstruction (raw, masked), swap (raw, masked), mask.</figcaption></figure>` : ''}
 <h2>Conversion</h2><div class="row">${Object.entries(stills)
     .map(
       ([k, p]) =>

@@ -17,9 +17,16 @@ export async function withEngine<T>(out: Output, work: (engine: EngineProcess) =
   const engine = new EngineProcess({
     onInvalidMessage: (e) => out.warn(`engine sent an invalid message: ${e.message}`),
   });
+  // What the engine says outside any job (a project repaired on opening, partial files removed) reaches the user
+  // on every command; a job's own messages are printed by runJob.
+  const unsubscribe = engine.client.onEvent((event) => {
+    if (event.type === 'log' && event.jobId === null && (event.level === 'warn' || event.level === 'error'))
+      process.stderr.write(`${event.level}: ${event.message}\n`);
+  });
   try {
     return await work(engine);
   } finally {
+    unsubscribe();
     await engine.stop();
   }
 }
@@ -84,7 +91,7 @@ export async function runJob(out: Output, engine: EngineProcess, dir: string, jo
         const eta = event.etaSeconds === null ? '' : `, ETA ${Math.round(event.etaSeconds)} s`;
         process.stderr.write(`${event.stage}: ${event.done}/${event.total} (${event.rate.toFixed(1)}/s${eta})\n`);
       }
-    } else if (event.type === 'log' && (event.jobId === jobId || event.jobId === null) && event.level !== 'debug') {
+    } else if (event.type === 'log' && (event.jobId === jobId || (event.jobId === null && event.level === 'info'))) {
       if (barStarted) bar?.stop();
       barStarted = false;
       process.stderr.write(`${event.level}: ${event.message}\n`);

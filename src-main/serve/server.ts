@@ -61,15 +61,38 @@ function sendText(res: http.ServerResponse, status: number, text: string): void 
   res.end(text);
 }
 
-async function sendFile(res: http.ServerResponse, file: string): Promise<void> {
+/** Serve a file; a single `Range: bytes=a-b` gets 206 Partial Content, so the output player can seek. */
+async function sendFile(res: http.ServerResponse, file: string, range?: string): Promise<void> {
   const stat = await fs.stat(file).catch(() => null);
   if (!stat?.isFile()) {
     sendText(res, 404, 'not found');
     return;
   }
+  const type = MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+  const match = range ? /^bytes=(\d*)-(\d*)$/.exec(range.trim()) : null;
+  if (match && (match[1] || match[2])) {
+    const size = stat.size;
+    const start = match[1] ? Number(match[1]) : Math.max(0, size - Number(match[2]));
+    const end = match[1] && match[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
+    if (start >= size || start > end) {
+      res.writeHead(416, { 'Content-Range': `bytes */${size}` });
+      res.end();
+      return;
+    }
+    res.writeHead(206, {
+      'Content-Type': type,
+      'Content-Length': end - start + 1,
+      'Content-Range': `bytes ${start}-${end}/${size}`,
+      'Accept-Ranges': 'bytes',
+      'Cache-Control': 'no-cache',
+    });
+    createReadStream(file, { start, end }).pipe(res);
+    return;
+  }
   res.writeHead(200, {
-    'Content-Type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Type': type,
     'Content-Length': stat.size,
+    'Accept-Ranges': 'bytes',
     'Cache-Control': 'no-cache',
   });
   createReadStream(file).pipe(res);
@@ -168,7 +191,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
           sendText(res, 403, 'path outside the project');
           return;
         }
-        await sendFile(res, file);
+        await sendFile(res, file, req.headers.range);
         return;
       }
       // The renderer's static files; the page itself loads without a token (it holds no data), the data needs one.

@@ -94,6 +94,9 @@ export const FrameRecord = z.object({
   /** Project-relative path of the thumbnail, served through the media route. */
   thumbnail: z.string().nullable(),
   faceCount: z.number().int().nonnegative(),
+  /** The frame's own size in pixels (face boxes are in these), when known; images of a folder may differ. */
+  width: z.number().int().positive().nullable().default(null),
+  height: z.number().int().positive().nullable().default(null),
 });
 export type FrameRecord = z.infer<typeof FrameRecord>;
 

@@ -79,8 +79,9 @@ export function rgbToLab(r: number, g: number, b: number): [number, number, numb
 
 /**
  * The colour step a viewer sees at the mask's edge: the CIELAB distance (Delta E 1976) between the result's mean
- * colour and the source's mean colour over the mask's border band (0.5 <= mask < 0.95, the inner feather). Near 0
- * for a seamless, colour-corrected blend; null when the mask has no border band in the frame.
+ * colour and the source's mean colour over the mask's outer feather (from 5 % to 50 % of the mask's peak, so a
+ * model whose attention mask is still faint is measured too). Near 0 for a seamless, colour-corrected blend; null
+ * when nothing was blended in the frame.
  */
 export function borderColourDifference(
   source: Uint8Array,
@@ -91,13 +92,16 @@ export function borderColourDifference(
   size: number,
   toPatch: Affine,
 ): number | null {
+  let peak = 0;
+  for (const v of mask) peak = Math.max(peak, v);
+  if (peak < 0.02) return null;
   const before = [0, 0, 0];
   const after = [0, 0, 0];
   let n = 0;
   for (let y = 0; y < height; y += 1)
     for (let x = 0; x < width; x += 1) {
       const m = maskAt(mask, size, toPatch, x, y);
-      if (m < 0.5 || m >= 0.95) continue;
+      if (m < 0.05 * peak || m >= 0.5 * peak) continue;
       const o = (y * width + x) * 3;
       for (let c = 0; c < 3; c += 1) {
         before[c] = (before[c] as number) + (source[o + c] as number);

@@ -216,6 +216,24 @@ describe('Convert page (serve mode)', () => {
       .poll(() => page.getByTestId('convert-output').inputValue())
       .toBe(path.join(dir, 'exports', 'convert-e2e-eyes-2.mp4'));
 
+    // The output player: the export plays in the page, served with byte ranges so it can seek.
+    await page.getByTestId('export-play').first().click();
+    const player = page.getByTestId('export-player');
+    // The page's <video> as far as these checks read it (the tests compile without the DOM library).
+    type Video = { error: unknown; readyState: number; videoWidth: number; videoHeight: number; duration: number };
+    await player.waitFor();
+    await expect
+      .poll(() => player.evaluate((v) => ((v as unknown as Video).error ? -1 : (v as unknown as Video).readyState)), {
+        timeout: 20_000,
+      })
+      .toBeGreaterThanOrEqual(1);
+    expect(
+      await player.evaluate((v) => [(v as unknown as Video).videoWidth, (v as unknown as Video).videoHeight]),
+    ).toEqual([640, 360]);
+    expect(await player.evaluate((v) => (v as unknown as Video).duration)).toBeCloseTo(10, 0);
+    await screenshot(page, 'convert-player');
+    await page.getByTestId('export-play').first().click();
+
     // Preview, export result and form all fit the 1280x720 window from the top of the page.
     await page.locator('main.content').evaluate((element) => element.scrollTo(0, 0));
     await page.mouse.move(1, 1);

@@ -8,6 +8,7 @@ import { resolveTools } from '../../src-main/engine/media/tools.js';
 import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { copyMedia, scratch } from '../helpers/paths.js';
+import { recordReliability } from '../helpers/reliability.js';
 import { synthClip } from '../helpers/synth.js';
 
 interface Probe {
@@ -210,6 +211,65 @@ describe('conversion of the sample video', () => {
     }
     expect(existsSync(output)).toBe(false);
     expect(readdirSync(path.dirname(output))).toEqual([]);
+  });
+
+  it('SIGKILL during an export: no output appears, reopening removes the partial file, and the export can be made again', async () => {
+    const output = path.join(root, 'killed', 'face.mp4');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.dirname(output), { recursive: true });
+    const engine = startEngine(home);
+    const swapping = nextMessage(
+      engine,
+      (m) =>
+        m.kind === 'event' &&
+        (m.event as { type: string; stage?: string; done?: number }).stage === 'swap faces' &&
+        ((m.event as { done: number }).done ?? 0) >= 30,
+      90_000,
+    );
+    await engine.client.request('jobs.start', {
+      dir: project,
+      job: { type: 'convert', input: video, output, config: { end_frame: 120 } },
+    });
+    await swapping;
+    engine.child.kill('SIGKILL');
+    await engine.exited;
+    expect(existsSync(output)).toBe(false);
+    // The encoder's temp file (a dot-file beside the output) is all there is, until the project is reopened.
+    const info = await runCli(['info', project, '--json'], { FACEPARTS_HOME: home });
+    expect(info.code).toBe(0);
+    expect(readdirSync(path.dirname(output))).toEqual([]);
+    const again = await runCli(
+      [
+        'convert',
+        project,
+        '--input',
+        video,
+        '--output',
+        output,
+        '--end_frame',
+        '120',
+        '--synthetic_label',
+        'true',
+        '--json',
+      ],
+      { FACEPARTS_HOME: home },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(readdirSync(path.dirname(output)).sort()).toEqual([
+      'face.mp4',
+      'face.mp4.metrics.json',
+      'face.mp4.track.json',
+    ]);
+    // The visible label: the lower-left corner of the first frame now carries light text on a dark tag.
+    const first = async (file: string): Promise<Buffer> =>
+      (await decodeFrames(await probeSource(file), { stride: 1, startIndex: 0 }).next()).value?.rgb as Buffer;
+    const [src, out] = [await first(video), await first(output)];
+    let stamped = 0;
+    for (let y = 300; y < 352; y += 1)
+      for (let x = 8; x < 220; x += 1)
+        if (Math.abs((src[(y * 640 + x) * 3] as number) - (out[(y * 640 + x) * 3] as number)) > 60) stamped += 1;
+    expect(stamped).toBeGreaterThan(300);
+    recordReliability('SIGKILL during conversion', { faults: 1 });
   });
 
   it('previews one converted frame: before, after and mask images, different inside the face only', async () => {

@@ -4,6 +4,7 @@ import { methodNames } from '../../src-shared/contract/index.js';
 import type { EngineProcess } from '../../src-main/host-node/engine-process.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { scratch } from '../helpers/paths.js';
+import { recordReliability } from '../helpers/reliability.js';
 
 /** Malformed payloads for every channel: wrong types, missing fields, junk, hostile keys. */
 const junkParams: unknown[] = [
@@ -69,6 +70,7 @@ describe('engine child process: malformed messages', () => {
       sent += 1;
     }
     expect(sent).toBeGreaterThan(200);
+    recordReliability('engine: malformed contract messages', { hostileMessages: sent });
     const info = await engine.client.request('engine.info', {});
     expect(info.runtime).toBe('node-child');
     expect(info.pid).toBe(engine.child.pid);

@@ -10,6 +10,8 @@ import { resolveTools } from '../../src-main/engine/media/tools.js';
 import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+import { ProjectStore } from '../../src-main/engine/project/store.js';
+import { FacesRepo } from '../../src-main/engine/project/faces-repo.js';
 
 /**
  * Shots of the sample video where the performer's face is plainly visible, labelled by eye from its frames:
@@ -53,6 +55,30 @@ describe('extraction of the sample video', () => {
     expect(report.a.facesKept).toBeGreaterThan(100);
     expect(report.a.facesSkipped).toBe(Object.values(report.a.skippedByReason).reduce((x, y) => x + y, 0));
     expect(report.b).toMatchObject({ framesRead: 2, facesKept: 2 });
+  });
+
+  it("records each frame's own size: the video's, and each still's (they differ), with the faces' boxes inside", () => {
+    const store = ProjectStore.open(dir);
+    try {
+      expect(store.listFrames('a', 0, 3).frames.map((f) => [f.width, f.height])).toEqual([
+        [640, 360],
+        [640, 360],
+        [640, 360],
+      ]);
+      const stills = store.listFrames('b', 0, 10).frames;
+      expect(stills.map((f) => [f.width, f.height])).toEqual([
+        [970, 2204],
+        [1200, 1200],
+      ]);
+      const faces = new FacesRepo(store.db).list('b', undefined, 0, 50).faces;
+      for (const face of faces) {
+        const frame = stills.find((f) => f.index === face.frameIndex);
+        expect(face.box.x + face.box.width).toBeLessThanOrEqual((frame?.width as number) + 1);
+        expect(face.box.y + face.box.height).toBeLessThanOrEqual((frame?.height as number) + 1);
+      }
+    } finally {
+      store.close();
+    }
   });
 
   it('a second run resumes: nothing is redone and the counts stay', async () => {

@@ -7,6 +7,7 @@ import { TEMP_MARKER } from '../../src-main/engine/io/atomic.js';
 import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+import { recordReliability } from '../helpers/reliability.js';
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -58,6 +59,7 @@ describe('SIGKILL of the engine during a job', () => {
     expect(files.filter((f) => path.basename(f).startsWith(TEMP_MARKER))).toEqual([]);
     const thumbs = files.filter((f) => f.endsWith('.jpg'));
     expect(thumbs.length).toBeGreaterThanOrEqual(frames.n);
+    recordReliability('SIGKILL during extraction', { faults: 1, dataLost: Math.max(0, frames.n - thumbs.length) });
     for (const thumb of thumbs) await expect(sharp(thumb).stats()).resolves.toBeTruthy();
 
     // Kill it again in the middle of face finding, where the tracker's state must survive the kill.

@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from '../../src-main/serve/server.js'
 import { AuthLimiter, originAllowed } from '../../src-main/serve/security.js';
 import { runCli } from '../helpers/cli.js';
 import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+import { recordReliability } from '../helpers/reliability.js';
 
 function connect(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -104,6 +105,7 @@ describe('serve mode', () => {
     }
     const ok = await call(ws, { kind: 'request', id: 'after', method: 'engine.info', params: {} });
     expect(ok.ok).toBe(true);
+    recordReliability('serve: hostile WebSocket messages', { hostileMessages: count });
     ws.close();
   });
 

@@ -16,6 +16,7 @@ import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { scratch } from '../helpers/paths.js';
 import { synthClip } from '../helpers/synth.js';
+import { recordReliability } from '../helpers/reliability.js';
 
 /** Small enough for CI on two cores: the full sizes are measured by the benchmark. */
 const TINY = {
@@ -144,6 +145,7 @@ describe('training on faces extracted from the A and B stills', () => {
     const header = await loadLatestCheckpoint(dir, again, (w) => warnings.push(w));
     expect(header?.iteration).toBe(1);
     expect(warnings.join()).toMatch(/damaged.*checksum|truncated/);
+    recordReliability('damaged newest checkpoint', { faults: 1 });
     again.dispose();
   });
 
@@ -199,8 +201,11 @@ describe('training on faces extracted from the A and B stills', () => {
     };
     expect(losses(killed)).toEqual(losses(straight));
     expect(losses(killed)).toHaveLength(6);
-    // The preview is a real picture: four columns per side, faces in the input column.
-    const preview = await sharp(path.join(killed, 'previews', 'run-1', '00000006.png')).stats();
+    recordReliability('SIGKILL during training', { faults: 1, dataLost: 6 - losses(killed).length });
+    // The preview is a real picture: six 64 px columns per side (shown at 2x), four rows, faces in the input column.
+    const file = path.join(killed, 'previews', 'run-1', '00000006.png');
+    expect(await sharp(file).metadata()).toMatchObject({ width: 2 * 6 * 64 * 2, height: 4 * 64 * 2 });
+    const preview = await sharp(file).stats();
     expect(preview.channels[0]?.stdev).toBeGreaterThan(20);
   });
 });

@@ -20,6 +20,7 @@ import {
   sameAsConfig,
   segmentationLabel,
   slug,
+  pathInsideProject,
   splitPath,
   validateForm,
   type ConverterForm,
@@ -229,6 +230,11 @@ describe('converter form: export paths', () => {
     expect(exportPathErrors('/v.mp4', '/v.mp4').output).toMatch(/overwrite/);
     expect(splitPath('/p/exports/a.mp4')).toEqual({ folder: '/p/exports', file: 'a.mp4' });
     expect(splitPath('a.mp4')).toEqual({ folder: '', file: 'a.mp4' });
+    expect(pathInsideProject('/p', '/p/exports/a.mp4')).toBe('exports/a.mp4');
+    expect(pathInsideProject('C:\\p\\', 'C:\\p\\exports\\a.mp4')).toBe('exports/a.mp4');
+    expect(pathInsideProject('/p', '/pq/a.mp4')).toBeNull();
+    expect(pathInsideProject('/p', '/p/../etc/a.mp4')).toBeNull();
+    expect(pathInsideProject('/p', '/elsewhere/a.mp4')).toBeNull();
   });
 });
 

@@ -56,7 +56,18 @@ describe('ProjectStore', () => {
     store.commitFrames(
       'a',
       'decode',
-      [{ side: 'a', index: 0, timeSeconds: 0, status: 'pending', reason: null, thumbnail: 'thumbs/a/0.jpg' }],
+      [
+        {
+          side: 'a',
+          index: 0,
+          timeSeconds: 0,
+          status: 'pending',
+          reason: null,
+          thumbnail: 'thumbs/a/0.jpg',
+          width: 640,
+          height: 360,
+        },
+      ],
       1,
       false,
     );
@@ -65,6 +76,8 @@ describe('ProjectStore', () => {
       index: 0,
       thumbnail: 'thumbs/a/0.jpg',
       faceCount: 0,
+      width: 640,
+      height: 360,
     });
     expect(store.summary().counts.a.framesIndexed).toBe(1);
     store.close();

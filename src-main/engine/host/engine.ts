@@ -132,6 +132,16 @@ export class Engine {
     const key = path.resolve(dir);
     const fresh = !this.stores.has(key);
     const store = this.store(key);
+    if (fresh) {
+      for (const repair of store.repairs)
+        this.emit({
+          type: 'log',
+          level: 'warn',
+          message: `${store.project.name}: ${repair}`,
+          jobId: null,
+          time: new Date().toISOString(),
+        });
+    }
     if (fresh && !this.jobs.projectHasLiveJob(key)) {
       const recovered = await store.recover();
       if (recovered.tempsRemoved + recovered.jobsInterrupted > 0) {

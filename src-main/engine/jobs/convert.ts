@@ -20,6 +20,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
+import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
 import { MaskStore } from '../masks/edits.js';
 import { ConversionMetrics } from '../metrics/conversion-metrics.js';
 import { Generator } from '../model/generator.js';
@@ -181,6 +182,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       ? await new MaskStore(store).overridesByFrame(sourceSide)
       : new Map<number, MaskOverride>();
   let framesWithEdits = 0;
+  const label = config.synthetic_label ? await renderLabel(input.media.displayHeight) : null;
   const targetSide: Side = sourceSide === 'a' ? 'b' : 'a';
   const quality = new ConversionMetrics(nets, {
     target: referenceDescriptor(store, targetSide),
@@ -236,9 +238,10 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
           toPatch = swap.toPatch;
           swapped += 1;
         }
-        await writer.write(
-          columns === 1 ? result : layout(source, result, w, h, columns, mask, toPatch, generator.arch.resolution),
-        );
+        const out =
+          columns === 1 ? result : layout(source, result, w, h, columns, mask, toPatch, generator.arch.resolution);
+        if (label) stampLabel(out, w * columns, label, labelPlacement(w * columns, h, label));
+        await writer.write(out);
         done += 1;
         ctx.progress('swap faces', done, range.end - range.start + 1);
         if (ctx.signal.aborted) break;
@@ -261,6 +264,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       segmentation: config.segmentation,
       direction: config.direction,
       colorCorrection: config.color_correction,
+      visibleLabel: config.synthetic_label,
       ...quality.summary(),
     };
     const metricsFile = `${output}.metrics.json`;
@@ -375,6 +379,7 @@ async function measureExport(
     path.resolve(input.path) === path.resolve(store.project.sources[sourceSide].path)
       ? await new MaskStore(store).overridesByFrame(sourceSide)
       : new Map<number, MaskOverride>();
+  const labelArea = config.synthetic_label ? labelPlacement(w, h, await renderLabel(h)) : null;
   const inputs = decodeFrames(input, { stride: 1, startIndex: track.start, signal: ctx.signal });
   let measured = 0;
   for await (const out of decodeFrames(encoded, { stride: 1, startIndex: 0, signal: ctx.signal })) {
@@ -385,6 +390,13 @@ async function measureExport(
     if (!box || !source.rgb || !out.rgb) continue;
     // The converted column of a COMBINED/TRIPLE layout is the second.
     const result = columns === 1 ? Uint8Array.from(out.rgb) : column(out.rgb, w, h, columns, 1);
+    // The visible label is no change to the picture: its corner is left out (as the source there).
+    if (labelArea && columns === 1)
+      for (let y = labelArea.y; y < labelArea.y + labelArea.height; y += 1)
+        result.set(
+          source.rgb.subarray((y * w + labelArea.x) * 3, (y * w + labelArea.x + labelArea.width) * 3),
+          (y * w + labelArea.x) * 3,
+        );
     const frameBox = { x: box[0] as number, y: box[1] as number, width: box[2] as number, height: box[3] as number };
     const landmarks = await nets.landmarks(source.rgb, w, h, frameBox);
     const { toPatch, region } = blendRegion(landmarks, r, config, overrides.get(source.index) ?? null);

@@ -86,6 +86,8 @@ async function indexFrames(ctx: Ctx, side: Side, probed: ProbedSource): Promise<
       status: frame.rgb ? 'pending' : 'unreadable',
       reason: frame.error,
       thumbnail,
+      width: frame.rgb ? frame.width : null,
+      height: frame.rgb ? frame.height : null,
     });
     nextIndex = frame.index + 1;
     done += 1;

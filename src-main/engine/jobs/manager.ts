@@ -138,7 +138,22 @@ export class JobManager {
         emit: (event) => this.deps.emit(event),
       };
       const runner = runners[job.info.spec.type] as JobRunner;
-      const result = await runner(ctx);
+      let result: Record<string, unknown>;
+      try {
+        result = await runner(ctx);
+      } finally {
+        // A fresh copy of the index after every job, before anyone hears it ended: what a damaged index is
+        // restored from.
+        await job.store.backupIndex().catch((error: unknown) =>
+          this.deps.emit({
+            type: 'log',
+            level: 'warn',
+            message: `could not back up the project index: ${(error as Error).message}`,
+            jobId: job.info.id,
+            time: new Date().toISOString(),
+          }),
+        );
+      }
       if (job.abort.signal.aborted)
         this.transition(job, job.shutdown ? 'failed' : 'cancelled', { result, error: cancelledInfo(job) });
       else this.transition(job, 'completed', { result });

@@ -21,21 +21,27 @@ type TrainSpec = z.output<typeof TrainJobSpec>;
 
 export const GENERATOR_FILE = 'models/generator.fpm';
 
-/** The run to continue (same model shape, not finished), or a new one. */
+/**
+ * The run to continue (same model shape, and either unfinished or finished below the new target: "train to 30k"
+ * after a 20k run goes on from 20k), or a new one.
+ */
 function trainingRun(
   store: ProjectStore,
   arch: ArchConfig,
   total: number,
   settings: TrainingSettings,
 ): { id: number; resumed: boolean } {
-  const rows = store.db.prepare(`SELECT id, config, state FROM training_runs ORDER BY id DESC`).all() as Array<{
+  const rows = store.db
+    .prepare(`SELECT id, config, state, iteration FROM training_runs ORDER BY id DESC`)
+    .all() as Array<{
     id: number;
     config: string;
     state: string;
+    iteration: number;
   }>;
   for (const row of rows) {
     const config = JSON.parse(row.config) as { arch: ArchConfig };
-    if (JSON.stringify(config.arch) === JSON.stringify(arch) && row.state !== 'completed') {
+    if (JSON.stringify(config.arch) === JSON.stringify(arch) && (row.state !== 'completed' || total > row.iteration)) {
       store.db
         .prepare('UPDATE training_runs SET target_iterations = ?, config = ? WHERE id = ?')
         .run(total, JSON.stringify({ arch, settings }), row.id);

@@ -112,6 +112,13 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       );
     `);
   },
+  // 2: each frame's own pixel size (the images of a folder may differ; boxes are in each image's pixels).
+  (db) => {
+    db.exec(`
+      ALTER TABLE frames ADD COLUMN width INTEGER;
+      ALTER TABLE frames ADD COLUMN height INTEGER;
+    `);
+  },
 ];
 
 export const DB_SCHEMA_VERSION = migrations.length;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, promises as fs, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -16,11 +16,13 @@ import {
   type ProjectSummary,
   type Side,
 } from '../../../src-shared/contract/index.js';
-import { removeStaleTemps, writeFileAtomicSync } from '../io/atomic.js';
+import { TEMP_MARKER, removeStaleTemps, writeFileAtomicSync } from '../io/atomic.js';
 import { DB_SCHEMA_VERSION, migrations } from './migrations.js';
 
 export const PROJECT_FILE = 'project.json';
 export const INDEX_FILE = 'index.sqlite';
+/** A consistent copy of the index, refreshed after every job, to recover from a damaged index. */
+export const INDEX_BACKUP = 'index.sqlite.bak';
 /** The folders of a project, created up front so every stage can rely on them. */
 export const PROJECT_FOLDERS = [
   'faces/a',
@@ -128,6 +130,36 @@ function openIndex(dir: string, readonly = false): Database.Database {
   return db;
 }
 
+/**
+ * A damaged index: move it (and its WAL) aside as index.sqlite.damaged-<time>, put the backup in its place and open
+ * that. Without a backup the error says what the user can still do; nothing is deleted either way.
+ */
+function restoreIndex(root: string, problem: string): Database.Database {
+  const file = path.join(root, INDEX_FILE);
+  const backup = path.join(root, INDEX_BACKUP);
+  if (!existsSync(backup)) {
+    throw new StudioError(ErrorCode.projectInvalid, `the project index ${file} is damaged: ${problem.slice(0, 300)}`, {
+      file,
+      fix: 'no backup of it exists yet (one is made after every job): create a new project from the same sources and extract again; your videos and images are untouched',
+    });
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(file + suffix)) renameSync(file + suffix, `${file}.damaged-${stamp}${suffix}`);
+  }
+  copyFileSync(backup, file);
+  const db = openIndex(root);
+  const check = String(db.pragma('quick_check', { simple: true }));
+  if (check !== 'ok') {
+    db.close();
+    throw new StudioError(ErrorCode.projectInvalid, `the project index ${file} and its backup are both damaged`, {
+      file,
+      fix: 'create a new project from the same sources and extract again; your videos and images are untouched',
+    });
+  }
+  return db;
+}
+
 function mergeSettings(base: ProjectSettings, patch: ProjectSettingsPatch | undefined): ProjectSettings {
   if (!patch) return base;
   return parseOrThrow(
@@ -213,12 +245,47 @@ export class ProjectStore {
     return store;
   }
 
+  /** What opening had to repair (a damaged index restored from its backup), for the caller to tell the user. */
+  readonly repairs: string[] = [];
+
   static open(dir: string): ProjectStore {
     const root = path.resolve(dir);
     const file = readProjectFile(root);
     for (const folder of PROJECT_FOLDERS) mkdirSync(path.join(root, folder), { recursive: true });
-    const db = openIndex(root);
-    return new ProjectStore(root, file, db);
+    let db: Database.Database;
+    let problem: string | null = null;
+    try {
+      db = openIndex(root);
+      const check = String(db.pragma('quick_check', { simple: true }));
+      if (check !== 'ok') {
+        db.close();
+        problem = check;
+      }
+    } catch (error) {
+      if (!(error instanceof StudioError) || error.code !== ErrorCode.projectInvalid) throw error;
+      problem = error.message;
+    }
+    if (problem === null) return new ProjectStore(root, file, db!);
+    const repaired = new ProjectStore(root, file, restoreIndex(root, problem));
+    repaired.repairs.push(
+      `the project index was damaged (${problem.replace(/\s+/g, ' ').slice(0, 200)}); restored the copy made after the last job, and kept the damaged file beside it`,
+    );
+    return repaired;
+  }
+
+  /**
+   * Refresh the index's backup (a consistent online copy by SQLite's backup API), atomically: the previous backup
+   * stays until the new one is complete. Called after every job.
+   */
+  async backupIndex(): Promise<void> {
+    const target = path.join(this.dir, INDEX_BACKUP);
+    const temp = `${path.join(this.dir, TEMP_MARKER)}${INDEX_BACKUP}.${randomUUID().slice(0, 8)}`;
+    try {
+      await this.db.backup(temp);
+      await fs.rename(temp, target);
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
   }
 
   /** Reads project.json without opening the index for writing (for listings). */
@@ -232,7 +299,26 @@ export class ProjectStore {
 
   /** Clean up what a killed process may have left: temp files and jobs recorded as running. */
   async recover(): Promise<{ tempsRemoved: number; jobsInterrupted: number }> {
-    const tempsRemoved = await removeStaleTemps(this.dir);
+    let tempsRemoved = await removeStaleTemps(this.dir);
+    // An export killed mid-way left its temp file beside the output, which may be outside the project.
+    const interrupted = this.db
+      .prepare(`SELECT spec FROM jobs WHERE type = 'convert' AND state IN ('queued','running','paused','cancelling')`)
+      .all() as Array<{ spec: string }>;
+    for (const row of interrupted) {
+      try {
+        const output = (JSON.parse(row.spec) as { output?: string }).output;
+        if (!output) continue;
+        const folder = path.dirname(output);
+        const prefix = `${TEMP_MARKER}${path.basename(output)}.`;
+        for (const name of await fs.readdir(folder).catch(() => [] as string[])) {
+          if (!name.startsWith(prefix)) continue;
+          await fs.rm(path.join(folder, name), { force: true });
+          tempsRemoved += 1;
+        }
+      } catch {
+        /* an unreadable job record: nothing to clean for it */
+      }
+    }
     const result = this.db
       .prepare(
         `UPDATE jobs SET state = 'failed', finished_at = ?, error = ? WHERE state IN ('queued','running','paused','cancelling')`,
@@ -274,14 +360,29 @@ export class ProjectStore {
 
   // ---- frames -------------------------------------------------------------------------------
 
-  upsertFrames(frames: ReadonlyArray<Omit<FrameRecord, 'faceCount'> & { faceCount?: number }>): void {
+  upsertFrames(
+    frames: ReadonlyArray<
+      Omit<FrameRecord, 'faceCount' | 'width' | 'height'> & {
+        faceCount?: number;
+        width?: number | null;
+        height?: number | null;
+      }
+    >,
+  ): void {
     const stmt = this.db.prepare(
-      `INSERT INTO frames (side, idx, time, status, reason, thumbnail, face_count) VALUES (@side, @index, @timeSeconds, @status, @reason, @thumbnail, @faceCount)
+      `INSERT INTO frames (side, idx, time, status, reason, thumbnail, face_count, width, height)
+       VALUES (@side, @index, @timeSeconds, @status, @reason, @thumbnail, @faceCount, @width, @height)
        ON CONFLICT (side, idx) DO UPDATE SET time = excluded.time, status = excluded.status, reason = excluded.reason,
-         thumbnail = excluded.thumbnail, face_count = excluded.face_count`,
+         thumbnail = excluded.thumbnail, face_count = excluded.face_count, width = excluded.width, height = excluded.height`,
     );
     this.db.transaction(() => {
-      for (const frame of frames) stmt.run({ ...frame, faceCount: frame.faceCount ?? 0 });
+      for (const frame of frames)
+        stmt.run({
+          ...frame,
+          faceCount: frame.faceCount ?? 0,
+          width: frame.width ?? null,
+          height: frame.height ?? null,
+        });
     })();
   }
 
@@ -289,7 +390,7 @@ export class ProjectStore {
     const total = (this.db.prepare('SELECT COUNT(*) AS n FROM frames WHERE side = ?').get(side) as { n: number }).n;
     const rows = this.db
       .prepare(
-        'SELECT side, idx, time, status, reason, thumbnail, face_count FROM frames WHERE side = ? ORDER BY idx LIMIT ? OFFSET ?',
+        'SELECT side, idx, time, status, reason, thumbnail, face_count, width, height FROM frames WHERE side = ? ORDER BY idx LIMIT ? OFFSET ?',
       )
       .all(side, limit, offset) as Array<{
       side: Side;
@@ -299,6 +400,8 @@ export class ProjectStore {
       reason: string | null;
       thumbnail: string | null;
       face_count: number;
+      width: number | null;
+      height: number | null;
     }>;
     return {
       total,
@@ -310,6 +413,8 @@ export class ProjectStore {
         reason: r.reason,
         thumbnail: r.thumbnail,
         faceCount: r.face_count,
+        width: r.width,
+        height: r.height,
       })),
     };
   }

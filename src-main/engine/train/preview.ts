@@ -22,8 +22,10 @@ function facesTensor(faces: FaceSet, side: 'a' | 'b', size: number): tf.Tensor4D
 }
 
 /**
- * The preview grid: for each side, rows of samples with columns input, reconstruction (A->A), swap (A->B)
- * and the attention mask; A on the left, B on the right. Masked (composited) outputs, not raw colour.
+ * The preview grid: for each side, rows of samples with columns input, reconstruction (A->A) raw and masked,
+ * swap (A->B) raw and masked, and the attention mask; A on the left, B on the right. The raw colour output shows
+ * what the decoder has learnt even while the attention mask is still near 0 (early in training the masked output
+ * is mostly the input).
  */
 export async function previewPng(trainer: Trainer, faces: FaceSet): Promise<Buffer> {
   const size = trainer.options.arch.resolution;
@@ -33,8 +35,8 @@ export async function previewPng(trainer: Trainer, faces: FaceSet): Promise<Buff
       const own = trainer.generate(side === 'a' ? 'A' : 'B', input);
       const swap = trainer.generate(side === 'a' ? 'B' : 'A', input);
       const mask = tf.sub(tf.mul(tf.tile(own.alpha, [1, 1, 1, 3]), 2), 1);
-      const row = tf.concat([input, own.masked, swap.masked, mask], 2); // [S, size, 4*size, 3]
-      return tf.reshape(row, [SAMPLES * size, 4 * size, 3]) as tf.Tensor3D;
+      const row = tf.concat([input, own.color, own.masked, swap.color, swap.masked, mask], 2); // [S, size, 6*size, 3]
+      return tf.reshape(row, [SAMPLES * size, 6 * size, 3]) as tf.Tensor3D;
     });
   const grid = tf.tidy(() => {
     const both = tf.concat([block('a'), block('b')], 1);

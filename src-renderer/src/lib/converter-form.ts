@@ -616,3 +616,16 @@ export function nextPreviewable(statuses: readonly (FrameStatus | null)[], from:
     if (previewable(statuses[position])) return position;
   return null;
 }
+
+/**
+ * The export's path relative to the project folder, when it lies inside it (the media route serves only project
+ * files); null otherwise. Either separator; no "..".
+ */
+export function pathInsideProject(dir: string, file: string): string | null {
+  const norm = (p: string): string => p.replace(/\\/g, '/').replace(/\/+$/, '');
+  const root = `${norm(dir)}/`;
+  const target = norm(file);
+  if (!target.startsWith(root)) return null;
+  const rel = target.slice(root.length);
+  return rel === '' || rel.split('/').includes('..') ? null : rel;
+}
