@@ -283,6 +283,8 @@ function createWindow(): void {
       webviewTag: false,
       navigateOnDragDrop: false,
       spellcheck: false,
+      // A middle click must not open links in new windows (Electronegativity's AUXCLICK check).
+      disableBlinkFeatures: 'Auxclick',
       devTools: !app.isPackaged,
       preload: preloadPath,
     },

@@ -81,7 +81,7 @@ async function linePixels(page: Page, key: string, rgb: [number, number, number]
   })()`)) as number;
 }
 
-/** The natural width of the big preview image once it has loaded (the grid PNG is 1024 px wide at 64 px). */
+/** The natural width of the big preview image once it has loaded (the grid PNG is 1536 px wide at 64 px: 2 sides x 6 columns x 64 px, shown at 2x). */
 async function previewWidth(page: Page): Promise<number> {
   return (await page.evaluate(`(() => {
     const img = document.querySelector('[data-testid="train-preview"]');
@@ -136,7 +136,7 @@ describe('Train page (serve mode)', () => {
       /^Backend (tfjs-node-gpu|webgpu|tfjs-node|wasm|cpu)$/,
     );
     await page.locator('[data-testid="train-preview"][data-iteration="4"]').waitFor();
-    await expect.poll(() => previewWidth(page)).toBe(1024);
+    await expect.poll(() => previewWidth(page)).toBe(1536);
     expect(
       await page.evaluate(
         `[...document.querySelectorAll('[data-testid="preview-thumb"]')].map((item) => item.dataset.iteration)`,
@@ -194,7 +194,7 @@ describe('Train page (serve mode)', () => {
     expect(await page.getByTestId('train-model-width').inputValue()).toBe('8');
     expect(await page.getByTestId('train-start').isEnabled()).toBe(true);
     await expect.poll(() => linePixels(page, 'GA', GA_BLUE)).toBeGreaterThan(30);
-    await expect.poll(() => previewWidth(page)).toBe(1024);
+    await expect.poll(() => previewWidth(page)).toBe(1536);
     await screenshot(page, 'train');
   }, 60_000);
 
@@ -202,27 +202,37 @@ describe('Train page (serve mode)', () => {
     const { page } = studio;
     await page.getByTestId('train-iterations').fill('200');
     await page.getByTestId('train-start').click();
-    // The finished run 1 is not continued: run 2 starts, and the page switches to it at its first losses.
+    // The finished run 1 (4 iterations) goes on towards the new target: same run, its history kept.
     await page.locator('[data-testid="train-state"][data-state="running"]').waitFor();
-    await page.getByTestId('train-preview-none').waitFor({ timeout: 30_000 });
+    await expect
+      .poll(
+        async () =>
+          Number(/Iteration (\d+)/.exec(squash(await page.getByTestId('train-iteration').textContent()))?.[1] ?? 0),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBeGreaterThan(4);
     await screenshot(page, 'train-running');
     await page.getByTestId('train-stop').click();
     await page.locator('[data-testid="train-state"][data-state="cancelled"]').waitFor({ timeout: 30_000 });
     expect(squash(await page.getByTestId('train-state').textContent())).toBe('Stopped');
 
     const project = await server.engine.client.request('project.open', { dir });
-    const run = project.trainingRuns.find((item) => item.id === 2);
+    expect(project.trainingRuns).toHaveLength(1);
+    const run = project.trainingRuns.find((item) => item.id === 1);
     expect(run).toMatchObject({ state: 'stopped', targetIterations: 200 });
     const stoppedAt = run?.iteration as number;
-    expect(stoppedAt).toBeGreaterThan(0);
+    expect(stoppedAt).toBeGreaterThan(4);
     expect(stoppedAt).toBeLessThan(200);
     const history = await server.engine.client.request('train.history', { dir });
-    expect(history.losses.map((point) => point.runId)).toEqual(new Array(stoppedAt).fill(2));
+    expect(history.losses.map((point) => point.runId)).toEqual(new Array(stoppedAt).fill(1));
+    expect(history.losses.map((point) => point.iteration)).toEqual(Array.from({ length: stoppedAt }, (_, i) => i + 1));
     await chart(page, 'GA', stoppedAt).waitFor();
     await expect
       .poll(async () => squash(await page.getByTestId('train-iteration').textContent()))
       .toBe(`Iteration ${stoppedAt} / 200`);
-    await waitText(page.getByTestId('train-status'), /Start continues run 2 from its last checkpoint/);
+    await waitText(page.getByTestId('train-status'), /Start continues run 1 from its last checkpoint/);
     expect(await page.getByTestId('train-start').isEnabled()).toBe(true);
     expect(studio.problems).toEqual([]);
   }, 60_000);
