@@ -5,6 +5,7 @@ import { RELIABILITY_DIR, RELIABILITY_LOG, type ReliabilityCounts } from './help
 
 export function setup(): void {
   rmSync(RELIABILITY_LOG, { force: true });
+  rmSync(path.join(RELIABILITY_DIR, 'load.json'), { force: true });
 }
 
 export function teardown(): void {
@@ -27,4 +28,6 @@ export function teardown(): void {
       `${totals.hostileMessages} hostile messages sent, data lost: ${totals.dataLost} ` +
       `(${sources.size} suites; test-output/reliability/summary.json)`,
   );
+  const load = path.join(RELIABILITY_DIR, 'load.json');
+  if (existsSync(load)) console.log(`load (serve mode, many clients, long run): ${readFileSync(load, 'utf8').trim()}`);
 }

@@ -41,6 +41,10 @@ export const methods = {
         tried: z.array(z.string()),
       }),
       stages: z.record(z.string(), z.boolean()),
+      /** The engine process's memory, and the live tfjs tensors once a backend is up (flat over a long run). */
+      memory: z
+        .strictObject({ rssMB: z.number(), heapUsedMB: z.number(), tensors: z.number().int().nullable() })
+        .optional(),
     }),
   ),
   'engine.probeBackend': method(z.strictObject({ force: BackendChoice.optional() }), BackendReport),

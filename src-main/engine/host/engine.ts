@@ -13,6 +13,7 @@ import {
   type ResponseEnvelope,
   type ResultOf,
 } from '../../../src-shared/contract/index.js';
+import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend, selectBackend } from '../backend/select.js';
 import { JobManager } from '../jobs/manager.js';
 import { resolveTools } from '../media/tools.js';
@@ -181,6 +182,12 @@ export class Engine {
         backend: currentBackend(),
         ffmpeg: { ffmpeg: tools.ffmpeg, ffprobe: tools.ffprobe, tried: tools.tried },
         stages: { ...availableStages },
+        memory: {
+          rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+          heapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+          // Only once a backend is up: asking tfjs for its memory would otherwise start one.
+          tensors: currentBackend() ? tf.memory().numTensors : null,
+        },
       };
     },
     'engine.probeBackend': async ({ force }) => selectBackend(force ?? 'auto'),
