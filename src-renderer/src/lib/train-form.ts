@@ -24,8 +24,8 @@ export type TrainFormErrors = Partial<Record<keyof TrainForm, string>>;
 export const RESOLUTIONS = [64, 128, 256] as const;
 export const CAPACITIES = ['lite', 'standard'] as const;
 export const ADVERSARIAL_LOSSES: ReadonlyArray<{ value: AdversarialLoss; label: string }> = [
-  { value: 'mixup-lsgan', label: 'mixup LSGAN' },
-  { value: 'ralsgan', label: 'relativistic LSGAN' },
+  { value: 'mixup-lsgan', label: 'mixup' },
+  { value: 'ralsgan', label: 'relativistic' },
 ];
 export const BACKEND_CHOICES: readonly BackendChoice[] = [
   'auto',
