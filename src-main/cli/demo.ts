@@ -208,12 +208,25 @@ ${latestPreview ? `<figure><img src="${rel(path.join(dir, latestPreview.path))}"
         `<figure><img src="${rel(p)}" alt="${escape(k)}"><figcaption>${k === 'before' ? 'source frame' : `${escape(k)} swap`}</figcaption></figure>`,
     )
     .join('')}</div>
-<table><tr><th>output</th><th>frames</th><th>swapped</th><th>box jitter raw</th><th>smoothed</th></tr>${Object.entries(
+<table><tr><th>output</th><th>frames</th><th>swapped</th><th>box jitter raw</th><th>smoothed</th><th title="pixels outside the blend mask that changed (must be 0)">changed outside mask</th><th title="landmark distance between source and result, per inter-ocular distance">landmark NME</th><th title="colour step at the mask border (CIELAB)">border &Delta;E</th><th title="face-recognition distance of the result to the target person (same person below 0.6)">distance to target</th><th>to source</th><th>recognised as target</th></tr>${Object.entries(
     outputs,
   )
     .map(([seg, file]) => {
       const m = metrics[seg] ?? {};
-      return `<tr><td><a href="${rel(file)}">${escape(path.basename(file))}</a></td><td>${String(m.frames)}</td><td>${String(m.framesSwapped)}</td><td>${Number(m.jitterRawPx).toFixed(2)} px</td><td>${Number(m.jitterSmoothedPx).toFixed(2)} px</td></tr>`;
+      const q = m as {
+        outsideMask?: { changed: number };
+        landmarkAgreement?: { meanNme: number | null };
+        borderDeltaE?: { mean: number | null };
+        identity?: {
+          meanDistanceToTarget: number | null;
+          meanDistanceToSource: number | null;
+          shareRecognisedAsTarget: number | null;
+        };
+      };
+      const num = (v: number | null | undefined, digits = 3): string =>
+        typeof v === 'number' ? v.toFixed(digits) : '–';
+      const share = q.identity?.shareRecognisedAsTarget;
+      return `<tr><td><a href="${rel(file)}">${escape(path.basename(file))}</a></td><td>${String(m.frames)}</td><td>${String(m.framesSwapped)}</td><td>${Number(m.jitterRawPx).toFixed(2)} px</td><td>${Number(m.jitterSmoothedPx).toFixed(2)} px</td><td>${String(q.outsideMask?.changed ?? '–')}</td><td>${num(q.landmarkAgreement?.meanNme)}</td><td>${num(q.borderDeltaE?.mean, 2)}</td><td>${num(q.identity?.meanDistanceToTarget)}</td><td>${num(q.identity?.meanDistanceToSource)}</td><td>${typeof share === 'number' ? `${Math.round(share * 100)} %` : '–'}</td></tr>`;
     })
     .join('')}</table>
 </body></html>

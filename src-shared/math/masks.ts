@@ -53,6 +53,19 @@ export function trainingEyeMask(landmarks: readonly Point[], width: number, heig
   return partMask(landmarks, ['eyes'], width, height, { dilation: 13, feather: 7 });
 }
 
+/**
+ * The training eye mask from a hand-edited eyes mask (0..255, the crop's pixels: a painted raster, or the edited
+ * polygon filled), dilated and blurred as the automatic one is.
+ */
+export function trainingEyeMaskFromEdit(edit: PartEdit, width: number, height: number): Float32Array | null {
+  let hard: Uint8Array;
+  if (edit.raster && edit.raster.length === width * height)
+    hard = Uint8Array.from(edit.raster, (v) => (v >= 128 ? 255 : 0));
+  else if (edit.polygon && edit.polygon.length >= 3) hard = rasterizePolygon(edit.polygon, width, height);
+  else return null;
+  return gaussianBlur(toFloatMask(dilate(hard, width, height, 13)), width, height, 7);
+}
+
 /** The converter's segmentation choices as the parts they blend. */
 export function segmentationParts(segmentation: string): MaskPart[] {
   if (segmentation === 'FACE') return ['face'];

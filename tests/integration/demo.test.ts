@@ -21,8 +21,12 @@ describe('faceparts demo --quick (the README first command, small)', () => {
       'demo-face.mp4',
       'demo-eyes.mp4',
       'frame-before.png',
+      'changed outside mask',
+      'distance to target',
     ])
       expect(html).toContain(part);
+    // The quality row of each conversion: nothing changed outside the blend mask.
+    expect(html).toMatch(/demo-eyes\.mp4<\/a><\/td>(<td>[^<]*<\/td>){4}<td>0<\/td>/);
     for (const video of Object.values(result.videos)) expect(existsSync(video)).toBe(true);
     expect(result.iterations).toBeGreaterThan(0);
     const again = await runCli(['demo', '--out', out, '--quick', '--json'], env);

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
 import { archFromSettings } from '../../src-main/engine/model/config.js';
 import { ProjectStore } from '../../src-main/engine/project/store.js';
+import { MaskStore } from '../../src-main/engine/masks/edits.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../../src-main/engine/train/checkpoint.js';
 import { FaceSet } from '../../src-main/engine/train/dataset.js';
 import { Trainer, type LossRecord } from '../../src-main/engine/train/trainer.js';
@@ -51,6 +52,42 @@ describe('training on faces extracted from the A and B stills', () => {
 
   const trainer = (seed = 3): Trainer =>
     new Trainer({ arch: archFromSettings(TINY), batchSize: 2, totalIterations: 20_000, seed, learningRateFactor: 1 });
+
+  it("a hand-edited eyes mask replaces that face's automatic one in the eye-weighted losses", async () => {
+    const store = ProjectStore.open(project);
+    try {
+      const face = store.db
+        .prepare(
+          `SELECT id FROM faces WHERE side = 'a' AND status = 'kept' AND crop IS NOT NULL ORDER BY frame_idx, id`,
+        )
+        .get() as { id: number };
+      // A square on the forehead of the aligned crop, far from the eyes.
+      await new MaskStore(store).save(
+        face.id,
+        'eyes',
+        [
+          [100, 30],
+          [156, 30],
+          [156, 60],
+          [100, 60],
+        ],
+        null,
+      );
+      const edited = await FaceSet.fromProject(store);
+      expect(edited.editedEyeMasks).toBe(1);
+      const eyes = (edited.faces.a[0] as { eyes: Uint8Array }).eyes;
+      const automatic = (faces.faces.a[0] as { eyes: Uint8Array }).eyes;
+      expect(eyes[45 * 256 + 128]).toBe(255); // inside the square
+      expect(automatic[45 * 256 + 128]).toBe(0);
+      // Where the automatic mask has an eye (below the square's dilated reach), the edited one is empty.
+      const eye = automatic.findIndex((v, i) => v > 200 && Math.floor(i / 256) >= 75);
+      expect(eye).toBeGreaterThan(0);
+      expect(eyes[eye]).toBe(0);
+      await new MaskStore(store).reset(face.id);
+    } finally {
+      store.close();
+    }
+  });
 
   it('lowers the reconstruction loss of both sides, with a flat tensor count', async () => {
     const t = trainer();

@@ -68,6 +68,8 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
   const report = await selectBackend(settings.backend);
   ctx.log('info', `training on the ${report.selected} backend`);
   const faces = await FaceSet.fromProject(store);
+  if (faces.editedEyeMasks > 0)
+    ctx.log('info', `${faces.editedEyeMasks} face(s) train with their hand-edited eyes mask`);
   // The recognition net behind the perceptual loss (face-api's weights, a few MB), loaded once per run.
   const perceptual = settings.perceptualLoss ? await PerceptualNet.fromFaceNets(await FaceNets.load()) : null;
   const arch = archFromSettings(settings);

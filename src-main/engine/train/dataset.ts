@@ -3,7 +3,8 @@ import sharp from 'sharp';
 import { ErrorCode, StudioError, type Side } from '../../../src-shared/contract/index.js';
 import { applyAffine } from '../../../src-shared/math/geometry.js';
 import { toByteMask } from '../../../src-shared/math/raster.js';
-import { trainingEyeMask } from '../../../src-shared/math/masks.js';
+import { trainingEyeMask, trainingEyeMaskFromEdit } from '../../../src-shared/math/masks.js';
+import { MaskStore } from '../masks/edits.js';
 import type { ProjectStore } from '../project/store.js';
 import { FACE_SIZE, type Sample } from './augment.js';
 import { drawBatch, type Batch } from './batch.js';
@@ -13,16 +14,28 @@ export type { Batch } from './batch.js';
 
 /** The training faces of both sides, decoded once and kept in memory (256 px crops and eye masks). */
 export class FaceSet {
+  /** How many faces train with a hand-edited eyes mask instead of the automatic one. */
+  editedEyeMasks = 0;
+
   constructor(readonly faces: Record<Side, Sample[]>) {}
 
   static async fromProject(store: ProjectStore): Promise<FaceSet> {
     const faces: Record<Side, Sample[]> = { a: [], b: [] };
+    const masks = new MaskStore(store);
+    const edits = new Set(
+      (
+        store.db.prepare(`SELECT DISTINCT face_id FROM mask_edits WHERE part = 'eyes'`).all() as Array<{
+          face_id: number;
+        }>
+      ).map((r) => r.face_id),
+    );
+    let editedFaces = 0;
     for (const side of ['a', 'b'] as const) {
       const rows = store.db
         .prepare(
-          `SELECT crop, landmarks, transform FROM faces WHERE side = ? AND status = 'kept' AND crop IS NOT NULL ORDER BY frame_idx, id`,
+          `SELECT id, crop, landmarks, transform FROM faces WHERE side = ? AND status = 'kept' AND crop IS NOT NULL ORDER BY frame_idx, id`,
         )
-        .all(side) as Array<{ crop: string; landmarks: string; transform: string }>;
+        .all(side) as Array<{ id: number; crop: string; landmarks: string; transform: string }>;
       for (const row of rows) {
         const file = path.join(store.dir, row.crop);
         try {
@@ -32,10 +45,13 @@ export class FaceSet {
           const landmarks = (JSON.parse(row.landmarks) as Array<[number, number]>).map((p) =>
             applyAffine(transform, p),
           );
-          faces[side].push({
-            rgb: new Uint8Array(data),
-            eyes: toByteMask(trainingEyeMask(landmarks, FACE_SIZE, FACE_SIZE)),
-          });
+          // A hand-edited eyes mask (same crop pixels) replaces the automatic one in the eye-weighted losses.
+          const edited = edits.has(row.id) ? (await masks.override(row.id))?.edits.parts.eyes : undefined;
+          const eyes =
+            (edited && trainingEyeMaskFromEdit(edited, FACE_SIZE, FACE_SIZE)) ??
+            trainingEyeMask(landmarks, FACE_SIZE, FACE_SIZE);
+          if (edited) editedFaces += 1;
+          faces[side].push({ rgb: new Uint8Array(data), eyes: toByteMask(eyes) });
         } catch {
           /* a face crop that went missing or is damaged is left out; extraction can recreate it */
         }
@@ -46,7 +62,9 @@ export class FaceSet {
         });
       }
     }
-    return new FaceSet(faces);
+    const set = new FaceSet(faces);
+    set.editedEyeMasks = editedFaces;
+    return set;
   }
 
   /** Draw an augmented batch for one side; deterministic for a given RNG state. */
