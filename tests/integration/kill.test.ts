@@ -6,14 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { TEMP_MARKER } from '../../src-main/engine/io/atomic.js';
 import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
-import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+import { copyMedia, imageFolder, scratch, walk } from '../helpers/paths.js';
 import { recordReliability } from '../helpers/reliability.js';
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)],
-  );
-}
 
 describe('SIGKILL of the engine during a job', () => {
   it('leaves the index consistent, no half-written file after reopening, and the job resumes', async () => {

@@ -17,7 +17,7 @@ import { TEMP_MARKER } from '../../src-main/engine/io/atomic.js';
 import { EngineProcess } from '../../src-main/host-node/engine-process.js';
 import { resolveTools } from '../../src-main/engine/media/tools.js';
 import { runCli } from '../helpers/cli.js';
-import { copyMedia, media, scratch } from '../helpers/paths.js';
+import { copyMedia, media, scratch, walk } from '../helpers/paths.js';
 import { recordReliability } from '../helpers/reliability.js';
 import { synthClip } from '../helpers/synth.js';
 
@@ -26,12 +26,6 @@ import { synthClip } from '../helpers/synth.js';
  * gets an error that names it and says what to do, odd but valid images work, and after a full disk or a damaged
  * index the project opens, nothing is lost and work resumes. Counts go to the run's reliability summary.
  */
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)],
-  );
-}
 
 /** CRC-32 of PNG chunks (node:zlib has crc32 only from Node 22). */
 function crc32(bytes: Buffer): number {

@@ -22,7 +22,7 @@ import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
 import { MaskStore } from '../masks/edits.js';
-import { ConversionMetrics } from '../metrics/conversion-metrics.js';
+import { ConversionMetrics, type IdentityReferences } from '../metrics/conversion-metrics.js';
 import { Generator } from '../model/generator.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
@@ -40,6 +40,27 @@ const IDENTITY_EVERY = 30;
 function referenceDescriptor(store: ProjectStore, side: Side): number[] | null {
   const chosen = new FacesRepo(store.db).trackDescriptors(side, true)[0];
   return chosen ? Array.from(chosen.descriptor) : null;
+}
+
+/** The side whose person is in the input (A for AtoB). */
+const sourceSideOf = (config: ConverterConfig): Side => (config.direction === 'AtoB' ? 'a' : 'b');
+
+/** For identity metrics: the person the face should become and the person it was. */
+function identityReferences(store: ProjectStore, sourceSide: Side): IdentityReferences {
+  return {
+    target: referenceDescriptor(store, sourceSide === 'a' ? 'b' : 'a'),
+    source: referenceDescriptor(store, sourceSide),
+  };
+}
+
+/**
+ * Hand-edited masks belong to the frames of the project's own video of the source side: honoured when that
+ * video is the one converted (frame numbers match), and not applied to any other input.
+ */
+async function maskOverrides(store: ProjectStore, input: string, sourceSide: Side): Promise<Map<number, MaskOverride>> {
+  return path.resolve(input) === path.resolve(store.project.sources[sourceSide].path)
+    ? new MaskStore(store).overridesByFrame(sourceSide)
+    : new Map<number, MaskOverride>();
 }
 
 /** Pass 1: find and track faces through the clip, pick the person, return one raw box per frame (or null). */
@@ -174,20 +195,11 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const nets = await FaceNets.load();
   const last = input.media.frameCount - 1;
   const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
-  const sourceSide: Side = config.direction === 'AtoB' ? 'a' : 'b';
-  // Hand-edited masks belong to the frames of the project's own video of the source side: honoured when that
-  // video is the one converted (frame numbers match), and not applied to any other input.
-  const overrides =
-    path.resolve(spec.input) === path.resolve(store.project.sources[sourceSide].path)
-      ? await new MaskStore(store).overridesByFrame(sourceSide)
-      : new Map<number, MaskOverride>();
+  const sourceSide = sourceSideOf(config);
+  const overrides = await maskOverrides(store, spec.input, sourceSide);
   let framesWithEdits = 0;
   const label = config.synthetic_label ? await renderLabel(input.media.displayHeight) : null;
-  const targetSide: Side = sourceSide === 'a' ? 'b' : 'a';
-  const quality = new ConversionMetrics(nets, {
-    target: referenceDescriptor(store, targetSide),
-    source: referenceDescriptor(store, sourceSide),
-  });
+  const quality = new ConversionMetrics(nets, identityReferences(store, sourceSide));
   try {
     const raw = await trackPerson(ctx, input, config, detector, nets, referenceDescriptor(store, sourceSide), range);
     if (ctx.signal.aborted) return { stopped: true };
@@ -364,21 +376,14 @@ async function measureExport(
         fix: 'measure the export against the video it was converted from (--input)',
       },
     );
+  // Loaded for its resolution, and for its clear error when no model has been trained yet.
   const header = await Generator.load(path.join(store.dir, GENERATOR_FILE));
   const r = header.arch.resolution;
   header.dispose();
   const nets = await FaceNets.load();
-  const sourceSide: Side = config.direction === 'AtoB' ? 'a' : 'b';
-  const targetSide: Side = sourceSide === 'a' ? 'b' : 'a';
-  const quality = new ConversionMetrics(
-    nets,
-    { target: referenceDescriptor(store, targetSide), source: referenceDescriptor(store, sourceSide) },
-    ENCODED_TOLERANCE,
-  );
-  const overrides =
-    path.resolve(input.path) === path.resolve(store.project.sources[sourceSide].path)
-      ? await new MaskStore(store).overridesByFrame(sourceSide)
-      : new Map<number, MaskOverride>();
+  const sourceSide = sourceSideOf(config);
+  const quality = new ConversionMetrics(nets, identityReferences(store, sourceSide), ENCODED_TOLERANCE);
+  const overrides = await maskOverrides(store, input.path, sourceSide);
   const labelArea = config.synthetic_label ? labelPlacement(w, h, await renderLabel(h)) : null;
   const inputs = decodeFrames(input, { stride: 1, startIndex: track.start, signal: ctx.signal });
   let measured = 0;
