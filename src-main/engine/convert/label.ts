@@ -24,7 +24,8 @@ export const LABEL_TEXT = 'SYNTHETIC MEDIA';
 export async function renderLabel(frameHeight: number): Promise<Label> {
   const size = Math.max(11, Math.round(frameHeight * 0.04));
   const pad = Math.round(size * 0.45);
-  const width = Math.round(size * 0.66 * LABEL_TEXT.length + 2 * pad);
+  // Bold capitals with 1 px tracking run about 0.8 em each in DejaVu Sans: room for all of them.
+  const width = Math.round(size * 0.8 * LABEL_TEXT.length + 2 * pad);
   const height = size + 2 * pad;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
   <rect width="100%" height="100%" rx="${pad}" fill="#000" fill-opacity="0.6"/>
