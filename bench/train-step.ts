@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src-main/engine/backend/select.js';
 import { archFromSettings } from '../src-main/engine/model/config.js';
+import { drawIteration } from '../src-main/engine/train/batch.js';
 import { FaceSet } from '../src-main/engine/train/dataset.js';
 import { Trainer } from '../src-main/engine/train/trainer.js';
 import type { Sample } from '../src-main/engine/train/augment.js';
@@ -80,17 +81,16 @@ for (const [capacity, sa, width] of [
     modelWidth: width,
   });
   const trainer = new Trainer({ arch, batchSize: 8, totalIterations: 20000, seed: 1, learningRateFactor: 1 });
-  const batches = Array.from(
-    { length: iters + 2 },
-    () => [set.batch('a', 8, 64, trainer.dataRng), set.batch('b', 8, 64, trainer.dataRng)] as const,
+  const batches = Array.from({ length: iters + 2 }, () =>
+    drawIteration(set.faces, { count: 8, size: 64 }, trainer.dataRng),
   );
   let t0 = performance.now();
-  const warm = [await trainer.stepBatches(...batches[0]!), await trainer.stepBatches(...batches[1]!)];
+  const warm = [await trainer.stepBatches(batches[0]!), await trainer.stepBatches(batches[1]!)];
   const warmMs = performance.now() - t0;
   const tensors = tf.memory().numTensors;
   t0 = performance.now();
   let last = warm[1]!;
-  for (let i = 2; i < iters + 2; i += 1) last = await trainer.stepBatches(...batches[i]!);
+  for (let i = 2; i < iters + 2; i += 1) last = await trainer.stepBatches(batches[i]!);
   const ms = (performance.now() - t0) / iters;
   let prep = performance.now();
   set.batch('a', 8, 64, trainer.dataRng);

@@ -145,7 +145,9 @@ export async function runBench(options: { quick: boolean; demoDir?: string }): P
       decode1080 = await runPhase('decodeOnly', { video: big });
       extract1080 = await runPhase('extract', { video: big, stills: stillDir, stride: 1, workDir: work });
     }
-    const tiny = quick ? { modelWidth: 8, selfAttention: false, batch: 2, iterations: 2 } : { batch: 8, iterations: 2 };
+    const tiny = quick
+      ? { modelWidth: 8, discriminatorWidth: 8, selfAttention: false, batch: 2, iterations: 2 }
+      : { batch: 8, iterations: 2 };
     const trainLite = await runPhase('train', { capacity: 'lite', ...tiny });
     const trainStandard = await runPhase('train', { capacity: 'standard', ...tiny });
     const peerLite = peer('lite', quick);

@@ -18,6 +18,7 @@ import { requireTool } from '../engine/media/tools.js';
 import { archFromSettings } from '../engine/model/config.js';
 import { ProjectStore } from '../engine/project/store.js';
 import { exportGenerator } from '../engine/train/checkpoint.js';
+import { drawIteration } from '../engine/train/batch.js';
 import { FaceSet } from '../engine/train/dataset.js';
 import type { Sample } from '../engine/train/augment.js';
 import { Trainer } from '../engine/train/trainer.js';
@@ -141,18 +142,18 @@ async function train(o: Options): Promise<Record<string, unknown>> {
     useSelfAttention: o.selfAttention !== false,
     norm: 'instancenorm',
     modelWidth: o.modelWidth as number | undefined,
+    discriminatorWidth: o.discriminatorWidth as number | undefined,
   });
   const batch = Number(o.batch ?? 8);
   const trainer = new Trainer({ arch, batchSize: batch, totalIterations: 20_000, seed: 1, learningRateFactor: 1 });
   const faces = new FaceSet({ a: syntheticFaces(0), b: syntheticFaces(1) });
   const iterations = Number(o.iterations ?? 3);
-  const batches = Array.from(
-    { length: iterations + 1 },
-    () => [faces.batch('a', batch, 64, trainer.dataRng), faces.batch('b', batch, 64, trainer.dataRng)] as const,
+  const batches = Array.from({ length: iterations + 1 }, () =>
+    drawIteration(faces.faces, { count: batch, size: 64 }, trainer.dataRng),
   );
-  await trainer.stepBatches(...(batches[0] as (typeof batches)[number]));
+  await trainer.stepBatches(batches[0] as (typeof batches)[number]);
   const t0 = performance.now();
-  for (let i = 1; i <= iterations; i += 1) await trainer.stepBatches(...(batches[i] as (typeof batches)[number]));
+  for (let i = 1; i <= iterations; i += 1) await trainer.stepBatches(batches[i] as (typeof batches)[number]);
   const ms = (performance.now() - t0) / iterations;
   const p0 = performance.now();
   faces.batch('a', batch, 64, trainer.dataRng);

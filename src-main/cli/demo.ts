@@ -107,7 +107,15 @@ export async function runDemo(
   const conversionBudget = options.quick ? 20 : 90;
   const trainSeconds = Math.max(15, options.minutes * 60 - (Date.now() - started) / 1000 - conversionBudget);
   const overrides = options.quick
-    ? { iterations: 6, batchSize: 2, modelWidth: 8, useSelfAttention: false, previewEvery: 3, checkpointEvery: 3 }
+    ? {
+        iterations: 6,
+        batchSize: 2,
+        modelWidth: 8,
+        discriminatorWidth: 8,
+        useSelfAttention: false,
+        previewEvery: 3,
+        checkpointEvery: 3,
+      }
     : { iterations: 100_000, useSelfAttention: gpu, previewEvery: gpu ? 100 : 10, checkpointEvery: gpu ? 200 : 20 };
   out.info(
     `2/3 training a 64 px lite model on ${info.selected} for about ${Math.round(trainSeconds / 60)} min${gpu ? '' : ' (CPU: self-attention off to keep it moving)'}`,

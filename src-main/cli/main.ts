@@ -292,6 +292,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       'advanced: filters of the first layer (smaller is faster and worse)',
       parseIntOption('model-width'),
     )
+    .option(
+      '--discriminator-width <n>',
+      "advanced: filters of the discriminators' first layer (64 in the original)",
+      parseIntOption('discriminator-width'),
+    )
     .option('--no-self-attention', 'train without the self-attention layers')
     .option('--adversarial <loss>', 'adversarial loss: mixup-lsgan (default) or ralsgan')
     .option('--no-perceptual', 'train without the perceptual loss')
@@ -310,6 +315,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           checkpointEvery?: number;
           previewEvery?: number;
           modelWidth?: number;
+          discriminatorWidth?: number;
           selfAttention?: boolean;
           adversarial?: string;
           perceptual?: boolean;
@@ -329,6 +335,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (opts.checkpointEvery !== undefined) overrides.checkpointEvery = opts.checkpointEvery;
         if (opts.previewEvery !== undefined) overrides.previewEvery = opts.previewEvery;
         if (opts.modelWidth !== undefined) overrides.modelWidth = opts.modelWidth;
+        if (opts.discriminatorWidth !== undefined) overrides.discriminatorWidth = opts.discriminatorWidth;
         if (opts.selfAttention === false) overrides.useSelfAttention = false;
         if (opts.adversarial !== undefined) overrides.adversarialLoss = opts.adversarial;
         if (opts.perceptual === false) overrides.perceptualLoss = false;

@@ -74,6 +74,8 @@ export const TrainingSettings = z.object({
     .default(1),
   /** Advanced: filters of the first encoder layer (default 64 standard, 32 lite); smaller trains faster and worse. */
   modelWidth: z.number().int().min(4).max(128).optional(),
+  /** Advanced: filters of the discriminators' first layer (64 in the original for both capacities). */
+  discriminatorWidth: z.number().int().min(4).max(128).optional(),
   adversarialLoss: AdversarialLoss.default('mixup-lsgan'),
   /** The perceptual loss, switched on by the schedule (at 39 % of the run, as the original's 7,850 of 20,000). */
   perceptualLoss: z.boolean().default(true),

@@ -39,7 +39,20 @@ beforeAll(async () => {
   const extracted = await runCli(['extract', dir, '--json'], env);
   expect(extracted.code, extracted.stderr).toBe(0);
   const trained = await runCli(
-    ['train', dir, '--iterations', '2', '--batch-size', '2', '--model-width', '8', '--no-self-attention', '--json'],
+    [
+      'train',
+      dir,
+      '--iterations',
+      '2',
+      '--batch-size',
+      '2',
+      '--model-width',
+      '8',
+      '--discriminator-width',
+      '8',
+      '--no-self-attention',
+      '--json',
+    ],
     env,
   );
   expect(trained.code, trained.stdout + trained.stderr).toBe(0);

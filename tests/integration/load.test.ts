@@ -78,6 +78,7 @@ describe('load: many UI clients on serve mode during a 200-iteration training ru
             iterations,
             batchSize: 2,
             modelWidth: 4,
+            discriminatorWidth: 4,
             useSelfAttention: false,
             perceptualLoss: false,
             previewEvery: 50,

@@ -213,7 +213,18 @@ describe('faults: a full disk during a checkpoint, then a damaged index', () => 
   let root: string;
   let home: string;
   let project: string;
-  const flags = ['--batch-size', '2', '--model-width', '8', '--no-self-attention', '--no-perceptual', '--seed', '3'];
+  const flags = [
+    '--batch-size',
+    '2',
+    '--model-width',
+    '8',
+    '--discriminator-width',
+    '8',
+    '--no-self-attention',
+    '--no-perceptual',
+    '--seed',
+    '3',
+  ];
   let faults = 0;
   let lost = 0;
 
@@ -304,6 +315,7 @@ describe('faults: a full disk during a checkpoint, then a damaged index', () => 
           previewEvery: 10,
           batchSize: 2,
           modelWidth: 8,
+          discriminatorWidth: 8,
           useSelfAttention: false,
           perceptualLoss: false,
           seed: 3,

@@ -26,8 +26,19 @@ const TINY = {
   useSelfAttention: false,
   norm: 'instancenorm' as const,
   modelWidth: 8,
+  discriminatorWidth: 8,
 };
-const TINY_FLAGS = ['--batch-size', '2', '--model-width', '8', '--no-self-attention', '--seed', '7'];
+const TINY_FLAGS = [
+  '--batch-size',
+  '2',
+  '--model-width',
+  '8',
+  '--discriminator-width',
+  '8',
+  '--no-self-attention',
+  '--seed',
+  '7',
+];
 
 describe('training on faces extracted from the A and B stills', () => {
   let root: string;
@@ -215,6 +226,7 @@ describe('training on faces extracted from the A and B stills', () => {
           previewEvery: 3,
           batchSize: 2,
           modelWidth: 8,
+          discriminatorWidth: 8,
           useSelfAttention: false,
           seed: 7,
         },

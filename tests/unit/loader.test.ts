@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { startLoader } from '../../src-main/engine/train/loader.js';
+import { drawIteration } from '../../src-main/engine/train/batch.js';
 import { FaceSet } from '../../src-main/engine/train/dataset.js';
 import { Rng } from '../../src-main/engine/train/rng.js';
 
@@ -22,12 +23,19 @@ describe('batch loader', () => {
     try {
       for (let i = 0; i < 3; i += 1) {
         const prepared = await loader.next();
-        const a = faces.batch('a', 2, 32, rng);
-        const b = faces.batch('b', 2, 32, rng);
+        const inline = drawIteration(faces.faces, { count: 2, size: 32 }, rng);
         expect(prepared.rngStateAfter).toBe(rng.seedState);
-        expect(Buffer.from(prepared.a.warped.buffer).equals(Buffer.from(a.warped.buffer))).toBe(true);
-        expect(Buffer.from(prepared.b.target.buffer).equals(Buffer.from(b.target.buffer))).toBe(true);
-        expect(Buffer.from(prepared.b.eyes.buffer).equals(Buffer.from(b.eyes.buffer))).toBe(true);
+        for (const step of ['d', 'g'] as const) {
+          const got = prepared.batches[step];
+          const want = inline[step];
+          expect(Buffer.from(got.a.warped.buffer).equals(Buffer.from(want.a.warped.buffer))).toBe(true);
+          expect(Buffer.from(got.b.target.buffer).equals(Buffer.from(want.b.target.buffer))).toBe(true);
+          expect(Buffer.from(got.b.eyes.buffer).equals(Buffer.from(want.b.eyes.buffer))).toBe(true);
+        }
+        // The discriminators' and the generators' batches are drawn apart, as upstream's two get_next_batch calls.
+        expect(
+          Buffer.from(prepared.batches.d.a.warped.buffer).equals(Buffer.from(prepared.batches.g.a.warped.buffer)),
+        ).toBe(false);
       }
     } finally {
       await loader.close();

@@ -3,7 +3,8 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
 import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
-import { motionBlur } from '../../src-main/engine/train/augment.js';
+import { filter2D, motionBlurKernel } from '../../src-main/engine/train/augment.js';
+import { drawBatch } from '../../src-main/engine/train/batch.js';
 import { PerceptualNet, perceptualLoss } from '../../src-main/engine/train/perceptual.js';
 import { Rng } from '../../src-main/engine/train/rng.js';
 import { media } from '../helpers/paths.js';
@@ -58,22 +59,66 @@ describe('perceptual loss on the face-api recognition net', () => {
 });
 
 describe('motion blur augmentation', () => {
-  it('smears a sharp edge along a random line, deterministically for a seed', () => {
-    const size = 64;
-    const rgb = new Uint8Array(size * size * 3);
+  it("builds upstream's kernel: a rotated line through the centre, summing to 1, point-symmetric", () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const kernel = motionBlurKernel(new Rng(seed));
+      expect([5, 7, 9, 11]).toContain(kernel.size);
+      const k = kernel.size;
+      const sum = kernel.weights.reduce((a, b) => a + b, 0);
+      expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+      for (let i = 0; i < k * k; i += 1)
+        expect(Math.abs((kernel.weights[i] as number) - (kernel.weights[k * k - 1 - i] as number))).toBeLessThan(1e-6);
+      // A line, not a blob: at least half of the cells are empty, and the centre carries weight.
+      expect(kernel.weights.filter((v) => v === 0).length).toBeGreaterThanOrEqual((k * k) / 2);
+      expect(kernel.weights[(k * k - 1) / 2]).toBeGreaterThan(0);
+    }
+  });
+
+  it('smears a sharp edge (filter2D, reflected borders) and leaves a flat area as it was', () => {
+    const size = 32;
+    const img = new Float32Array(size * size * 3);
     for (let y = 0; y < size; y += 1)
-      for (let x = 0; x < size; x += 1) if (x >= 32) rgb.fill(255, (y * size + x) * 3, (y * size + x) * 3 + 3);
-    const a = motionBlur(rgb, new Rng(3), size);
-    const b = motionBlur(rgb, new Rng(3), size);
-    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
-    // Some pixels near the edge are now between black and white, far from it nothing changed.
-    const row = 20 * size;
-    const grey = [28, 29, 30, 31, 32, 33, 34, 35].filter((x) => {
-      const v = a[(row + x) * 3] as number;
-      return v > 0 && v < 255;
+      for (let x = 0; x < size; x += 1) if (x >= 16) img.fill(1, (y * size + x) * 3, (y * size + x) * 3 + 3);
+    // A horizontal line kernel: seed chosen so the angle is within 20 degrees of horizontal.
+    let kernel = motionBlurKernel(new Rng(1));
+    for (let seed = 1; seed < 200; seed += 1) {
+      const k = motionBlurKernel(new Rng(seed));
+      const c = (k.size - 1) / 2;
+      if (k.size >= 7 && (k.weights[c * k.size] as number) > 0.1) {
+        kernel = k;
+        break;
+      }
+    }
+    const out = filter2D(img, size, kernel);
+    const row = 10 * size;
+    const between = [13, 14, 15, 16, 17, 18].filter((x) => {
+      const v = out[(row + x) * 3] as number;
+      return v > 0.05 && v < 0.95;
     });
-    expect(grey.length).toBeGreaterThan(0);
-    expect(a[(row + 2) * 3]).toBe(0);
-    expect(a[(row + 60) * 3]).toBe(255);
+    expect(between.length).toBeGreaterThan(1);
+    expect(out[(row + 1) * 3]).toBeCloseTo(0, 5);
+    expect(out[(row + 30) * 3]).toBeCloseTo(1, 5);
+  });
+
+  it('reaches the batches when switched on: the same draws give a blurred batch, warped and target alike', () => {
+    const size = 64;
+    const face = (seed: number): { rgb: Uint8Array; eyes: Uint8Array } => ({
+      rgb: new Uint8Array(256 * 256 * 3).map((_, i) => (i % 768 < 384 ? 40 : 220) + ((i * 13 + seed) % 9)),
+      eyes: new Uint8Array(256 * 256),
+    });
+    const faces = { a: [face(1), face(2)], b: [face(3)] };
+    let differs = 0;
+    for (let seed = 0; seed < 12; seed += 1) {
+      const plain = drawBatch(faces, 'a', 1, size, new Rng(seed));
+      const blurred = drawBatch(faces, 'a', 1, size, new Rng(seed), { motionBlur: true });
+      const changed = (a: Float32Array, b: Float32Array): boolean =>
+        a.some((v, i) => Math.abs(v - (b[i] as number)) > 1e-3);
+      const w = changed(plain.warped, blurred.warped);
+      expect(changed(plain.target, blurred.target)).toBe(w);
+      if (w) differs += 1;
+    }
+    // p = 0.25 per face: some of twelve are blurred, not all.
+    expect(differs).toBeGreaterThan(0);
+    expect(differs).toBeLessThan(12);
   });
 });

@@ -110,7 +110,11 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     };
     const started = Date.now();
     const startIteration = trainer.iteration;
-    loader = startLoader(faces, { count: settings.batchSize, size: arch.resolution }, trainer.dataRng.seedState);
+    loader = startLoader(
+      faces,
+      { count: settings.batchSize, size: arch.resolution, motionBlur: settings.motionBlur },
+      trainer.dataRng.seedState,
+    );
     while (trainer.iteration < settings.iterations && !ctx.signal.aborted) {
       await ctx.waitWhilePaused();
       if (ctx.signal.aborted) break;

@@ -2,9 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { decode } from '../train/checkpoint.js';
-import { Rng } from '../train/rng.js';
-import type { ArchConfig } from './config.js';
-import { decoder, encoder, type Side } from './networks.js';
+import { ARCH_REVISION, type ArchConfig } from './config.js';
+import { buildNetworks, decoder, encoder, type Side } from './networks.js';
 import { Weights } from './weights.js';
 
 /** The trained generator (shared encoder, decoders A and B) loaded from an export, for conversion. */
@@ -26,13 +25,15 @@ export class Generator {
       });
     }
     const { header, tensor } = decode(file, bytes);
-    const weights = new Weights(new Rng(1));
     const arch = header.arch;
-    tf.tidy(() => {
-      const z = encoder(weights, arch, tf.zeros([1, arch.resolution, arch.resolution, 3]) as tf.Tensor4D);
-      decoder(weights, arch, 'A', z);
-      decoder(weights, arch, 'B', z);
-    });
+    if (arch.revision !== ARCH_REVISION)
+      throw new StudioError(
+        ErrorCode.projectInvalid,
+        `the model ${file} was trained with an earlier network design (revision ${arch.revision ?? 1}; this version uses ${ARCH_REVISION})`,
+        { file, fix: 'train the project again: a new run starts, and the earlier run stays in the history' },
+      );
+    const weights = new Weights(null);
+    buildNetworks(weights, arch, { discriminators: false });
     for (const [name, variable] of weights.vars) {
       const values = tensor(`var:${name}`);
       if (!values || values.length !== variable.size) {

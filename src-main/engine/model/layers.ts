@@ -5,6 +5,14 @@ import type { Init, Weights } from './weights.js';
 
 type T4 = tf.Tensor4D;
 
+export interface ConvOptions {
+  bias?: boolean;
+  init?: Init;
+  pad?: 'same' | 'valid';
+  /** Upstream's kernel_regularizer (L2 weight decay) on the kernel. */
+  decay?: boolean;
+}
+
 export function conv(
   w: Weights,
   name: string,
@@ -12,49 +20,78 @@ export function conv(
   filters: number,
   k: number,
   stride = 1,
-  options: { bias?: boolean; init?: Init; pad?: 'same' | 'valid' } = {},
+  options: ConvOptions = {},
 ): T4 {
   const inC = x.shape[3];
-  const kernel = w.get(`${name}/kernel`, [k, k, inC, filters], options.init ?? 'he');
+  const kernel = w.get(`${name}/kernel`, [k, k, inC, filters], options.init ?? 'glorot', {
+    decay: options.decay ?? false,
+  });
   let y = tf.conv2d(x, kernel as tf.Tensor4D, stride, options.pad ?? 'same');
   if (options.bias) y = tf.add(y, w.get(`${name}/bias`, [filters], 'zeros'));
   return y;
 }
 
-function affine(w: Weights, name: string, y: T4, c: number): T4 {
-  return tf.add(tf.mul(y, w.get(`${name}/gamma`, [c], 'ones')), w.get(`${name}/beta`, [c], 'zeros'));
+/** A conv with upstream's conv_init (he_normal) and L2 kernel regulariser, as its blocks declare them. */
+function regularisedConv(
+  w: Weights,
+  name: string,
+  x: T4,
+  filters: number,
+  k: number,
+  stride: number,
+  options: ConvOptions = {},
+): T4 {
+  return conv(w, name, x, filters, k, stride, { init: 'he', decay: true, ...options });
 }
 
-function normalise(x: T4, axes: number[]): T4 {
+/** (x - mean) / (sd + eps) over `axes`: keras-contrib's InstanceNormalization adds eps to the standard deviation. */
+function standardise(x: tf.Tensor, axes: number[], epsilon: number, onStd: boolean): tf.Tensor {
   const { mean, variance } = tf.moments(x, axes, true);
-  return tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
+  const scale = onStd ? tf.add(tf.sqrt(variance), epsilon) : tf.sqrt(tf.add(variance, epsilon));
+  return tf.div(tf.sub(x, mean), scale);
 }
 
-export function norm(w: Weights, name: string, x: T4, kind: NormKind): T4 {
+function affine(w: Weights, name: string, y: tf.Tensor, size: number): T4 {
+  return tf.add(tf.mul(y, w.get(`${name}/gamma`, [size], 'ones')), w.get(`${name}/beta`, [size], 'zeros')) as T4;
+}
+
+/** GroupNormalization (upstream's): `groups` groups of channels, moments over H, W and the group; gamma/beta per channel. */
+function groupNorm(w: Weights, name: string, x: T4, groups: number): T4 {
+  const [b, h, wd, c] = x.shape;
+  const g = Math.max(1, Math.min(groups, c));
+  const grouped = tf.reshape(x, [b, h, wd, g, c / g]);
+  return affine(w, name, tf.reshape(standardise(grouped, [1, 2, 4], 1e-6, false), x.shape), c);
+}
+
+/**
+ * upstream's normalization(x, norm, group), name by name, as its code has them (not as the names suggest):
+ * - instancenorm: keras-contrib InstanceNormalization() with its default axis=None: each sample normalised over
+ *   height, width AND channels, epsilon 1e-3 added to the standard deviation, a scalar gamma and beta.
+ * - layernorm: GroupNormalization(group=`group`, the block's filter count): per channel where the block's output
+ *   has `group` channels (conv blocks), groups of four channels in upscale_ps (4f channels, group f).
+ * - groupnorm: GroupNormalization(group=16).
+ * - batchnorm: per channel over the batch, epsilon 1e-3. Statistics of the batch being run, also when converting
+ *   (Keras would use moving averages there; with one face a batch, that is the face's own statistics).
+ * - hybrid: the first group/2 channels through a 1x1 conv, the rest through InstanceNormalization() as above.
+ */
+export function norm(w: Weights, name: string, x: T4, kind: NormKind, group: number): T4 {
   const c = x.shape[3];
   switch (kind) {
     case 'none':
       return x;
     case 'instancenorm':
-      return affine(w, name, normalise(x, [1, 2]), c);
-    case 'batchnorm':
-      return affine(w, name, normalise(x, [0, 1, 2]), c);
+      return affine(w, name, standardise(x, [1, 2, 3], 1e-3, true), 1);
     case 'layernorm':
-      return affine(w, name, normalise(x, [1, 2, 3]), c);
-    case 'groupnorm': {
-      const groups = Math.min(16, c);
-      const [b, h, wd] = x.shape;
-      const grouped = tf.reshape(x, [b, h, wd, groups, c / groups]);
-      const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
-      const n = tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 1e-5))), x.shape);
-      return affine(w, name, n as T4, c);
-    }
+      return groupNorm(w, name, x, group);
+    case 'groupnorm':
+      return groupNorm(w, name, x, 16);
+    case 'batchnorm':
+      return affine(w, name, standardise(x, [0, 1, 2], 1e-3, false), c);
     case 'hybrid': {
-      // Half the channels through a 1x1 conv, half through instance norm.
-      const half = Math.floor(c / 2);
+      const half = Math.max(1, Math.floor(group / 2));
       const [a, b] = tf.split(x, [half, c - half], 3) as [T4, T4];
-      const left = conv(w, `${name}/conv`, a, half, 1);
-      const right = affine(w, `${name}/in`, normalise(b, [1, 2]), c - half);
+      const left = conv(w, `${name}/conv`, a, half, 1, 1, { bias: true, init: 'he', decay: true });
+      const right = affine(w, `${name}/in`, standardise(b, [1, 2, 3], 1e-3, true), 1);
       return tf.concat([left, right], 3);
     }
   }
@@ -62,18 +99,19 @@ export function norm(w: Weights, name: string, x: T4, kind: NormKind): T4 {
 
 export const leaky = (x: T4, alpha: number): T4 => tf.leakyRelu(x, alpha);
 
-/** conv_block: 3x3 stride 2 -> ReLU -> norm. */
-export function convBlock(w: Weights, name: string, x: T4, f: number, kind: NormKind): T4 {
-  return norm(w, `${name}/norm`, tf.relu(conv(w, name, x, f, 3, 2)), kind);
+/** conv_block: 3x3 (stride 2, or 1 where the decoder asks) -> ReLU -> norm. No bias. */
+export function convBlock(w: Weights, name: string, x: T4, f: number, kind: NormKind, stride = 2): T4 {
+  return norm(w, `${name}/norm`, tf.relu(regularisedConv(w, name, x, f, 3, stride)), kind, f);
 }
 
-/** conv_block_d: 4x4 stride 2 -> LeakyReLU(0.2) -> norm. */
+/** conv_block_d: 4x4 stride 2 -> LeakyReLU(0.2) -> norm. No bias. */
 export function convBlockD(w: Weights, name: string, x: T4, f: number, kind: NormKind): T4 {
-  return norm(w, `${name}/norm`, leaky(conv(w, name, x, f, 4, 2, { bias: true }), 0.2), kind);
+  return norm(w, `${name}/norm`, leaky(regularisedConv(w, name, x, f, 4, 2), 0.2), kind, f);
 }
 
+/** res_block as the decoder calls it (use_norm off): conv -> LeakyReLU(0.2) -> conv, + input -> LeakyReLU(0.2). */
 export function resBlock(w: Weights, name: string, x: T4, f: number): T4 {
-  const y = conv(w, `${name}/b`, leaky(conv(w, `${name}/a`, x, f, 3), 0.2), f, 3);
+  const y = regularisedConv(w, `${name}/b`, leaky(regularisedConv(w, `${name}/a`, x, f, 3, 1), 0.2), f, 3, 1);
   return leaky(tf.add(x, y), 0.2);
 }
 
@@ -85,8 +123,15 @@ export function pixelShuffle(x: T4): T4 {
   return tf.reshape(y, [b, h * 2, wd * 2, oc]);
 }
 
-export function upscale(w: Weights, name: string, x: T4, f: number, lite: boolean): T4 {
-  if (!lite) return pixelShuffle(leaky(conv(w, name, x, f * 4, 3, 1, { init: 'icnr' }), 0.1));
+/**
+ * upscale_ps (standard): conv to 4f (bias, ICNR) -> LeakyReLU(0.2) -> norm -> pixel shuffle.
+ * upscale_nn (lite): nearest x2 -> reflect pad -> conv f (bias) -> norm; no activation.
+ */
+export function upscale(w: Weights, name: string, x: T4, f: number, lite: boolean, kind: NormKind): T4 {
+  if (!lite) {
+    const y = leaky(regularisedConv(w, name, x, f * 4, 3, 1, { bias: true, init: 'icnr' }), 0.2);
+    return pixelShuffle(norm(w, `${name}/norm`, y, kind, f));
+  }
   const [, h, wd] = x.shape;
   const up = tf.image.resizeNearestNeighbor(x, [h * 2, wd * 2]);
   const padded = tf.mirrorPad(
@@ -99,7 +144,7 @@ export function upscale(w: Weights, name: string, x: T4, f: number, lite: boolea
     ],
     'reflect',
   );
-  return leaky(conv(w, name, padded, f, 3, 1, { pad: 'valid' }), 0.1);
+  return norm(w, `${name}/norm`, regularisedConv(w, name, padded, f, 3, 1, { bias: true, pad: 'valid' }), kind, f);
 }
 
 /** SAGAN self-attention: x + gamma * attention(h), gamma starting at 0. */
@@ -107,15 +152,18 @@ export function selfAttention(w: Weights, name: string, x: T4): T4 {
   const [b, h, wd, c] = x.shape;
   const c8 = Math.max(1, Math.floor(c / 8));
   const n = h * wd;
-  const f = tf.reshape(conv(w, `${name}/f`, x, c8, 1, 1, { bias: true }), [b, n, c8]);
-  const g = tf.reshape(conv(w, `${name}/g`, x, c8, 1, 1, { bias: true }), [b, n, c8]);
-  const hh = tf.reshape(conv(w, `${name}/h`, x, c, 1, 1, { bias: true }), [b, n, c]);
+  // Keras' default initialiser (glorot_uniform) and bias, with upstream's L2 regulariser.
+  const options = { bias: true, decay: true } as const;
+  const f = tf.reshape(conv(w, `${name}/f`, x, c8, 1, 1, options), [b, n, c8]);
+  const g = tf.reshape(conv(w, `${name}/g`, x, c8, 1, 1, options), [b, n, c8]);
+  const hh = tf.reshape(conv(w, `${name}/h`, x, c, 1, 1, options), [b, n, c]);
   const o = tf.reshape(attention(g, f, hh), [b, h, wd, c]);
   return tf.add(x, tf.mul(w.get(`${name}/gamma`, [1], 'zeros'), o));
 }
 
 export function dense(w: Weights, name: string, x: tf.Tensor2D, units: number): tf.Tensor2D {
-  const kernel = w.get(`${name}/kernel`, [x.shape[1], units], 'he');
+  // Keras' Dense defaults: glorot_uniform, bias, no regulariser in upstream.
+  const kernel = w.get(`${name}/kernel`, [x.shape[1], units], 'glorot');
   return tf.add(tf.matMul(x, kernel as tf.Tensor2D), w.get(`${name}/bias`, [units], 'zeros'));
 }
 

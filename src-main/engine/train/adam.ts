@@ -1,8 +1,7 @@
 /**
- * Adam keyed by variable name, with a step count per variable (PyTorch's semantics). tfjs' AdamOptimizer keys
- * its moments by position in the list it is given, so the A and B generator steps, which share the encoder,
- * needed an optimiser each and held the encoder's moments twice (470 MB for the standard model); this one
- * serves both, as the PyTorch peer's single generator optimiser does.
+ * Keras' Adam keyed by variable name, with a step count per variable. tfjs' AdamOptimizer keys its moments by
+ * position in the list it is given; by name, a checkpoint restores each moment to its variable whatever the
+ * order, and the decoder swap of the schedule can move moments with the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -59,15 +58,23 @@ export class NamedAdam {
     const v = tf.tidy(() => tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(grad), 1 - beta2)));
     slot.v.assign(v);
     v.dispose();
-    const correction1 = 1 - beta1 ** slot.step;
-    const correction2 = 1 - beta2 ** slot.step;
-    const denominator = tf.tidy(() => tf.add(tf.sqrt(tf.div(slot.v, correction2)), this.epsilon));
-    const updated = tf.tidy(() =>
-      tf.sub(variable, tf.mul(tf.div(slot.m, denominator), this.learningRate / correction1)),
-    );
+    // Keras: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); p -= lr_t * m / (sqrt(v) + epsilon).
+    const rate = (this.learningRate * Math.sqrt(1 - beta2 ** slot.step)) / (1 - beta1 ** slot.step);
+    const denominator = tf.tidy(() => tf.add(tf.sqrt(slot.v), this.epsilon));
+    const updated = tf.tidy(() => tf.sub(variable, tf.mul(tf.div(slot.m, denominator), rate)));
     denominator.dispose();
     variable.assign(updated);
     updated.dispose();
+  }
+
+  /** Swap the state of `key` here with the state of `otherKey` in `other` (the schedule's decoder swap). */
+  exchange(key: string, other: NamedAdam, otherKey: string): void {
+    const mine = this.slots.get(key);
+    const theirs = other.slots.get(otherKey);
+    this.slots.delete(key);
+    other.slots.delete(otherKey);
+    if (theirs) this.slots.set(key, theirs);
+    if (mine) other.slots.set(otherKey, mine);
   }
 
   get variableCount(): number {

@@ -31,63 +31,87 @@ export function randomTransform(sample: Sample, rng: Rng, size = FACE_SIZE): Sam
   };
 }
 
-/** Per-channel mean/std of the centre region (the face, not the background). */
-function centreStats(rgb: Float32Array, size: number): { mean: number[]; std: number[] } {
-  const from = Math.floor(size * 0.25);
-  const to = Math.floor(size * 0.75);
+/** upstream takes colour statistics of the centre only: [60:-60] of the 256 px face. */
+const COLOUR_MATCH_MARGIN = 60;
+
+/** Per-channel mean and (population) standard deviation of the centre region (the face, not the background). */
+function centreStats(img: Float32Array, size: number): { mean: number[]; std: number[] } {
+  const from = Math.round((COLOUR_MATCH_MARGIN * size) / FACE_SIZE);
+  const to = size - from;
   const mean = [0, 0, 0];
   const sq = [0, 0, 0];
   let n = 0;
   for (let y = from; y < to; y += 1)
-    for (let x = from; x < to; x += 1)
+    for (let x = from; x < to; x += 1) {
+      n += 1;
       for (let ch = 0; ch < 3; ch += 1) {
-        const v = rgb[(y * size + x) * 3 + ch] as number;
+        const v = img[(y * size + x) * 3 + ch] as number;
         mean[ch] = (mean[ch] as number) + v;
         sq[ch] = (sq[ch] as number) + v * v;
-        if (ch === 0) n += 1;
       }
+    }
   const m = mean.map((s) => s / n);
-  return { mean: m, std: sq.map((s, ch) => Math.sqrt(Math.max(1e-6, s / n - (m[ch] as number) ** 2))) };
+  return { mean: m, std: sq.map((s, ch) => Math.sqrt(Math.max(0, s / n - (m[ch] as number) ** 2))) };
 }
 
-const RGB_TO_XYZ = [0.4124, 0.3576, 0.1805, 0.2126, 0.7152, 0.0722, 0.0193, 0.1192, 0.9505];
-const XYZ_TO_RGB = [3.2406, -1.5372, -0.4986, -0.9689, 1.8758, 0.0415, 0.0557, -0.204, 1.057];
+/** OpenCV's RGB <-> XYZ (D65) matrices, applied to 8-bit values as cv2.cvtColor does. */
+const RGB_TO_XYZ = [0.412453, 0.35758, 0.180423, 0.212671, 0.71516, 0.072169, 0.019334, 0.119193, 0.950227];
+const XYZ_TO_RGB = [3.240479, -1.53715, -0.498535, -0.969256, 1.875991, 0.041556, 0.055648, -0.204043, 1.057311];
 
-function mat3(rgb: Float32Array, m: number[]): Float32Array {
-  const out = new Float32Array(rgb.length);
-  for (let i = 0; i < rgb.length; i += 3) {
-    const r = rgb[i] as number;
-    const g = rgb[i + 1] as number;
-    const b = rgb[i + 2] as number;
-    out[i] = (m[0] as number) * r + (m[1] as number) * g + (m[2] as number) * b;
-    out[i + 1] = (m[3] as number) * r + (m[4] as number) * g + (m[5] as number) * b;
-    out[i + 2] = (m[6] as number) * r + (m[7] as number) * g + (m[8] as number) * b;
+/** A 3x3 matrix on packed triplets; `saturate` rounds and clamps to 0..255 as cv2 does for 8-bit images. */
+function mat3(img: Float32Array, m: number[], saturate: boolean): Float32Array {
+  const out = new Float32Array(img.length);
+  for (let i = 0; i < img.length; i += 3) {
+    const r = img[i] as number;
+    const g = img[i + 1] as number;
+    const b = img[i + 2] as number;
+    for (let row = 0; row < 3; row += 1) {
+      const v = (m[row * 3] as number) * r + (m[row * 3 + 1] as number) * g + (m[row * 3 + 2] as number) * b;
+      out[i + row] = saturate ? Math.min(255, Math.max(0, Math.round(v))) : v;
+    }
   }
   return out;
 }
 
 /**
- * Random colour match: move this face's colour statistics towards another face's (mean/std transfer on the
- * centre region), half the time in XYZ, by a random ratio.
+ * random_color_match: move this face's colour statistics towards another face's (mean/std transfer measured on
+ * the centre region), half the time in XYZ, the statistics interpolated by a random ratio. As upstream, an
+ * out-of-range result is shifted up (min below 0) and scaled down (max above 255) rather than clipped.
  */
 export function colourMatch(rgb: Uint8Array, reference: Uint8Array, rng: Rng, size = FACE_SIZE): Uint8Array {
   const xyz = rng.next() < 0.5;
   const ratio = rng.uniform(0, 1);
-  const toF = (u: Uint8Array): Float32Array => Float32Array.from(u, (v) => v / 255);
-  const src = xyz ? mat3(toF(rgb), RGB_TO_XYZ) : toF(rgb);
-  const ref = xyz ? mat3(toF(reference), RGB_TO_XYZ) : toF(reference);
+  const src = xyz ? mat3(Float32Array.from(rgb), RGB_TO_XYZ, true) : Float32Array.from(rgb);
+  const ref = xyz ? mat3(Float32Array.from(reference), RGB_TO_XYZ, true) : Float32Array.from(reference);
   const s = centreStats(src, size);
   const r = centreStats(ref, size);
+  if (s.std.every((v) => v <= 1e-7)) return rgb;
+  const mt = r.mean.map((v, ch) => ratio * v + (1 - ratio) * (s.mean[ch] as number));
+  const st = r.std.map((v, ch) => ratio * v + (1 - ratio) * (s.std[ch] as number));
   const moved = new Float32Array(src.length);
+  let min = Infinity;
+  let max = -Infinity;
   for (let i = 0; i < src.length; i += 1) {
     const ch = i % 3;
-    const matched =
-      (((src[i] as number) - (s.mean[ch] as number)) / (s.std[ch] as number)) * (r.std[ch] as number) +
-      (r.mean[ch] as number);
-    moved[i] = (src[i] as number) * (1 - ratio) + matched * ratio;
+    const v =
+      ((st[ch] as number) * ((src[i] as number) - (s.mean[ch] as number))) / ((s.std[ch] as number) + 1e-7) +
+      (mt[ch] as number);
+    moved[i] = v;
+    if (v < min) min = v;
+    if (v > max) max = v;
   }
-  const back = xyz ? mat3(moved, XYZ_TO_RGB) : moved;
-  return Uint8Array.from(back, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+  const shift = min < 0 ? -min : 0;
+  const scale = max + shift > 255 ? 255 / (max + shift) : 1;
+  for (let i = 0; i < moved.length; i += 1) moved[i] = ((moved[i] as number) + shift) * scale;
+  // XYZ goes back through 8 bits, as upstream's astype(np.uint8) before COLOR_XYZ2BGR.
+  const back = xyz
+    ? mat3(
+        Float32Array.from(moved, (v) => Math.floor(v)),
+        XYZ_TO_RGB,
+        true,
+      )
+    : moved;
+  return Uint8Array.from(back, (v) => Math.min(255, Math.max(0, Math.round(v))));
 }
 
 /** Bilinear lookup in a 5x5 grid of points at fractional grid coordinates. */
@@ -102,9 +126,21 @@ function gridAt(grid: readonly Point[], gx: number, gy: number): Point {
 }
 
 /**
+ * Half-width of the region random_warp frames, in 256 px aligned-crop pixels: upstream's coverage is
+ * randint(20) + 78, so 78..97. Conversion and previews frame the face with its mean, TRAINED_HALF.
+ */
+export const WARP_HALF_MIN = 78;
+export const WARP_HALF_MAX = 97;
+export const TRAINED_HALF = (WARP_HALF_MIN + WARP_HALF_MAX) / 2;
+
+/**
  * random_warp: a 5x5 grid over the central region (half-width 78-97 px at 256), jittered by Gaussian noise
  * (sigma 5-6.2 px); the network input is the face resampled through the jittered grid, the target is the face
  * warped by the best similarity (Umeyama) of the same grid: undistorted, at the same place.
+ * upstream resizes the 5x5 maps to 80x80 (cv2's half-pixel mapping) and keeps [8:72]: output pixel u samples grid
+ * coordinate (u + 0.5) / 16, so the output spans the whole grid, 1/32 .. 4 - 1/32. Its target places grid
+ * point k at 16 k, half a pixel off the warped input's k * 16 - 0.5; here both use the latter, so input and target
+ * line up exactly (upstream's half-pixel shift would be learnt as a shift of the face).
  */
 export function randomWarp(
   sample: Sample,
@@ -112,7 +148,7 @@ export function randomWarp(
   outSize: number,
   size = FACE_SIZE,
 ): { warped: Uint8Array; target: Uint8Array; eyes: Uint8Array } {
-  const half = rng.uniform(78, 97) * (size / 256);
+  const half = (WARP_HALF_MIN + rng.int(WARP_HALF_MAX - WARP_HALF_MIN + 1)) * (size / 256);
   const sigma = rng.uniform(5, 6.2) * (size / 256);
   const c = size / 2;
   const grid: Point[] = [];
@@ -123,9 +159,8 @@ export function randomWarp(
       grid.push(p);
       noisy.push([p[0] + rng.normal() * sigma, p[1] + rng.normal() * sigma]);
     }
-  // The inner part of the grid, as the original's resize-to-80-and-crop-8:72 does.
-  const lo = 0.4;
-  const hi = 3.6;
+  const lo = 0;
+  const hi = 4;
   const warped = new Uint8Array(outSize * outSize * 3);
   for (let v = 0; v < outSize; v += 1) {
     for (let u = 0; u < outSize; u += 1) {
@@ -161,37 +196,74 @@ export function randomWarp(
   };
 }
 
-/** Kernel lengths of the optional motion blur (the original's 5/7/9/11). */
+/** Kernel lengths of the optional motion blur (upstream's 5/7/9/11). */
 const MOTION_KERNELS = [5, 7, 9, 11] as const;
 
 /**
- * Motion blur along a random direction: each pixel becomes the mean of `k` samples on a line through it
- * (k from 5, 7, 9, 11), as a linear cv2.filter2D kernel would make it; borders replicated.
+ * upstream's get_motion_blur_kernel: a horizontal line of ones through the centre of a k x k kernel, rotated by a
+ * random angle (-180..180 degrees) about the centre, clipped to 0..1 and normalised to sum 1. The rotation samples
+ * bilinearly where upstream's ndimage.rotate uses a cubic spline (whose overshoot the clip removes).
  */
-export function motionBlur(rgb: Uint8Array, rng: Rng, size = FACE_SIZE): Uint8Array {
+export function motionBlurKernel(rng: Rng): { size: number; weights: Float32Array } {
   const k = MOTION_KERNELS[rng.int(MOTION_KERNELS.length)] as number;
-  const angle = rng.uniform(0, Math.PI);
-  const offsets: Array<[number, number]> = [];
-  for (let t = -(k - 1) / 2; t <= (k - 1) / 2; t += 1)
-    offsets.push([Math.round(t * Math.cos(angle)), Math.round(t * Math.sin(angle))]);
-  const out = new Uint8Array(rgb.length);
+  const angle = (rng.uniform(-180, 180) * Math.PI) / 180;
+  const c = (k - 1) / 2;
+  const line = (x: number, y: number): number => {
+    // The unrotated kernel, bilinearly: ones on row c, zero elsewhere (and outside).
+    if (x < -0.5 || x > k - 0.5) return 0;
+    return Math.max(0, 1 - Math.abs(y - c));
+  };
+  const weights = new Float32Array(k * k);
+  let sum = 0;
+  for (let y = 0; y < k; y += 1)
+    for (let x = 0; x < k; x += 1) {
+      const dx = x - c;
+      const dy = y - c;
+      const sx = Math.cos(angle) * dx + Math.sin(angle) * dy + c;
+      const sy = -Math.sin(angle) * dx + Math.cos(angle) * dy + c;
+      const v = Math.min(1, Math.max(0, line(sx, sy)));
+      weights[y * k + x] = v;
+      sum += v;
+    }
+  for (let i = 0; i < weights.length; i += 1) weights[i] = (weights[i] as number) / sum;
+  return { size: k, weights };
+}
+
+/** cv2.filter2D with BORDER_REFLECT_101 on a packed RGB float image (size x size), one kernel for all channels. */
+export function filter2D(
+  img: Float32Array,
+  size: number,
+  kernel: { size: number; weights: Float32Array },
+): Float32Array {
+  const k = kernel.size;
+  const c = (k - 1) / 2;
+  const reflect = (i: number): number => {
+    if (size === 1) return 0;
+    let j = i;
+    while (j < 0 || j >= size) j = j < 0 ? -j : 2 * size - 2 - j;
+    return j;
+  };
+  const out = new Float32Array(img.length);
   for (let y = 0; y < size; y += 1)
     for (let x = 0; x < size; x += 1) {
       let r = 0;
       let g = 0;
       let b = 0;
-      for (const [dx, dy] of offsets) {
-        const sx = Math.min(size - 1, Math.max(0, x + dx));
-        const sy = Math.min(size - 1, Math.max(0, y + dy));
-        const i = (sy * size + sx) * 3;
-        r += rgb[i] as number;
-        g += rgb[i + 1] as number;
-        b += rgb[i + 2] as number;
+      for (let ky = 0; ky < k; ky += 1) {
+        const sy = reflect(y + ky - c);
+        for (let kx = 0; kx < k; kx += 1) {
+          const w = kernel.weights[ky * k + kx] as number;
+          if (w === 0) continue;
+          const i = (sy * size + reflect(x + kx - c)) * 3;
+          r += w * (img[i] as number);
+          g += w * (img[i + 1] as number);
+          b += w * (img[i + 2] as number);
+        }
       }
       const o = (y * size + x) * 3;
-      out[o] = Math.round(r / k);
-      out[o + 1] = Math.round(g / k);
-      out[o + 2] = Math.round(b / k);
+      out[o] = r;
+      out[o + 1] = g;
+      out[o + 2] = b;
     }
   return out;
 }

@@ -7,7 +7,7 @@ import { trainingEyeMask, trainingEyeMaskFromEdit } from '../../../src-shared/ma
 import { MaskStore } from '../masks/edits.js';
 import type { ProjectStore } from '../project/store.js';
 import { FACE_SIZE, type Sample } from './augment.js';
-import { drawBatch, type Batch } from './batch.js';
+import { drawBatch, type AugmentOptions, type Batch } from './batch.js';
 import type { Rng } from './rng.js';
 
 export type { Batch } from './batch.js';
@@ -68,7 +68,7 @@ export class FaceSet {
   }
 
   /** Draw an augmented batch for one side; deterministic for a given RNG state. */
-  batch(side: Side, count: number, size: number, rng: Rng): Batch {
-    return drawBatch(this.faces, side, count, size, rng);
+  batch(side: Side, count: number, size: number, rng: Rng, options: AugmentOptions = {}): Batch {
+    return drawBatch(this.faces, side, count, size, rng, options);
   }
 }

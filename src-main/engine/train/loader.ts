@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { drawBatch, type Batch } from './batch.js';
+import { drawIteration } from './batch.js';
+import type { IterationBatches } from './trainer.js';
 import type { FaceSet } from './dataset.js';
 import { Rng } from './rng.js';
 
@@ -21,8 +22,8 @@ export interface LoaderRequest {
   motionBlur?: boolean;
 }
 export interface PreparedBatches {
-  a: Batch;
-  b: Batch;
+  /** The discriminators' pair, then the generators' pair, drawn in that order. */
+  batches: IterationBatches;
   /** The data RNG's state after drawing this pair: the trainer's dataRng state once it is consumed. */
   rngStateAfter: number;
 }
@@ -46,9 +47,8 @@ class InlineLoader implements BatchLoader {
     this.rng = new Rng(rngState);
   }
   next(): Promise<PreparedBatches> {
-    const a = drawBatch(this.faces.faces, 'a', this.request.count, this.request.size, this.rng, this.request);
-    const b = drawBatch(this.faces.faces, 'b', this.request.count, this.request.size, this.rng, this.request);
-    return Promise.resolve({ a, b, rngStateAfter: this.rng.seedState });
+    const batches = drawIteration(this.faces.faces, this.request, this.rng);
+    return Promise.resolve({ batches, rngStateAfter: this.rng.seedState });
   }
   close(): Promise<void> {
     return Promise.resolve();

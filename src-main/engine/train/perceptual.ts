@@ -131,9 +131,13 @@ export class PerceptualNet {
   }
 }
 
+/**
+ * upstream's InstanceNormalization() on the feature maps (keras-contrib, default axis=None): each sample over
+ * height, width and channels, epsilon 1e-3 on the standard deviation; fresh layers, so gamma 1 and beta 0.
+ */
 function instanceNorm(x: T4): T4 {
-  const { mean, variance } = tf.moments(x, [1, 2], true);
-  return tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
+  const { mean, variance } = tf.moments(x, [1, 2, 3], true);
+  return tf.div(tf.sub(x, mean), tf.add(tf.sqrt(variance), 1e-3));
 }
 
 /** Sum over the four depths of weight * MSE between instance-normalised features (weights deepest first). */

@@ -1,18 +1,27 @@
-/** The faceswap-GAN v2.2 training iteration on tfjs: G and D steps for A and B, schedule, checkpoints. */
+/**
+ * The faceswap-GAN v2.2 training iteration on tfjs, in upstream's order: the discriminators' steps (A, B) on one
+ * pair of batches, then the generators' steps (A, B) on the next pair, each with its own Adam (GA: encoder +
+ * decoder A, GB: encoder + decoder B, DA, DB). Gradients and their application are apart, so the gradients of
+ * one step can be computed by several workers on parts of the batch and summed before the update.
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchConfig } from '../model/config.js';
-import { composite, decoder, discriminator, encoder, type Side } from '../model/networks.js';
+import { buildNetworks, composite, decoder, discriminator, encoder, type Side } from '../model/networks.js';
 import { Weights } from '../model/weights.js';
-import type { Batch, FaceSet } from './dataset.js';
+import { drawIteration, type AugmentOptions, type Batch } from './batch.js';
+import type { FaceSet } from './dataset.js';
 import {
   DEFAULT_LOSS_WEIGHTS,
-  edgeTerms,
-  l1,
+  cycleLoss,
+  edgeLoss,
   maskRegularisation,
-  mse,
+  maskTotalVariation,
+  mixupDiscriminator,
+  mixupGenerator,
   reconstruction,
+  relativisticDiscriminator,
+  relativisticGenerator,
   sumOf,
-  totalVariation,
   type LossWeights,
 } from './losses.js';
 import type { AdversarialLoss } from '../../../src-shared/contract/index.js';
@@ -41,8 +50,29 @@ export interface TrainerOptions {
 }
 
 export type LossRecord = Record<string, number>;
+export type StepKind = 'D' | 'G';
 
-function toTensors(batch: Batch): { warped: T4; target: T4; eyes: T4 } {
+/** The four batches of one iteration: the discriminators' pair, then the generators' pair (upstream draws both). */
+export interface IterationBatches {
+  d: Record<'a' | 'b', Batch>;
+  g: Record<'a' | 'b', Batch>;
+}
+
+/** The random draws of one optimisation step, made by the trainer in a fixed order and shared by its workers. */
+export interface StepDraws {
+  /** mixup-LSGAN's lambda (discriminator steps). */
+  lambda: number;
+  /** The perceptual loss's mix of raw and masked output (generator steps, while the loss is on). */
+  lambdaPerceptual: number;
+}
+
+export interface StepTensors {
+  warped: T4;
+  target: T4;
+  eyes: T4;
+}
+
+export function batchTensors(batch: Batch): StepTensors {
   const { count, size } = batch;
   return {
     warped: tf.tensor4d(batch.warped, [count, size, size, 3]),
@@ -51,18 +81,25 @@ function toTensors(batch: Batch): { warped: T4; target: T4; eyes: T4 } {
   };
 }
 
+/** Gradients of one step by variable name, and its loss terms (scalars, kept until the caller disposes them). */
+export interface StepGradients {
+  grads: Map<string, tf.Tensor>;
+  terms: Record<string, tf.Scalar>;
+}
+
+const sideKey = (side: Side): 'a' | 'b' => (side === 'A' ? 'a' : 'b');
+
 export class Trainer {
   readonly weights: Weights;
-  /** Draws of the training step itself (mixup lambda). */
+  /** Draws of the training step itself (mixup lambdas). */
   readonly rng: Rng;
   /** Draws of data augmentation, apart so batches can be prepared ahead without changing the step's draws. */
   readonly dataRng: Rng;
   iteration = 0;
-  /** One Adam for the generators (encoder + both decoders) and one for the discriminators, keyed by name. */
-  private readonly optimisers: Record<'G' | 'D', NamedAdam>;
+  readonly optimisers: Record<'GA' | 'GB' | 'DA' | 'DB', NamedAdam>;
   private readonly schedule: ScheduleEvent[];
   private state: ScheduleState;
-  private readonly lossWeights: LossWeights;
+  readonly lossWeights: LossWeights;
 
   constructor(readonly options: TrainerOptions) {
     this.rng = new Rng(options.seed);
@@ -73,29 +110,22 @@ export class Trainer {
     this.state = scheduleAt(this.schedule, 0);
     const g = 1e-4 * options.learningRateFactor;
     const d = 2e-4 * options.learningRateFactor;
-    this.optimisers = { G: new NamedAdam(g, 0.5, 0.999), D: new NamedAdam(d, 0.5, 0.999) };
-    this.build();
-  }
-
-  /** Create every variable once, in a fixed order, with a dummy forward pass. */
-  private build(): void {
-    const { arch } = this.options;
-    tf.tidy(() => {
-      const x = tf.zeros([1, arch.resolution, arch.resolution, 3]) as T4;
-      const z = encoder(this.weights, arch, x);
-      for (const side of ['A', 'B'] as const) {
-        decoder(this.weights, arch, side, z);
-        discriminator(this.weights, arch, side, tf.concat([x, x], 3));
-      }
-    });
+    this.optimisers = {
+      GA: new NamedAdam(g, 0.5, 0.999),
+      GB: new NamedAdam(g, 0.5, 0.999),
+      DA: new NamedAdam(d, 0.5, 0.999),
+      DB: new NamedAdam(d, 0.5, 0.999),
+    };
+    buildNetworks(this.weights, options.arch, { discriminators: true });
   }
 
   get scheduleState(): ScheduleState {
     return { ...this.state };
   }
 
-  /** The variables one step trains, by their model names. */
-  private trainable(...prefixes: string[]): Map<string, tf.Variable> {
+  /** The variables a step trains, by their model names: encoder + one decoder, or one discriminator. */
+  variablesOf(kind: StepKind, side: Side): Map<string, tf.Variable> {
+    const prefixes = kind === 'G' ? ['enc/', `dec${side}/`] : [`dis${side}/`];
     return new Map([...this.weights.vars].filter(([name]) => prefixes.some((p) => name.startsWith(p))));
   }
 
@@ -104,171 +134,188 @@ export class Trainer {
     this.state = scheduleAt(this.schedule, iteration);
     const factor = this.options.learningRateFactor * this.state.lrFactor;
     // In place, as the original should have: no graph rebuild.
-    this.optimisers.G.learningRate = 1e-4 * factor;
-    this.optimisers.D.learningRate = 2e-4 * factor;
+    this.optimisers.GA.learningRate = this.optimisers.GB.learningRate = 1e-4 * factor;
+    this.optimisers.DA.learningRate = this.optimisers.DB.learningRate = 2e-4 * factor;
   }
 
+  /** Decoders A and B trade weights, and their Adam moments go with them (upstream reloads the swapped files). */
   private swapDecoders(): void {
     for (const [name, a] of this.weights.vars) {
       if (!name.startsWith('decA/')) continue;
-      const b = this.weights.vars.get(name.replace(/^decA\//, 'decB/'));
+      const otherName = name.replace(/^decA\//, 'decB/');
+      const b = this.weights.vars.get(otherName);
       if (!b) continue;
       const copy = tf.clone(a);
       a.assign(b);
       b.assign(copy);
       copy.dispose();
+      this.optimisers.GA.exchange(name, this.optimisers.GB, otherName);
     }
   }
 
-  /** One iteration: for A then B, a generator step then a discriminator step. Returns every loss term. */
-  step(faces: FaceSet): Promise<LossRecord> {
+  /** One iteration from the faces (drawn on this thread): used by tests and tools. */
+  step(faces: FaceSet, augment: AugmentOptions = {}): Promise<LossRecord> {
     const { batchSize, arch } = this.options;
-    const a = faces.batch('a', batchSize, arch.resolution, this.dataRng);
-    const b = faces.batch('b', batchSize, arch.resolution, this.dataRng);
-    return this.stepBatches(a, b);
+    return this.stepBatches(
+      drawIteration(faces.faces, { count: batchSize, size: arch.resolution, ...augment }, this.dataRng),
+    );
   }
 
   /** One iteration on batches a loader prepared; the data RNG takes the state after them (for checkpoints). */
   async stepPrepared(prepared: PreparedBatches): Promise<LossRecord> {
-    const losses = await this.stepBatches(prepared.a, prepared.b);
+    const losses = await this.stepBatches(prepared.batches);
     this.dataRng.restore(prepared.rngStateAfter);
     return losses;
   }
 
-  /** One iteration on prepared batches (the data RNG has already drawn them). */
-  async stepBatches(a: Batch, b: Batch): Promise<LossRecord> {
+  /** Advance to the next iteration (schedule events fire); returns the draws of its four steps in order. */
+  beginIteration(): Record<'DA' | 'DB' | 'GA' | 'GB', StepDraws> {
     this.iteration += 1;
     this.applySchedule(this.iteration);
-    return { ...(await this.stepSide('A', a)), ...(await this.stepSide('B', b)) };
+    const perceptual = this.perceptualOn;
+    // Fixed order: D A, D B (mixup lambdas), then G A, G B (perceptual mixes while that loss is on).
+    const lambda = (): number => (this.options.adversarial === 'ralsgan' ? 0 : this.rng.beta(0.2, 0.2));
+    const DA = { lambda: lambda(), lambdaPerceptual: 0 };
+    const DB = { lambda: lambda(), lambdaPerceptual: 0 };
+    const GA = { lambda: 0, lambdaPerceptual: perceptual ? this.rng.beta(0.2, 0.2) : 0 };
+    const GB = { lambda: 0, lambdaPerceptual: perceptual ? this.rng.beta(0.2, 0.2) : 0 };
+    return { DA, DB, GA, GB };
   }
 
-  private async stepSide(side: Side, batch: Batch): Promise<LossRecord> {
-    const { arch } = this.options;
-    const w = this.lossWeights;
-    const relativistic = this.options.adversarial === 'ralsgan';
-    // Draws in a fixed order: the mixup lambda (mixup-LSGAN), then the perceptual mix (when it is on).
-    const lam = relativistic ? 0 : this.rng.beta(0.2, 0.2);
-    const perceptual = this.state.perceptual && this.options.perceptual ? this.options.perceptual : null;
-    const lamPl = perceptual ? this.rng.beta(0.2, 0.2) : 0;
+  private get perceptualOn(): boolean {
+    return this.state.perceptual && Boolean(this.options.perceptual);
+  }
+
+  /** One iteration on prepared batches (the data RNG has already drawn them). */
+  async stepBatches(batches: IterationBatches): Promise<LossRecord> {
+    const draws = this.beginIteration();
+    const losses: LossRecord = {};
+    for (const kind of ['D', 'G'] as const)
+      for (const side of ['A', 'B'] as const) {
+        const data = batchTensors((kind === 'D' ? batches.d : batches.g)[sideKey(side)]);
+        try {
+          const step = this.gradients(kind, side, data, draws[`${kind}${side}`]);
+          Object.assign(losses, await this.applyStep(kind, side, step));
+        } finally {
+          tf.dispose([data.warped, data.target, data.eyes]);
+        }
+      }
+    return losses;
+  }
+
+  /** The gradients of one step for one batch (or a worker's part of it), without touching any variable. */
+  gradients(kind: StepKind, side: Side, data: StepTensors, draws: StepDraws): StepGradients {
+    const vars = this.variablesOf(kind, side);
     const terms: Record<string, tf.Scalar> = {};
-    const captured: { masked?: T4; color?: T4 } = {};
-    const data = toTensors(batch);
-    const D = (image: T4): T4 => discriminator(this.weights, arch, side, tf.concat([image, data.warped], 3));
+    // The discriminator learns from the current generator's fakes, made before the tape so none of the generator's
+    // activations are kept for a backward pass that never reaches them.
+    const fakes = kind === 'D' ? this.fakes(side, data.warped) : null;
     try {
-      const gVars = this.trainable('enc/', `dec${side}/`);
-      const gCost = this.minimizeWithDecay(
-        this.optimisers.G,
-        () => {
-          const z = encoder(this.weights, arch, data.warped);
-          const out = decoder(this.weights, arch, side, z);
-          const masked = composite(out.alpha, out.color, data.warped);
-          captured.masked = tf.keep(masked);
-          captured.color = tf.keep(out.color);
-          const adv = tf.mul(
-            w.wD,
-            relativistic
-              ? (() => {
-                  const real = D(data.target);
-                  return tf.add(relativisticGenerator(real, D(masked)), relativisticGenerator(real, D(out.color)));
-                })()
-              : tf.add(mse(D(masked), 1), mse(D(out.color), 1)),
-          );
-          let recon = reconstruction(out.color, data.target, data.eyes, w);
-          for (const mid of out.intermediates)
-            recon = tf.add(recon, l1(mid, tf.image.resizeBilinear(data.target, [mid.shape[1], mid.shape[2]])));
-          const edge = edgeTerms(out.color, data.target, data.eyes, w);
-          const mask = maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w);
-          const tv = tf.mul(w.maskTV, totalVariation(out.alpha));
-          const parts: Record<string, tf.Scalar> = {
-            adv: adv as tf.Scalar,
-            recon,
-            edge,
-            mask,
-            tv: tv as tf.Scalar,
-          };
-          if (perceptual) {
-            const fake = tf.add(tf.mul(lamPl, out.color), tf.mul(1 - lamPl, masked)) as T4;
-            parts.pl = perceptualLoss(perceptual, fake, data.target, w.wPerceptual);
-          }
-          if (this.options.cycle) {
-            const other: Side = side === 'A' ? 'B' : 'A';
-            const there = decoder(this.weights, arch, other, z);
-            const swapped = composite(there.alpha, there.color, data.warped);
-            const back = decoder(this.weights, arch, side, encoder(this.weights, arch, swapped));
-            parts.cycle = tf.mul(
-              w.cycle,
-              tf.add(l1(back.color, data.target), tf.mul(0.1, l1(back.alpha, out.alpha))),
-            ) as tf.Scalar;
-          }
-          for (const [name, value] of Object.entries(parts)) terms[`G${side}_${name}`] = tf.keep(value);
-          return sumOf(Object.values(parts));
-        },
-        gVars,
-      );
-      if (gCost) terms[`G${side}`] = gCost;
-      const dVars = this.trainable(`dis${side}/`);
-      const dCost = this.minimizeWithDecay(
-        this.optimisers.D,
-        () => {
-          const maskedFake = captured.masked as T4;
-          const colorFake = captured.color as T4;
-          if (relativistic) {
-            const real = D(data.target);
-            return tf.add(
-              relativisticDiscriminator(real, D(maskedFake)),
-              relativisticDiscriminator(real, D(colorFake)),
-            ) as tf.Scalar;
-          }
-          const real = tf.concat([data.target, data.warped], 3);
-          const mixMasked = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([maskedFake, data.warped], 3)));
-          const mixColor = tf.add(tf.mul(lam, real), tf.mul(1 - lam, tf.concat([colorFake, data.warped], 3)));
-          const loss = tf.add(
-            mse(discriminator(this.weights, arch, side, mixMasked as T4), lam),
-            mse(discriminator(this.weights, arch, side, mixColor as T4), lam),
-          );
-          return loss as tf.Scalar;
-        },
-        dVars,
-      );
-      if (dCost) terms[`D${side}`] = dCost;
-      const out: LossRecord = {};
-      // Asynchronous reads: WebGPU in Node cannot read synchronously.
-      for (const [name, t] of Object.entries(terms)) out[name] = ((await t.data())[0] as number) ?? NaN;
-      return out;
+      const loss = fakes
+        ? () => this.discriminatorLoss(side, data, fakes, draws)
+        : () => this.generatorLoss(side, data, draws, terms);
+      const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+      terms[`${kind}${side}`] = value;
+      const byName = new Map<string, tf.Tensor>();
+      for (const [name, variable] of vars) {
+        const grad = grads[variable.name];
+        if (grad) byName.set(name, grad);
+      }
+      return { grads: byName, terms };
     } finally {
-      tf.dispose(
-        [data.warped, data.target, data.eyes, captured.masked, captured.color, ...Object.values(terms)].filter(
-          Boolean,
-        ) as tf.Tensor[],
-      );
+      if (fakes) tf.dispose([fakes.masked, fakes.color]);
     }
+  }
+
+  private fakes(side: Side, warped: T4): { masked: T4; color: T4 } {
+    return tf.tidy(() => {
+      const out = decoder(this.weights, this.options.arch, side, encoder(this.weights, this.options.arch, warped));
+      return { masked: composite(out.alpha, out.color, warped), color: out.color };
+    });
   }
 
   /**
-   * One optimiser step with the L2 weight decay (Keras' kernel_regularizer) added to the gradients outside the
-   * tape: as a loss term its squared kernels were kept for the backward pass. Each gradient is applied and
-   * freed in turn, so the peak holds one set of gradients. Returns the total loss including the decay.
+   * Apply summed gradients with the step's Adam, adding upstream's L2 weight decay (kernel_regularizer, 1e-4 *
+   * sum of squared kernels) to the gradients of the variables that declare it, outside the tape (as a loss term its
+   * squared kernels were kept for the backward pass). Reads the loss terms, then frees gradients and terms.
    */
-  private minimizeWithDecay(optimiser: NamedAdam, loss: () => tf.Scalar, vars: Map<string, tf.Variable>): tf.Scalar {
+  async applyStep(kind: StepKind, side: Side, step: StepGradients): Promise<LossRecord> {
+    const optimiser = this.optimisers[`${kind}${side}`];
     const factor = this.lossWeights.weightDecay;
-    const { value, grads } = tf.variableGrads(loss, [...vars.values()]);
+    const vars = this.variablesOf(kind, side);
     const squares: tf.Scalar[] = [];
-    for (const [key, variable] of vars) {
-      const grad = grads[variable.name];
+    for (const [name, variable] of vars) {
+      const grad = step.grads.get(name);
       if (!grad) continue;
-      if (factor > 0 && key.endsWith('/kernel')) {
+      if (factor > 0 && this.weights.decayed.has(name)) {
         squares.push(tf.tidy(() => tf.sum(tf.square(variable))));
         const decayed = tf.tidy(() => tf.add(grad, tf.mul(2 * factor, variable)));
-        optimiser.apply(key, variable, decayed);
+        optimiser.apply(name, variable, decayed);
         decayed.dispose();
-      } else optimiser.apply(key, variable, grad);
-      grad.dispose();
+      } else optimiser.apply(name, variable, grad);
     }
-    tf.dispose(Object.values(grads));
+    tf.dispose([...step.grads.values()]);
+    const total = `${kind}${side}`;
     // The decay is measured before each update, as a loss term would have been.
-    const total = tf.tidy(() => tf.add(value, tf.mul(factor, squares.length ? tf.addN(squares) : tf.scalar(0))));
-    tf.dispose([value, ...squares]);
-    return total as tf.Scalar;
+    const decay = tf.tidy(() => tf.mul(factor, squares.length ? sumOf(squares) : tf.scalar(0)));
+    const out: LossRecord = {};
+    // Asynchronous reads: WebGPU in Node cannot read synchronously.
+    for (const [name, t] of Object.entries(step.terms)) out[name] = ((await t.data())[0] as number) ?? NaN;
+    out[total] = (out[total] ?? 0) + (((await decay.data())[0] as number) ?? 0);
+    tf.dispose([decay, ...squares, ...Object.values(step.terms)]);
+    return out;
+  }
+
+  private discriminatorOf(side: Side, warped: T4): (image: T4) => T4 {
+    return (image) => discriminator(this.weights, this.options.arch, side, tf.concat([image, warped], 3));
+  }
+
+  /** The discriminator's loss: mixup-LSGAN (the default) or upstream's relativistic-average LSGAN. */
+  private discriminatorLoss(
+    side: Side,
+    data: StepTensors,
+    fake: { masked: T4; color: T4 },
+    draws: StepDraws,
+  ): tf.Scalar {
+    const D = this.discriminatorOf(side, data.warped);
+    if (this.options.adversarial === 'ralsgan')
+      return relativisticDiscriminator(D(data.target), D(fake.masked), D(fake.color));
+    const pair = (image: T4): T4 => tf.concat([image, data.warped], 3);
+    const raw = (x: T4): T4 => discriminator(this.weights, this.options.arch, side, x);
+    return mixupDiscriminator(raw, pair(data.target), [pair(fake.masked), pair(fake.color)], draws.lambda);
+  }
+
+  private generatorLoss(side: Side, data: StepTensors, draws: StepDraws, terms: Record<string, tf.Scalar>): tf.Scalar {
+    const { arch } = this.options;
+    const w = this.lossWeights;
+    const D = this.discriminatorOf(side, data.warped);
+    const out = decoder(this.weights, arch, side, encoder(this.weights, arch, data.warped));
+    const masked = composite(out.alpha, out.color, data.warped);
+    const adv =
+      this.options.adversarial === 'ralsgan'
+        ? relativisticGenerator(D(data.target), D(masked), D(out.color), w)
+        : mixupGenerator(D(masked), D(out.color), w);
+    const parts: Record<string, tf.Scalar> = {
+      adv,
+      recon: reconstruction(out.color, data.target, data.eyes, out.intermediates, w),
+      edge: edgeLoss(out.color, data.target, data.eyes, w),
+      mask: maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w),
+      tv: maskTotalVariation(out.alpha, w),
+    };
+    if (this.perceptualOn && this.options.perceptual) {
+      const lam = draws.lambdaPerceptual;
+      const fake = tf.add(tf.mul(lam, out.color), tf.mul(1 - lam, masked)) as T4;
+      parts.pl = perceptualLoss(this.options.perceptual, fake, data.target, w.wPerceptual);
+    }
+    if (this.options.cycle) {
+      // upstream's cyclic_loss: the other side's raw output for the real face, then back through this side.
+      const other: Side = side === 'A' ? 'B' : 'A';
+      const there = decoder(this.weights, arch, other, encoder(this.weights, arch, data.target));
+      const back = decoder(this.weights, arch, side, encoder(this.weights, arch, there.color));
+      parts.cycle = cycleLoss(back.color, back.alpha, data.target, there.alpha, w);
+    }
+    for (const [name, value] of Object.entries(parts)) terms[`G${side}_${name}`] = tf.keep(value);
+    return sumOf(Object.values(parts));
   }
 
   /** Run the generator on aligned faces (NHWC -1..1): the swap, used by previews and conversion. */
@@ -281,20 +328,17 @@ export class Trainer {
 
   /** The optimisers' state for a checkpoint (tensors owned by the optimisers: do not dispose). */
   optimizerWeights(): NamedTensor[] {
-    return [...this.optimisers.G.state('adamG'), ...this.optimisers.D.state('adamD')];
+    return Object.entries(this.optimisers).flatMap(([key, adam]) => adam.state(`adam${key}`));
   }
 
-  /**
-   * Restore the optimisers from a checkpoint. Returns a warning when the checkpoint holds optimiser state of the
-   * older per-side layout (tfjs' positional Adams), which cannot be mapped: the moments then start afresh.
-   */
+  /** Restore the optimisers from a checkpoint. Returns a warning when a checkpoint holds no optimiser state. */
   setOptimizerWeights(named: NamedTensor[]): string | null {
-    const restored =
-      this.optimisers.G.restore('adamG', named, this.weights.vars) +
-      this.optimisers.D.restore('adamD', named, this.weights.vars);
-    if (restored === 0 && named.some((t) => /^(opt|acc)G[AB]:/.test(t.name)))
-      return 'the checkpoint was written by an older version: weights restored, optimiser moments start afresh';
-    return null;
+    let restored = 0;
+    for (const [key, adam] of Object.entries(this.optimisers))
+      restored += adam.restore(`adam${key}`, named, this.variablesOf(key[0] as StepKind, key[1] as Side));
+    return restored === 0
+      ? 'the checkpoint holds no optimiser state: weights restored, Adam moments start afresh'
+      : null;
   }
 
   /** Continue exactly where a checkpoint stopped (its weights already include any decoder swap). */
@@ -309,20 +353,4 @@ export class Trainer {
     this.weights.dispose();
     for (const optimiser of Object.values(this.optimisers)) optimiser.dispose();
   }
-}
-
-/** Relativistic-average LSGAN, the discriminator's side: real above the average fake by 1, fakes below real's. */
-function relativisticDiscriminator(real: T4, fake: T4): tf.Scalar {
-  return tf.add(
-    tf.mean(tf.square(tf.sub(tf.sub(real, tf.mean(fake, 0, true)), 1))),
-    tf.mean(tf.square(tf.add(tf.sub(fake, tf.mean(real, 0, true)), 1))),
-  );
-}
-
-/** Relativistic-average LSGAN, the generator's side: the same targets swapped. */
-function relativisticGenerator(real: T4, fake: T4): tf.Scalar {
-  return tf.add(
-    tf.mean(tf.square(tf.sub(tf.sub(fake, tf.mean(real, 0, true)), 1))),
-    tf.mean(tf.square(tf.add(tf.sub(real, tf.mean(fake, 0, true)), 1))),
-  );
 }
