@@ -146,8 +146,11 @@ export async function runDemo(
   const range = options.quick ? { end_frame: 60 } : {};
   const outputs: Record<string, string> = {};
   const metrics: Record<string, Record<string, unknown>> = {};
-  for (const segmentation of ['FACE', 'EYES'] as const) {
-    const output = path.join(outDir, `demo-${segmentation.toLowerCase()}.mp4`);
+  for (const [segmentation, name] of [
+    ['ALL', 'face'],
+    ['EYES_ONLY', 'eyes'],
+  ] as const) {
+    const output = path.join(outDir, `demo-${name}.mp4`);
     const job = await runJob(out, engine, dir, {
       type: 'convert',
       input,
@@ -183,7 +186,7 @@ export async function runDemo(
     : [];
   db.close();
   // A frame where the face was swapped, from the middle of the followed track.
-  const track = JSON.parse(readFileSync(`${outputs.FACE as string}.track.json`, 'utf8')) as {
+  const track = JSON.parse(readFileSync(`${outputs.ALL as string}.track.json`, 'utf8')) as {
     start: number;
     smoothed: Array<unknown[] | null>;
   };

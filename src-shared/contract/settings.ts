@@ -90,25 +90,77 @@ export type TrainingSettings = z.infer<typeof TrainingSettings>;
 export const ColorCorrection = z.enum(['NONE', 'ADAIN', 'ADAIN_XYZ', 'HISTMATCH']);
 export const OutputType = z.enum(['SINGLE', 'COMBINED', 'TRIPLE']);
 export const Direction = z.enum(['AtoB', 'BtoA']);
-/** Every part combination of the face-parts fork (with the MOUTH_AND_EYEBROWS bug fixed) plus the whole face. */
-export const Segmentation = z.enum([
-  'FACE',
-  'EYES',
-  'EYEBROWS',
-  'NOSE',
-  'MOUTH',
-  'EYES_AND_EYEBROWS',
-  'EYES_AND_NOSE',
-  'EYES_AND_MOUTH',
-  'EYEBROWS_AND_NOSE',
-  'MOUTH_AND_EYEBROWS',
-  'NOSE_AND_MOUTH',
-  'EYES_EYEBROWS_AND_NOSE',
-  'EYES_EYEBROWS_AND_MOUTH',
-  'EYES_NOSE_AND_MOUTH',
-  'EYEBROWS_NOSE_AND_MOUTH',
-  'EYES_EYEBROWS_NOSE_AND_MOUTH',
-]);
+/**
+ * The converter's segmentation choices, declared once: the face-parts fork's SegmentationType names (ALL,
+ * EYES_ONLY, ... MOUTH_AND_EYEBROWS, with its empty MOUTH_AND_EYEBROWS mask fixed), then the further combinations
+ * this studio adds; each with the parts it blends, the names earlier versions of the studio wrote (still accepted
+ * in project.json, the CLI and the contract) and the label the studio shows.
+ */
+export const SEGMENTATIONS = [
+  { name: 'ALL', parts: ['face'], aliases: ['FACE'], label: 'Whole face' },
+  { name: 'EYES_ONLY', parts: ['eyes'], aliases: ['EYES'], label: 'Eyes' },
+  { name: 'EYEBROWS_ONLY', parts: ['eyebrows'], aliases: ['EYEBROWS'], label: 'Eyebrows' },
+  { name: 'NOSE_ONLY', parts: ['nose'], aliases: ['NOSE'], label: 'Nose' },
+  { name: 'MOUTH_ONLY', parts: ['mouth'], aliases: ['MOUTH'], label: 'Mouth' },
+  { name: 'EYES_AND_EYEBROWS', parts: ['eyes', 'eyebrows'], aliases: [], label: 'Eyes and eyebrows' },
+  { name: 'EYES_AND_MOUTH', parts: ['eyes', 'mouth'], aliases: [], label: 'Eyes and mouth' },
+  { name: 'EYES_AND_NOSE', parts: ['eyes', 'nose'], aliases: [], label: 'Eyes and nose' },
+  { name: 'EYEBROWS_AND_NOSE', parts: ['eyebrows', 'nose'], aliases: [], label: 'Eyebrows and nose' },
+  { name: 'MOUTH_AND_NOSE', parts: ['mouth', 'nose'], aliases: ['NOSE_AND_MOUTH'], label: 'Nose and mouth' },
+  { name: 'MOUTH_AND_EYEBROWS', parts: ['mouth', 'eyebrows'], aliases: [], label: 'Eyebrows and mouth' },
+  {
+    name: 'EYES_EYEBROWS_AND_NOSE',
+    parts: ['eyes', 'eyebrows', 'nose'],
+    aliases: [],
+    label: 'Eyes, eyebrows and nose',
+  },
+  {
+    name: 'EYES_EYEBROWS_AND_MOUTH',
+    parts: ['eyes', 'eyebrows', 'mouth'],
+    aliases: [],
+    label: 'Eyes, eyebrows and mouth',
+  },
+  { name: 'EYES_NOSE_AND_MOUTH', parts: ['eyes', 'nose', 'mouth'], aliases: [], label: 'Eyes, nose and mouth' },
+  {
+    name: 'EYEBROWS_NOSE_AND_MOUTH',
+    parts: ['eyebrows', 'nose', 'mouth'],
+    aliases: [],
+    label: 'Eyebrows, nose and mouth',
+  },
+  {
+    name: 'EYES_EYEBROWS_NOSE_AND_MOUTH',
+    parts: ['eyes', 'eyebrows', 'nose', 'mouth'],
+    aliases: [],
+    label: 'Eyes, eyebrows, nose and mouth',
+  },
+] as const satisfies ReadonlyArray<{
+  name: string;
+  parts: ReadonlyArray<'face' | 'eyes' | 'eyebrows' | 'nose' | 'mouth'>;
+  aliases: readonly string[];
+  label: string;
+}>;
+
+type SegmentationName = (typeof SEGMENTATIONS)[number]['name'];
+const SEGMENTATION_NAMES = SEGMENTATIONS.map((s) => s.name) as [SegmentationName, ...SegmentationName[]];
+const SEGMENTATION_ALIASES = new Map<string, SegmentationName>(
+  SEGMENTATIONS.flatMap((s) => s.aliases.map((alias): [string, SegmentationName] => [alias, s.name])),
+);
+
+/** The segmentation names themselves (what the contract hands out and the studio shows). */
+export const SegmentationName = z.enum(SEGMENTATION_NAMES);
+
+/** A segmentation as accepted from users and files: a name above, any case, or a name earlier versions wrote. */
+export const Segmentation = z.preprocess(
+  (value) =>
+    typeof value === 'string' ? (SEGMENTATION_ALIASES.get(value.toUpperCase()) ?? value.toUpperCase()) : value,
+  SegmentationName,
+);
+
+/** The parts a segmentation blends, and its label. */
+export function segmentationOf(name: string): (typeof SEGMENTATIONS)[number] | undefined {
+  const upper = name.toUpperCase();
+  return SEGMENTATIONS.find((s) => s.name === upper || (s.aliases as readonly string[]).includes(upper));
+}
 export type Segmentation = z.infer<typeof Segmentation>;
 
 /** The converter config: the original's field names, shared by the CLI, the contract and the UI form. */
@@ -123,14 +175,18 @@ export const ConverterConfig = z.object({
     .int()
     .min(0)
     .default(35 * 35),
-  kf_noise_coef: z.number().positive().default(3e-3),
+  // The fork's 1e-3 was for its causal filter on the box; the studio smooths the face placement forward and
+  // backward (docs/converter-defaults.md): 0.1 cut the sample clip's placement jitter to 0.26x with < 1 px lag.
+  kf_noise_coef: z.number().positive().default(0.1),
   color_correction: ColorCorrection.default('HISTMATCH'),
   // BlazeFace scores small faces lower than MTCNN did; the original's 0.8 misses the 40 px faces of the sample.
   detection_threshold: z.number().min(0).max(1).default(0.6),
   roi_coverage: z.number().min(0.5).max(1).default(0.9),
   output_type: OutputType.default('SINGLE'),
   direction: Direction.default('AtoB'),
-  segmentation: Segmentation.default('FACE'),
+  segmentation: Segmentation.default('ALL'),
+  /** The fork's contrast boost of the swapped region: result = -enhance * source + (1 + enhance) * swapped. */
+  enhance: z.number().min(0).max(1).default(0),
   start_frame: z.number().int().min(0).optional(),
   end_frame: z.number().int().min(0).optional(),
   synthetic_label: z.boolean().default(false),

@@ -58,6 +58,19 @@ export function invertAffine(m: Affine): Affine {
   return [a, b, -(a * m[2] + b * m[5]), d, e, -(d * m[2] + e * m[5])];
 }
 
+/** The four corners of a size x size patch in frame pixels, for `toPatch` mapping frame -> patch. */
+export function patchCorners(toPatch: Affine, size: number): Point[] {
+  const back = invertAffine(toPatch);
+  return (
+    [
+      [0, 0],
+      [size, 0],
+      [0, size],
+      [size, size],
+    ] as Point[]
+  ).map((p) => applyAffine(back, p));
+}
+
 /** Compose: first `first`, then `second`. */
 export function composeAffine(second: Affine, first: Affine): Affine {
   return [

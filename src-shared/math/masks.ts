@@ -1,5 +1,6 @@
 import { applyAffine, convexHull, type Affine, type Point } from './geometry.js';
 import { PART_HULLS } from './face.js';
+import { segmentationOf } from '../contract/settings.js';
 import { dilate, gaussianBlur, rasterizePolygon, toFloatMask, warpAffine } from './raster.js';
 
 export type MaskPart = keyof typeof PART_HULLS;
@@ -66,16 +67,11 @@ export function trainingEyeMaskFromEdit(edit: PartEdit, width: number, height: n
   return gaussianBlur(toFloatMask(dilate(hard, width, height, 13)), width, height, 7);
 }
 
-/** The converter's segmentation choices as the parts they blend. */
+/** The converter's segmentation choices as the parts they blend (declared with the choices themselves). */
 export function segmentationParts(segmentation: string): MaskPart[] {
-  if (segmentation === 'FACE') return ['face'];
-  const words = segmentation
-    .toLowerCase()
-    .split('_')
-    .filter((w) => w !== 'and');
-  const parts = words.filter((w): w is MaskPart => (MASK_PARTS as string[]).includes(w));
-  if (parts.length === 0 || parts.length !== words.length) throw new Error(`unknown segmentation ${segmentation}`);
-  return parts;
+  const entry = segmentationOf(segmentation);
+  if (!entry) throw new Error(`unknown segmentation ${segmentation}`);
+  return [...entry.parts];
 }
 
 /** A hand edit of one part, in the aligned crop's pixels: its polygon, and/or its painted mask (the whole part). */

@@ -1,9 +1,9 @@
 /**
- * Pure measures of a converted frame against its source: what changed outside the blend mask, the colour step
+ * Pure measures of a converted frame against its source: the lightness of the swapped region, the colour step
  * at the mask's border, and how far the face's landmarks moved. The mask is in patch pixels, reached from frame
  * pixels by `toPatch`, and sampled bilinearly as the blend samples it.
  */
-import type { Affine, Point } from './geometry.js';
+import { patchCorners, type Affine, type Point } from './geometry.js';
 
 /** The mask's value at a frame pixel (0 outside the patch). */
 export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: number, y: number): number {
@@ -24,45 +24,6 @@ export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: num
   );
 }
 
-export interface OutsideChange {
-  /** Pixels where the mask is 0. */
-  outside: number;
-  /** Of those, pixels whose colour differs by more than `tolerance` in any channel. */
-  changed: number;
-  /** Mean absolute difference per channel outside the mask (0..255). */
-  meanAbsDiff: number;
-}
-
-/** How much a frame changed where the mask says nothing may change. `tolerance` absorbs encoding noise. */
-export function changeOutsideMask(
-  source: Uint8Array,
-  result: Uint8Array,
-  width: number,
-  height: number,
-  mask: Float32Array,
-  size: number,
-  toPatch: Affine,
-  tolerance = 0,
-): OutsideChange {
-  let outside = 0;
-  let changed = 0;
-  let sum = 0;
-  for (let y = 0; y < height; y += 1)
-    for (let x = 0; x < width; x += 1) {
-      if (maskAt(mask, size, toPatch, x, y) > 1e-4) continue;
-      outside += 1;
-      const o = (y * width + x) * 3;
-      let worst = 0;
-      for (let c = 0; c < 3; c += 1) {
-        const d = Math.abs((source[o + c] as number) - (result[o + c] as number));
-        sum += d;
-        worst = Math.max(worst, d);
-      }
-      if (worst > tolerance) changed += 1;
-    }
-  return { outside, changed, meanAbsDiff: outside ? sum / (outside * 3) : 0 };
-}
-
 /** sRGB bytes -> CIELAB (D65). */
 export function rgbToLab(r: number, g: number, b: number): [number, number, number] {
   const lin = (v: number): number => {
@@ -75,6 +36,41 @@ export function rgbToLab(r: number, g: number, b: number): [number, number, numb
   const z = (0.0193 * R + 0.1192 * G + 0.9505 * B) / 1.08883;
   const f = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
   return [116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+}
+
+/**
+ * Mean CIELAB lightness (L*) of the source and of the result over the region where the swap may change the frame
+ * (region >= 0.5): a conversion that darkens or lightens the face shows as their difference. Null when the region
+ * covers no frame pixel.
+ */
+export function regionLightness(
+  source: Uint8Array,
+  result: Uint8Array,
+  width: number,
+  height: number,
+  region: Float32Array,
+  size: number,
+  toPatch: Affine,
+): { source: number; result: number; pixels: number } | null {
+  const corners = patchCorners(toPatch, size);
+  const xs = corners.map((c) => c[0]);
+  const ys = corners.map((c) => c[1]);
+  let a = 0;
+  let b = 0;
+  let n = 0;
+  for (let y = Math.max(0, Math.floor(Math.min(...ys))); y <= Math.min(height - 1, Math.ceil(Math.max(...ys))); y += 1)
+    for (
+      let x = Math.max(0, Math.floor(Math.min(...xs)));
+      x <= Math.min(width - 1, Math.ceil(Math.max(...xs)));
+      x += 1
+    ) {
+      if (maskAt(region, size, toPatch, x, y) < 0.5) continue;
+      const o = (y * width + x) * 3;
+      a += rgbToLab(source[o] as number, source[o + 1] as number, source[o + 2] as number)[0];
+      b += rgbToLab(result[o] as number, result[o + 1] as number, result[o + 2] as number)[0];
+      n += 1;
+    }
+  return n === 0 ? null : { source: a / n, result: b / n, pixels: n };
 }
 
 /**

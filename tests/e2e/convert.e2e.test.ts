@@ -155,10 +155,10 @@ describe('Convert page (serve mode)', () => {
 
     // The form starts from the project's defaults; the model's input shape is shown read-only.
     const segmentation = page.getByTestId('cfg-segmentation');
-    expect(await segmentation.inputValue()).toBe('FACE');
+    expect(await segmentation.inputValue()).toBe('ALL');
     expect(await segmentation.locator('optgroup').count()).toBe(5);
     expect(await segmentation.locator('option').count()).toBe(16);
-    await segmentation.selectOption('EYES');
+    await segmentation.selectOption('EYES_ONLY');
     expect(squash(await page.getByTestId('converter-dirty').textContent())).toBe('not saved');
 
     // The frame slider starts on a frame where side A's person was kept.

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
-import { resolveTools } from '../../src-main/engine/media/tools.js';
+import { requireTool, resolveTools } from '../../src-main/engine/media/tools.js';
+import { trainedRegion } from '../../src-main/engine/train/augment.js';
 import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { copyMedia, scratch } from '../helpers/paths.js';
@@ -69,7 +70,7 @@ describe('conversion of the sample video', () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(path.dirname(output), { recursive: true });
     const result = await runCli(
-      ['convert', project, '--input', video, '--output', output, '--segmentation', 'EYES', '--json'],
+      ['convert', project, '--input', video, '--output', output, '--segmentation', 'EYES_ONLY', '--json'],
       { FACEPARTS_HOME: home },
     );
     expect(result.code, result.stdout + result.stderr).toBe(0);
@@ -144,24 +145,38 @@ describe('conversion of the sample video', () => {
     expect(strongUpper).toBeGreaterThan(50);
     expect(strongLower).toBeLessThan(strongUpper * 0.05);
 
-    // Quality metrics while converting: exactly nothing changed outside the blend mask; the other measures exist.
+    // Quality metrics, measured from the encoded file against a fresh decode of the input: outside the region the
+    // swap may touch (plus the codec's margin), nothing beyond compression noise; the placed face jitters at most
+    // half as much as the per-frame landmark fit.
     const quality = metrics as unknown as {
-      outsideMask: { pixels: number; changed: number };
+      outsideMask: { framesCompared: number; pixels: number; changed: number; meanAbsDiff: number };
+      lightness: { frames: number; meanDeltaL: number };
       borderDeltaE: { samples: number; mean: number };
       landmarkAgreement: { samples: number; meanNme: number };
-      identity: { samples: number; meanDistanceToTarget: number; shareRecognisedAsTarget: number };
+      identity: { samples: number; meanDistanceToTarget: number; sourceFaceDistanceToTarget: number };
+      identityIndependent: { samples: number; meanDistanceToTarget: number; sourceFaceDistanceToTarget: number };
     };
-    expect(quality.outsideMask.pixels).toBeGreaterThan(120 * 640 * 300);
-    expect(quality.outsideMask.changed).toBe(0);
+    expect(quality.outsideMask.framesCompared).toBe(275);
+    expect(quality.outsideMask.pixels).toBeGreaterThan(275 * 640 * 300);
+    expect(quality.outsideMask.changed / quality.outsideMask.pixels).toBeLessThan(1e-5);
+    expect(quality.outsideMask.meanAbsDiff).toBeLessThan(3);
+    expect(metrics.jitterSmoothedPx).toBeLessThanOrEqual(0.5 * metrics.jitterRawPx);
+    expect(quality.lightness.frames).toBe(metrics.framesSwapped);
+    expect(Math.abs(quality.lightness.meanDeltaL)).toBeLessThan(6);
     expect(quality.borderDeltaE.samples).toBeGreaterThan(5);
-    expect(quality.borderDeltaE.mean).toBeGreaterThanOrEqual(0);
+    // A tiny model barely changes the eyes: the colour step at the mask's edge is small.
+    expect(quality.borderDeltaE.mean).toBeLessThan(8);
     expect(quality.landmarkAgreement.samples).toBeGreaterThan(5);
     // EYES with a tiny model: the face keeps its landmarks (pose and expression) closely.
     expect(quality.landmarkAgreement.meanNme).toBeLessThan(0.15);
-    expect(quality.identity.samples).toBeGreaterThan(5);
-    expect(quality.identity.meanDistanceToTarget).toBeGreaterThan(0);
+    // Identity by both nets: a two-iteration model leaves the performer as far from side B's person as he was.
+    for (const identity of [quality.identity, quality.identityIndependent]) {
+      expect(identity.samples).toBeGreaterThan(5);
+      expect(Math.abs(identity.meanDistanceToTarget - identity.sourceFaceDistanceToTarget)).toBeLessThan(0.1);
+    }
 
     // The same measures from the encoded file alone: outside the region a swap can touch, only compression noise.
+    // --metrics-only measures the export again (the old names of the segmentation are still understood).
     const measured = await runCli(
       ['convert', project, '--input', video, '--output', output, '--segmentation', 'EYES', '--metrics-only', '--json'],
       { FACEPARTS_HOME: home },
@@ -169,13 +184,52 @@ describe('conversion of the sample video', () => {
     expect(measured.code, measured.stdout + measured.stderr).toBe(0);
     const again = JSON.parse(readFileSync(`${output}.metrics.json`, 'utf8')) as typeof quality & {
       measuredFrom: string;
-      framesWithFace: number;
       jitterRawPx: number;
     };
     expect(again.measuredFrom).toBe('encoded file');
-    expect(again.framesWithFace).toBe(metrics.framesSwapped);
+    expect(again.outsideMask.framesCompared).toBe(275);
     expect(again.jitterRawPx).toBe(metrics.jitterRawPx);
-    expect(again.outsideMask.changed / again.outsideMask.pixels).toBeLessThan(1e-3);
+    expect(again.outsideMask.changed / again.outsideMask.pixels).toBeLessThan(1e-5);
+
+    // The measure can fail: a white square drawn away from the face in frames 100-129 of a copy of the export.
+    const tampered = path.join(root, 'out', 'tampered.mp4');
+    execFileSync(requireTool('ffmpeg'), [
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      output,
+      '-vf',
+      "drawbox=x=600:y=10:w=24:h=24:color=white:t=fill:enable='between(n,100,129)'",
+      '-c:v',
+      'libx264',
+      '-crf',
+      '16',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'copy',
+      tampered,
+    ]);
+    cpSync(`${output}.track.json`, `${tampered}.track.json`);
+    const caught = await runCli(
+      [
+        'convert',
+        project,
+        '--input',
+        video,
+        '--output',
+        tampered,
+        '--segmentation',
+        'EYES_ONLY',
+        '--metrics-only',
+        '--json',
+      ],
+      { FACEPARTS_HOME: home },
+    );
+    expect(caught.code, caught.stdout + caught.stderr).toBe(0);
+    const flagged = JSON.parse(readFileSync(`${tampered}.metrics.json`, 'utf8')) as typeof quality;
+    expect(flagged.outsideMask.changed).toBeGreaterThan(30 * 24 * 24 * 0.8);
   });
 
   it('a cancelled export leaves no output and no partial file', async () => {
@@ -315,7 +369,7 @@ describe('conversion of the sample video', () => {
           dir: project,
           side: 'a',
           frameIndex,
-          config: { segmentation: 'EYES' },
+          config: { segmentation: 'EYES_ONLY' },
         });
         const { data, info } = await sharp(path.join(project, preview.mask))
           .extractChannel(0)
@@ -340,18 +394,20 @@ describe('conversion of the sample video', () => {
       });
       const edited = await maskOf();
       await engine.client.request('masks.reset', { dir: project, faceId });
-      // The patch is the crop's centre: 70 crop px either side of 128 at roi_coverage 0.9 (the default).
+      // The patch is the crop's trained region at roi_coverage 0.9 (the default).
       const r = edited.size;
-      const s = r / 140;
+      const [from, to] = trainedRegion(0.9);
+      const s = r / (to - from);
       const inSquare = (x: number, y: number): boolean =>
-        x >= (square.x0 - 58) * s - 3 &&
-        x <= (square.x1 - 58) * s + 3 &&
-        y >= (square.y0 - 58) * s - 3 &&
-        y <= (square.y1 - 58) * s + 3;
+        x >= (square.x0 - from) * s - 3 &&
+        x <= (square.x1 - from) * s + 3 &&
+        y >= (square.y0 - from) * s - 3 &&
+        y <= (square.y1 - from) * s + 3;
       const centre =
-        Math.round(((square.y0 + square.y1) / 2 - 58) * s) * r + Math.round(((square.x0 + square.x1) / 2 - 58) * s);
+        Math.round(((square.y0 + square.y1) / 2 - from) * s) * r + Math.round(((square.x0 + square.x1) / 2 - from) * s);
+      // The preview's mask is the blend mask, the region times the young model's attention (about 0.3 to 0.6).
       expect(automatic.data[centre]).toBeLessThan(10);
-      expect(edited.data[centre]).toBeGreaterThan(100);
+      expect(edited.data[centre]).toBeGreaterThan(50);
       let eyesBefore = 0;
       let eyesAfter = 0;
       for (let y = 0; y < r; y += 1)

@@ -133,8 +133,9 @@ describe('patches carry only what the caller set', () => {
         job: { type: 'convert', input: '/i.mp4', output: '/o.mp4', config: { segmentation: 'EYES' } },
       },
     });
+    // A name earlier versions wrote arrives as the fork's name for it.
     expect((parsed.params as { job: { config: Record<string, unknown> } }).job.config).toEqual({
-      segmentation: 'EYES',
+      segmentation: 'EYES_ONLY',
     });
     const train = parseRequest({
       kind: 'request',

@@ -1,22 +1,52 @@
 import { describe, expect, it } from 'vitest';
-import { Segmentation } from '../../src-shared/contract/index.js';
-import type { Point } from '../../src-shared/math/geometry.js';
+import { ConverterConfig, SegmentationName } from '../../src-shared/contract/index.js';
+import { patchCorners, type Affine, type Point } from '../../src-shared/math/geometry.js';
 import { partMask, segmentationParts } from '../../src-shared/math/masks.js';
 import { blendPatch, borderFeather } from '../../src-main/engine/convert/blend.js';
 import { correctColour } from '../../src-main/engine/convert/colour.js';
 import { patchTransform } from '../../src-main/engine/convert/frame.js';
-import { jitter, smoothBoxes } from '../../src-main/engine/convert/smoothing.js';
+import {
+  jitter,
+  placementFromAnchors,
+  placementJitter,
+  smoothBoxes,
+  smoothPlacements,
+} from '../../src-main/engine/convert/smoothing.js';
+import { Rng } from '../../src-main/engine/train/rng.js';
 import { rateArgument } from '../../src-main/engine/convert/encoder.js';
 import { DETECTED_LANDMARKS_B_BIDEN_2 } from '../helpers/landmarks-fixture.js';
 
 const landmarks = DETECTED_LANDMARKS_B_BIDEN_2 as Point[];
 
 describe('segmentation', () => {
-  it.each(Segmentation.options)('%s yields a non-empty mask on a frontal face', (segmentation) => {
+  it.each(SegmentationName.options)('%s yields a non-empty mask on a frontal face', (segmentation) => {
     const parts = segmentationParts(segmentation);
     expect(parts.length).toBeGreaterThan(0);
     const mask = partMask(landmarks, parts, 256, 256, { dilation: 9, feather: 0 });
     expect(mask.reduce((n, v) => n + (v > 0.5 ? 1 : 0), 0)).toBeGreaterThan(100);
+  });
+
+  it("accepts the face-parts fork's SegmentationType names, and the names earlier versions wrote", () => {
+    const parse = (segmentation: string): string => ConverterConfig.parse({ segmentation }).segmentation;
+    for (const name of [
+      'ALL',
+      'EYES_ONLY',
+      'EYEBROWS_ONLY',
+      'NOSE_ONLY',
+      'MOUTH_ONLY',
+      'EYES_AND_EYEBROWS',
+      'EYES_AND_MOUTH',
+      'EYES_AND_NOSE',
+      'EYEBROWS_AND_NOSE',
+      'MOUTH_AND_NOSE',
+      'MOUTH_AND_EYEBROWS',
+    ])
+      expect(parse(name)).toBe(name);
+    expect(parse('FACE')).toBe('ALL');
+    expect(parse('eyes')).toBe('EYES_ONLY');
+    expect(parse('NOSE_AND_MOUTH')).toBe('MOUTH_AND_NOSE');
+    expect(ConverterConfig.parse({}).segmentation).toBe('ALL');
+    expect(ConverterConfig.safeParse({ segmentation: 'EARS' }).success).toBe(false);
   });
 
   it('MOUTH_AND_EYEBROWS has both parts (the fork left it empty)', () => {
@@ -112,5 +142,54 @@ describe('blending', () => {
     expect(rateArgument(29.97002997)).toBe('30000/1001');
     expect(rateArgument(25)).toBe('25');
     expect(rateArgument(29.97, '2997/100')).toBe('2997/100');
+  });
+});
+
+describe('placing the face', () => {
+  // A face drifting right at 1.5 px a frame and turning slowly, its landmark fit shaken by +-2 px of noise.
+  const size = 64;
+  const truth = (i: number): Affine => {
+    const angle = 0.002 * i;
+    const s = 0.5;
+    const [c, n] = [Math.cos(angle) * s, Math.sin(angle) * s];
+    // frame -> patch: rotate/scale about the face, the face at (200 + 1.5 i, 150).
+    return [c, n, -(c * (200 + 1.5 * i) + n * 150) + 32, -n, c, -(-n * (200 + 1.5 * i) + c * 150) + 32];
+  };
+  const rng = new Rng(11);
+  const measured = Array.from({ length: 150 }, (_, i) => {
+    const t = truth(i);
+    return [t[0], t[1], t[2] + rng.normal() * 1, t[3], t[4], t[5] + rng.normal() * 1] as Affine;
+  });
+  const options = { enabled: true, useKalman: true, kfNoiseCoef: 0.1, movingAverageCoef: 0.65 };
+
+  it("the Kalman smoother halves the per-frame landmark fit's jitter at least, and does not lag the moving face", () => {
+    const smoothed = smoothPlacements(measured, options, size);
+    const raw = placementJitter(measured, size);
+    const smooth = placementJitter(smoothed, size);
+    expect(raw).toBeGreaterThan(1);
+    expect(smooth).toBeLessThan(0.5 * raw);
+    // It follows the drift (1.5 px a frame) without lag: the placed corners sit on the truth, closer than the
+    // per-frame fit (2 px of noise) does.
+    const error = (placements: ReadonlyArray<Affine | null>): number => {
+      let sum = 0;
+      placements.forEach((t, i) => {
+        const got = patchCorners(t as Affine, size);
+        const want = patchCorners(truth(i), size);
+        got.forEach((p, k) => (sum += Math.hypot(p[0] - (want[k] as Point)[0], p[1] - (want[k] as Point)[1])));
+      });
+      return sum / (placements.length * 4);
+    };
+    expect(error(smoothed)).toBeLessThan(0.5 * error(measured));
+    // A gap splits the runs; both sides are smoothed, the gap stays empty.
+    const gapped = smoothPlacements([...measured.slice(0, 60), null, ...measured.slice(61)], options, size);
+    expect(gapped[60]).toBeNull();
+    expect(placementJitter(gapped, size)).toBeLessThan(0.5 * raw);
+  });
+
+  it('is a similarity made from two anchors: an unshaken placement comes back as it went in', () => {
+    const t = truth(40);
+    const back = placementFromAnchors(...(patchCorners(t, size).slice(0, 2) as [Point, Point]), size);
+    back.forEach((v, i) => expect(v).toBeCloseTo(t[i] as number, 9));
+    expect(smoothPlacements(measured, { ...options, enabled: false }, size)).toEqual(measured);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConverterConfig, Segmentation, type ProjectSummary } from '../../src-shared/contract/index.js';
+import { ConverterConfig, SegmentationName, type ProjectSummary } from '../../src-shared/contract/index.js';
 import {
   CONVERTER_DEFAULTS,
   FIELDS,
@@ -39,14 +39,14 @@ describe('converter form: fields and defaults', () => {
 
   it('starts from the contract defaults, with empty start and end frames', () => {
     expect(defaults).toMatchObject({
-      segmentation: 'FACE',
+      segmentation: 'ALL',
       direction: 'AtoB',
       color_correction: 'HISTMATCH',
       output_type: 'SINGLE',
       use_smoothed_bbox: true,
       use_kalman_filter: true,
       bbox_moving_avg_coef: 0.65,
-      kf_noise_coef: 3e-3,
+      kf_noise_coef: 0.1,
       detection_threshold: 0.6,
       min_face_area: 35 * 35,
       roi_coverage: 0.9,
@@ -65,7 +65,7 @@ describe('converter form: fields and defaults', () => {
 
   it('offers all 16 segmentations once, grouped by how many parts they swap', () => {
     const listed = SEGMENTATION_GROUPS.flatMap((group) => group.options);
-    expect([...listed].sort()).toEqual([...Segmentation.options].sort());
+    expect([...listed].sort()).toEqual([...SegmentationName.options].sort());
     expect(SEGMENTATION_GROUPS.map((group) => [group.label, group.options.length])).toEqual([
       ['Whole face', 1],
       ['One part', 4],
@@ -73,9 +73,9 @@ describe('converter form: fields and defaults', () => {
       ['Three parts', 4],
       ['All four parts', 1],
     ]);
-    expect(segmentationLabel('FACE')).toBe('Whole face');
-    expect(segmentationLabel('EYES')).toBe('Eyes');
-    expect(segmentationLabel('MOUTH_AND_EYEBROWS')).toBe('Mouth and eyebrows');
+    expect(segmentationLabel('ALL')).toBe('Whole face');
+    expect(segmentationLabel('EYES_ONLY')).toBe('Eyes');
+    expect(segmentationLabel('MOUTH_AND_EYEBROWS')).toBe('Eyebrows and mouth');
     expect(segmentationLabel('EYES_EYEBROWS_NOSE_AND_MOUTH')).toBe('Eyes, eyebrows, nose and mouth');
     // The select offers the same choices.
     const select = FIELDS.find((field) => field.name === 'segmentation');
@@ -122,7 +122,7 @@ describe('converter form: validation against the contract schema', () => {
 
   it('rejects an enum value the contract does not list, and an end before the start', () => {
     const bad = { ...defaults, segmentation: 'CHIN' } as unknown as ConverterForm;
-    expect(validateForm(bad).errors.segmentation).toMatch(/^Face parts: choose one of FACE, EYES,/);
+    expect(validateForm(bad).errors.segmentation).toMatch(/^Face parts: choose one of ALL, EYES_ONLY,/);
     const backwards = validateForm({ ...defaults, start_frame: 50, end_frame: 10 });
     expect(backwards.config).toBeNull();
     expect(backwards.errors).toEqual({ end_frame: 'End frame: not before the start frame (50)' });
@@ -140,11 +140,11 @@ describe('converter form: validation against the contract schema', () => {
 
 describe('converter form: overrides', () => {
   it('sends every field but image_shape, leaving empty frames out', () => {
-    const overrides = overridesFromForm({ ...defaults, segmentation: 'EYES', roi_coverage: 0.8 });
+    const overrides = overridesFromForm({ ...defaults, segmentation: 'EYES_ONLY', roi_coverage: 0.8 });
     expect(overrides).not.toHaveProperty('image_shape');
     expect(overrides).not.toHaveProperty('start_frame');
     expect(overrides).not.toHaveProperty('end_frame');
-    expect(overrides.segmentation).toBe('EYES');
+    expect(overrides.segmentation).toBe('EYES_ONLY');
     expect(overrides.roi_coverage).toBe(0.8);
     expect(Object.keys(overrides)).toHaveLength(FIELDS.length - 2);
     // What the contract accepts as a partial config, unchanged. (Zod fills the defaults of fields left out, so the
@@ -170,7 +170,7 @@ describe('converter form: overrides', () => {
 
   it('knows when the form differs from the saved defaults', () => {
     expect(sameAsConfig(defaults, CONVERTER_DEFAULTS)).toBe(true);
-    expect(sameAsConfig({ ...defaults, segmentation: 'NOSE' }, CONVERTER_DEFAULTS)).toBe(false);
+    expect(sameAsConfig({ ...defaults, segmentation: 'NOSE_ONLY' }, CONVERTER_DEFAULTS)).toBe(false);
     expect(sameAsConfig({ ...defaults, start_frame: 0 }, CONVERTER_DEFAULTS)).toBe(false);
     // An input bound as undefined when emptied counts as empty.
     expect(sameAsConfig({ ...defaults, end_frame: undefined as unknown as null }, CONVERTER_DEFAULTS)).toBe(true);
@@ -182,11 +182,11 @@ describe('converter form: export paths', () => {
     expect(defaultOutputPath('/home/me/Swap', 'Obama → Biden (take 2)', 'EYES_AND_NOSE')).toBe(
       '/home/me/Swap/exports/obama-biden-take-2-eyes-and-nose.mp4',
     );
-    expect(defaultOutputPath('/p/', 'Clip', 'FACE', ['/p/exports/clip-face.mp4', '/p/exports/clip-face-2.mp4'])).toBe(
-      '/p/exports/clip-face-3.mp4',
+    expect(defaultOutputPath('/p/', 'Clip', 'ALL', ['/p/exports/clip-all.mp4', '/p/exports/clip-all-2.mp4'])).toBe(
+      '/p/exports/clip-all-3.mp4',
     );
-    expect(defaultOutputPath('C:\\Users\\me\\Swap', 'Clip', 'EYES')).toBe(
-      'C:\\Users\\me\\Swap\\exports\\clip-eyes.mp4',
+    expect(defaultOutputPath('C:\\Users\\me\\Swap', 'Clip', 'EYES_ONLY')).toBe(
+      'C:\\Users\\me\\Swap\\exports\\clip-eyes-only.mp4',
     );
     expect(slug('***')).toBe('export');
     expect(slug('Café Scène')).toBe('cafe-scene');
@@ -247,7 +247,7 @@ describe('converter form: results and preview frames', () => {
       framesSwapped: 250,
       jitterRawPx: 2.5,
       jitterSmoothedPx: 1,
-      segmentation: 'EYES',
+      segmentation: 'EYES_ONLY',
       direction: 'AtoB',
       colorCorrection: 'HISTMATCH',
     };

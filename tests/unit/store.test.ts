@@ -41,11 +41,11 @@ describe('ProjectStore', () => {
     expect(store.db.pragma('user_version', { simple: true })).toBe(DB_SCHEMA_VERSION);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     store.rename('Renamed');
-    store.updateSettings({ converter: { segmentation: 'EYES' } });
+    store.updateSettings({ converter: { segmentation: 'EYES_ONLY' } });
     store.close();
     const again = ProjectStore.open(dir);
     expect(again.project.name).toBe('Renamed');
-    expect(again.project.settings.converter.segmentation).toBe('EYES');
+    expect(again.project.settings.converter.segmentation).toBe('EYES_ONLY');
     expect(again.project.settings.training.iterations).toBe(123);
     expect(again.integrityCheck()).toBe('ok');
     again.close();

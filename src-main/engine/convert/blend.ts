@@ -1,5 +1,5 @@
 /** Pure compositing of a generated face back into the frame. */
-import { applyAffine, invertAffine, type Affine, type Point } from '../../../src-shared/math/geometry.js';
+import { patchCorners, type Affine } from '../../../src-shared/math/geometry.js';
 
 /**
  * Blend a patch (size x size RGB 0..1) and its mask (0..1) into the frame (packed RGB bytes, modified in place)
@@ -15,13 +15,7 @@ export function blendPatch(
   size: number,
   toPatch: Affine,
 ): { changed: number } {
-  const back = invertAffine(toPatch);
-  const corners: Point[] = [
-    [0, 0],
-    [size, 0],
-    [0, size],
-    [size, size],
-  ].map((p) => applyAffine(back, p as Point));
+  const corners = patchCorners(toPatch, size);
   const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0]))));
   const x1 = Math.min(width - 1, Math.ceil(Math.max(...corners.map((c) => c[0]))));
   const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1]))));

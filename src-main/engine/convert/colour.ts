@@ -1,9 +1,21 @@
-/** Pure colour correction of the generated face against the source region (images as Float32 RGB 0..1). */
+/**
+ * Pure colour correction of the generated face against the source region (images as Float32 RGB 0..1), as
+ * upstream's converter/color_correction.py: statistics of the whole region of interest (the generator's patch)
+ * on both sides, never of a thresholded part of it, so a faint attention mask cannot leave the statistics empty.
+ * A `weight` map (0..1 per pixel) narrows them to a region; with fewer than MIN_STATS_PIXELS of weight the
+ * correction is skipped rather than built from too few pixels.
+ */
+import type { ColorCorrection } from '../../../src-shared/contract/index.js';
+import type { z } from 'zod';
 
-export type ColourMode = 'NONE' | 'ADAIN' | 'ADAIN_XYZ' | 'HISTMATCH';
+export type ColourMode = z.infer<typeof ColorCorrection>;
 
-const RGB_TO_XYZ = [0.4124, 0.3576, 0.1805, 0.2126, 0.7152, 0.0722, 0.0193, 0.1192, 0.9505];
-const XYZ_TO_RGB = [3.2406, -1.5372, -0.4986, -0.9689, 1.8758, 0.0415, 0.0557, -0.204, 1.057];
+/** The least total weight colour statistics are taken from (pixels of a 64 px patch: an 8 x 8 block). */
+export const MIN_STATS_PIXELS = 64;
+
+/** OpenCV's RGB <-> XYZ (D65) matrices on gamma-encoded values, as upstream's cv2.cvtColor applies them. */
+const RGB_TO_XYZ = [0.412453, 0.35758, 0.180423, 0.212671, 0.71516, 0.072169, 0.019334, 0.119193, 0.950227];
+const XYZ_TO_RGB = [3.240479, -1.53715, -0.498535, -0.969256, 1.875991, 0.041556, 0.055648, -0.204043, 1.057311];
 
 function mat3(img: Float32Array, m: number[]): Float32Array {
   const out = new Float32Array(img.length);
@@ -18,88 +30,120 @@ function mat3(img: Float32Array, m: number[]): Float32Array {
   return out;
 }
 
-/** Per-channel statistics over the pixels where weight > 0.5 (the face), or all when none is given. */
-function stats(img: Float32Array, weight: Float32Array | null): { mean: number[]; std: number[] } {
+const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
+
+/** Weighted per-channel mean and standard deviation; null when the weight is below MIN_STATS_PIXELS. */
+function stats(img: Float32Array, weight: Float32Array | null): { mean: number[]; std: number[] } | null {
   const mean = [0, 0, 0];
   const sq = [0, 0, 0];
   let n = 0;
   for (let p = 0; p < img.length / 3; p += 1) {
-    if (weight && (weight[p] as number) < 0.5) continue;
-    n += 1;
+    const w = weight ? (weight[p] as number) : 1;
+    if (w <= 0) continue;
+    n += w;
     for (let c = 0; c < 3; c += 1) {
       const v = img[p * 3 + c] as number;
-      mean[c] = (mean[c] as number) + v;
-      sq[c] = (sq[c] as number) + v * v;
+      mean[c] = (mean[c] as number) + w * v;
+      sq[c] = (sq[c] as number) + w * v * v;
     }
   }
-  if (n === 0) return { mean: [0, 0, 0], std: [1, 1, 1] };
+  if (n < MIN_STATS_PIXELS) return null;
   const m = mean.map((s) => s / n);
-  return { mean: m, std: sq.map((s, c) => Math.sqrt(Math.max(1e-8, s / n - (m[c] as number) ** 2))) };
+  return { mean: m, std: sq.map((s, c) => Math.sqrt(Math.max(0, s / n - (m[c] as number) ** 2))) };
 }
 
-function adain(src: Float32Array, ref: Float32Array, weight: Float32Array | null): Float32Array {
+/** upstream's adain: (src - mean_s) / (sd_s + eps) * sd_t + mean_t, clipped. */
+function adain(src: Float32Array, ref: Float32Array, weight: Float32Array | null): Float32Array | null {
   const s = stats(src, weight);
   const r = stats(ref, weight);
-  return Float32Array.from(
-    src,
-    (v, i) =>
-      ((v - (s.mean[i % 3] as number)) / (s.std[i % 3] as number)) * (r.std[i % 3] as number) +
-      (r.mean[i % 3] as number),
-  );
+  if (!s || !r) return null;
+  if (s.std.every((v) => v <= 1e-7)) return src;
+  return Float32Array.from(src, (v, i) => {
+    const c = i % 3;
+    return clamp01(
+      ((v - (s.mean[c] as number)) / ((s.std[c] as number) + 1e-7)) * (r.std[c] as number) + (r.mean[c] as number),
+    );
+  });
 }
 
-/** Histogram matching per channel (256 bins), over the weighted region. */
-function histMatch(src: Float32Array, ref: Float32Array, weight: Float32Array | null): Float32Array {
+/**
+ * upstream's hist_match per channel, on 8-bit values: each source value goes to the reference value at the same
+ * quantile, linearly interpolated between the reference's values (np.interp over the unique values' quantiles).
+ */
+function histMatch(src: Float32Array, ref: Float32Array, weight: Float32Array | null): Float32Array | null {
+  let total = 0;
+  for (let p = 0; p < src.length / 3; p += 1) total += weight ? (weight[p] as number) : 1;
+  if (total < MIN_STATS_PIXELS) return null;
   const out = new Float32Array(src.length);
+  const byte = (v: number): number => Math.min(255, Math.max(0, Math.round(v * 255)));
   for (let c = 0; c < 3; c += 1) {
     const hs = new Float64Array(256);
     const hr = new Float64Array(256);
     for (let p = 0; p < src.length / 3; p += 1) {
-      if (weight && (weight[p] as number) < 0.5) continue;
-      const a = Math.min(255, Math.max(0, Math.round((src[p * 3 + c] as number) * 255)));
-      hs[a] = (hs[a] as number) + 1;
-      const b = Math.min(255, Math.max(0, Math.round((ref[p * 3 + c] as number) * 255)));
-      hr[b] = (hr[b] as number) + 1;
+      const w = weight ? (weight[p] as number) : 1;
+      if (w <= 0) continue;
+      const a = byte(src[p * 3 + c] as number);
+      const b = byte(ref[p * 3 + c] as number);
+      hs[a] = (hs[a] as number) + w;
+      hr[b] = (hr[b] as number) + w;
     }
-    const cdf = (h: Float64Array): Float64Array => {
-      const out2 = new Float64Array(256);
+    // Quantiles of the values present (np.unique + cumsum / total).
+    const quantiles = (h: Float64Array): { values: number[]; q: number[] } => {
+      const values: number[] = [];
+      const q: number[] = [];
       let acc = 0;
-      const total = h.reduce((a, b) => a + b, 0) || 1;
+      const sum = h.reduce((x, y) => x + y, 0);
       for (let i = 0; i < 256; i += 1) {
+        if ((h[i] as number) <= 0) continue;
         acc += h[i] as number;
-        out2[i] = acc / total;
+        values.push(i);
+        q.push(acc / sum);
       }
-      return out2;
+      return { values, q };
     };
-    const cs = cdf(hs);
-    const cr = cdf(hr);
+    const s = quantiles(hs);
+    const t = quantiles(hr);
     const lut = new Float32Array(256);
     let j = 0;
-    for (let i = 0; i < 256; i += 1) {
-      while (j < 255 && (cr[j] as number) < (cs[i] as number)) j += 1;
-      lut[i] = j / 255;
+    for (let k = 0; k < s.values.length; k += 1) {
+      const x = s.q[k] as number;
+      // np.interp(x, t.q, t.values): clamped at both ends, linear between.
+      while (j < t.q.length - 1 && (t.q[j] as number) < x) j += 1;
+      let v: number;
+      if (j === 0 || x <= (t.q[0] as number)) v = t.values[0] as number;
+      else {
+        const q0 = t.q[j - 1] as number;
+        const q1 = t.q[j] as number;
+        const f = q1 > q0 ? (x - q0) / (q1 - q0) : 1;
+        v = (t.values[j - 1] as number) + f * ((t.values[j] as number) - (t.values[j - 1] as number));
+      }
+      lut[s.values[k] as number] = v / 255;
     }
-    for (let p = 0; p < src.length / 3; p += 1)
-      out[p * 3 + c] = lut[Math.min(255, Math.max(0, Math.round((src[p * 3 + c] as number) * 255)))] as number;
+    for (let p = 0; p < src.length / 3; p += 1) out[p * 3 + c] = lut[byte(src[p * 3 + c] as number)] as number;
   }
   return out;
 }
 
-/** Correct `generated` towards `source` (same size); `weight` (0..1 per pixel) picks the region measured. */
+/**
+ * Correct `generated` towards `source` (same size). `weight` (0..1 per pixel) narrows the statistics to a region;
+ * null takes the whole patch, as upstream. Returns `generated` itself when the region is too small to measure.
+ */
 export function correctColour(
   generated: Float32Array,
   source: Float32Array,
   mode: ColourMode,
-  weight: Float32Array | null,
+  weight: Float32Array | null = null,
 ): Float32Array {
   switch (mode) {
     case 'NONE':
       return generated;
     case 'ADAIN':
-      return adain(generated, source, weight);
-    case 'ADAIN_XYZ':
-      return mat3(adain(mat3(generated, RGB_TO_XYZ), mat3(source, RGB_TO_XYZ), weight), XYZ_TO_RGB);
+      return adain(generated, source, weight) ?? generated;
+    case 'ADAIN_XYZ': {
+      const matched = adain(mat3(generated, RGB_TO_XYZ), mat3(source, RGB_TO_XYZ), weight);
+      return matched ? Float32Array.from(mat3(matched, XYZ_TO_RGB), clamp01) : generated;
+    }
     case 'HISTMATCH':
-      return histMatch(generated, source, weight);
+      return histMatch(generated, source, weight) ?? generated;
   }
 }

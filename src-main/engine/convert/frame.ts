@@ -11,11 +11,15 @@ import {
 import { segmentationParts, swapPartsMask, type MaskEdits } from '../../../src-shared/math/masks.js';
 import { gaussianBlur, warpAffine } from '../../../src-shared/math/raster.js';
 import type { Generator } from '../model/generator.js';
+import { FACE_SIZE, trainedRegion } from '../train/augment.js';
 import { blendPatch, borderFeather } from './blend.js';
 import { correctColour } from './colour.js';
 
-/** Half-width of the aligned region the model learnt on (random_warp's target), in 256 px aligned-crop pixels. */
-const TRAINED_HALF = 70;
+/**
+ * The patch's outer margin where the blend fades to 0 (a share of the patch): narrow enough that the template's
+ * eyebrows and lower lip lie inside the full-strength area (tests/unit/convert-math.test.ts checks it).
+ */
+export const BORDER_FADE = 0.04;
 
 /** A face's hand-edited masks and where its aligned crop lies in the frame (frame -> crop pixels). */
 export interface MaskOverride {
@@ -26,16 +30,18 @@ export interface MaskOverride {
 export interface SwapResult {
   /** The final blend mask in patch pixels (0..1), for TRIPLE output and metrics. */
   mask: Float32Array;
+  /** Where the swap may change the frame (the parts, feathered), in patch pixels: the mask before the model's alpha. */
+  region: Float32Array;
   toPatch: Affine;
   changed: number;
 }
 
-/** frame -> generator input (R x R): the landmark alignment, then the central region by roi_coverage. */
+/** frame -> generator input (R x R): the landmark alignment, then the trained region. */
 export function patchTransform(landmarks: readonly Point[], resolution: number, roiCoverage: number): Affine {
-  const aligned = alignmentTransform(landmarks, 256);
-  const half = TRAINED_HALF * (roiCoverage / 0.9);
-  const s = resolution / (2 * half);
-  return composeAffine([s, 0, -(128 - half) * s, 0, s, -(128 - half) * s], aligned);
+  const aligned = alignmentTransform(landmarks, FACE_SIZE);
+  const [from, to] = trainedRegion(roiCoverage);
+  const s = resolution / (to - from);
+  return composeAffine([s, 0, -from * s, 0, s, -from * s], aligned);
 }
 
 /**
@@ -45,11 +51,11 @@ export function patchTransform(landmarks: readonly Point[], resolution: number, 
  */
 export function blendRegion(
   landmarks: readonly Point[],
+  toPatch: Affine,
   r: number,
-  config: ConverterConfig,
+  config: Pick<ConverterConfig, 'segmentation'>,
   override: MaskOverride | null,
-): { toPatch: Affine; region: Float32Array } {
-  const toPatch = patchTransform(landmarks, r, config.roi_coverage);
+): Float32Array {
   const patchLandmarks = landmarks.map((p) => applyAffine(toPatch, p));
   const scale = r / 256;
   const parts = swapPartsMask(
@@ -62,34 +68,43 @@ export function blendRegion(
   );
   // Feather the part mask's edge (the original: 15x15 Gaussian, sigma 10, at full size).
   const feathered = gaussianBlur(parts, r, r, Math.max(3, Math.round(15 * scale * 2) | 1), Math.max(1, 10 * scale * 2));
-  const edge = borderFeather(r, Math.max(2, Math.round(r * 0.06)));
+  const edge = borderFeather(r, Math.max(1, Math.round(r * BORDER_FADE)));
   const region = new Float32Array(r * r);
   for (let i = 0; i < region.length; i += 1) region[i] = (feathered[i] as number) * (edge[i] as number);
-  return { toPatch, region };
+  return region;
 }
 
 /**
- * Swap the face with these landmarks in `frame` (packed RGB, modified in place). Only pixels inside the
- * part mask (times the model's attention mask) change; the face's hand edits, when given, replace the parts they
- * edit (the rest stay automatic).
+ * Swap the face with these landmarks in `frame` (packed RGB, modified in place), placed by `toPatch` (frame ->
+ * generator patch; the conversion smooths it over time). As upstream: the generator's raw colour, colour-corrected
+ * against the whole patch, blended by the attention mask times the part region. Only pixels inside that mask
+ * change; the face's hand edits, when given, replace the parts they edit (the rest stay automatic). `enhance` is the
+ * fork's contrast boost: the change from the source is scaled by 1 + enhance.
  */
 export async function swapFace(
   frame: Uint8Array,
   width: number,
   height: number,
   landmarks: readonly Point[],
+  toPatch: Affine,
   generator: Generator,
   config: ConverterConfig,
   override: MaskOverride | null = null,
 ): Promise<SwapResult> {
   const r = generator.arch.resolution;
-  const { toPatch, region } = blendRegion(landmarks, r, config, override);
+  const region = blendRegion(landmarks, toPatch, r, config, override);
   const input = warpAffine(frame, width, height, 3, toPatch, r, r);
   const inputF = Float32Array.from(input, (v) => v / 255);
   const { alpha, color } = await generator.run(config.direction === 'AtoB' ? 'B' : 'A', inputF, 1);
   const mask = new Float32Array(r * r);
   for (let i = 0; i < mask.length; i += 1) mask[i] = (alpha[i] as number) * (region[i] as number);
-  const corrected = correctColour(color, inputF, config.color_correction, mask);
+  let corrected = correctColour(color, inputF, config.color_correction);
+  if (config.enhance > 0) {
+    const e = config.enhance;
+    corrected = Float32Array.from(corrected, (v, i) =>
+      Math.min(1, Math.max(0, (1 + e) * v - e * (inputF[i] as number))),
+    );
+  }
   const { changed } = blendPatch(frame, width, height, corrected, mask, r, toPatch);
-  return { mask, toPatch, changed };
+  return { mask, region, toPatch, changed };
 }

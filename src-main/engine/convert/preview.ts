@@ -17,7 +17,7 @@ import { MaskStore } from '../masks/edits.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
 import { GENERATOR_FILE } from '../jobs/train.js';
-import { swapFace } from './frame.js';
+import { patchTransform, swapFace } from './frame.js';
 
 let cached: { file: string; mtimeMs: number; generator: Generator } | null = null;
 
@@ -76,7 +76,8 @@ export async function previewFrame(
   const landmarks = face.landmarks ?? (await nets.landmarks(frame.rgb, frame.width, frame.height, face.box));
   const after = Uint8Array.from(frame.rgb);
   const override = await new MaskStore(store).override(face.id);
-  const swap = await swapFace(after, frame.width, frame.height, landmarks, generator, config, override);
+  const toPatch = patchTransform(landmarks, generator.arch.resolution, config.roi_coverage);
+  const swap = await swapFace(after, frame.width, frame.height, landmarks, toPatch, generator, config, override);
   const r = generator.arch.resolution;
   const dir = path.posix.join('previews', 'convert');
   const stamp = `${side}-${String(frameIndex).padStart(6, '0')}`;

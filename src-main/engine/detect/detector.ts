@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { squareBox, type Box } from '../../../src-shared/math/geometry.js';
+import { modelPath } from '../io/models.js';
 import {
   INPUT_SIZE,
   coverageRegions,
@@ -16,25 +14,6 @@ import {
 } from './blazeface-decode.js';
 
 export const BLAZEFACE_FILE = 'blazeface/face_detection_back_256x256_barracuda.onnx';
-
-/** Bundled models: resources/models in the repo, or process.resourcesPath/models in the packaged app. */
-export function modelPath(relative: string): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const resourcesPath = (process as { resourcesPath?: string }).resourcesPath;
-  const candidates = [
-    ...(process.env.FACEPARTS_MODELS ? [path.join(process.env.FACEPARTS_MODELS, relative)] : []),
-    ...(resourcesPath ? [path.join(resourcesPath, 'models', relative)] : []),
-    path.resolve(here, '../../../resources/models', relative),
-    path.resolve(here, '../../../../resources/models', relative),
-  ];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new StudioError(ErrorCode.notFound, `model ${relative} is missing (looked in ${candidates.join(', ')})`, {
-      fix: 'reinstall FaceParts Studio, or set FACEPARTS_MODELS to the models folder',
-    });
-  }
-  return found;
-}
 
 export interface DetectOptions {
   threshold: number;

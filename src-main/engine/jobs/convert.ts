@@ -10,11 +10,11 @@ import {
 } from '../../../src-shared/contract/index.js';
 import type { ConvertJobSpec } from '../../../src-shared/contract/jobs.js';
 import { alignmentTransform } from '../../../src-shared/math/face.js';
-import type { Box } from '../../../src-shared/math/geometry.js';
+import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
 import { selectBackend } from '../backend/select.js';
 import { VideoWriter } from '../convert/encoder.js';
-import { blendRegion, swapFace, type MaskOverride } from '../convert/frame.js';
-import { jitter, smoothBoxes } from '../convert/smoothing.js';
+import { blendRegion, patchTransform, swapFace, type MaskOverride } from '../convert/frame.js';
+import { jitter, placementJitter, smoothBoxes, smoothPlacements, type SmoothingOptions } from '../convert/smoothing.js';
 import { FaceDetector } from '../detect/detector.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
@@ -22,7 +22,9 @@ import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
 import { MaskStore } from '../masks/edits.js';
-import { ConversionMetrics, type IdentityReferences } from '../metrics/conversion-metrics.js';
+import { ConversionMetrics, independentReference, type References } from '../metrics/conversion-metrics.js';
+import { IdentityNet } from '../landmarks/identity-net.js';
+import { measureOutsideMask, type Placement } from '../metrics/outside-mask.js';
 import { Generator } from '../model/generator.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
@@ -45,11 +47,17 @@ function referenceDescriptor(store: ProjectStore, side: Side): number[] | null {
 /** The side whose person is in the input (A for AtoB). */
 const sourceSideOf = (config: ConverterConfig): Side => (config.direction === 'AtoB' ? 'a' : 'b');
 
-/** For identity metrics: the person the face should become and the person it was. */
-function identityReferences(store: ProjectStore, sourceSide: Side): IdentityReferences {
+/** For identity metrics: the person the face should become and the person it was, for both recognition nets. */
+async function identityReferences(store: ProjectStore, sourceSide: Side): Promise<References> {
+  const targetSide: Side = sourceSide === 'a' ? 'b' : 'a';
+  const net = await IdentityNet.load();
   return {
-    target: referenceDescriptor(store, sourceSide === 'a' ? 'b' : 'a'),
-    source: referenceDescriptor(store, sourceSide),
+    faceApi: { target: referenceDescriptor(store, targetSide), source: referenceDescriptor(store, sourceSide) },
+    independent: {
+      net,
+      target: await independentReference(store, targetSide, net),
+      source: await independentReference(store, sourceSide, net),
+    },
   };
 }
 
@@ -164,7 +172,30 @@ async function trackPerson(
   return perFrame.map((faces) => faces.find((f) => root(f.id) === chosen)?.box ?? null);
 }
 
-/** Conversion as a job: track, smooth, swap, encode with the source audio, write metrics beside the export. */
+/** The 68 landmarks of the followed face in each frame of the range (null where it is absent). */
+async function locateFaces(
+  ctx: JobContext<ConvertSpec>,
+  input: Awaited<ReturnType<typeof probeSource>>,
+  nets: FaceNets,
+  boxes: ReadonlyArray<Box | null>,
+  range: { start: number; end: number },
+): Promise<Array<Point[] | null>> {
+  const found: Array<Point[] | null> = boxes.map(() => null);
+  const total = boxes.filter(Boolean).length;
+  let done = 0;
+  for await (const frame of decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal })) {
+    if (frame.index > range.end) break;
+    const box = boxes[frame.index - range.start];
+    if (!box || !frame.rgb) continue;
+    await ctx.waitWhilePaused();
+    found[frame.index - range.start] = await nets.landmarks(frame.rgb, frame.width, frame.height, box);
+    done += 1;
+    ctx.progress('find landmarks', done, total);
+  }
+  return found;
+}
+
+/** Conversion as a job: track, locate, smooth, swap, encode with the source audio, write metrics beside the export. */
 export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<string, unknown>> {
   const { store, spec } = ctx;
   const config = parseOrThrow(
@@ -199,18 +230,24 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const overrides = await maskOverrides(store, spec.input, sourceSide);
   let framesWithEdits = 0;
   const label = config.synthetic_label ? await renderLabel(input.media.displayHeight) : null;
-  const quality = new ConversionMetrics(nets, identityReferences(store, sourceSide));
+  const quality = new ConversionMetrics(nets, await identityReferences(store, sourceSide));
   try {
     const raw = await trackPerson(ctx, input, config, detector, nets, referenceDescriptor(store, sourceSide), range);
     if (ctx.signal.aborted) return { stopped: true };
-    const smoothed = smoothBoxes(raw, {
-      enabled: config.use_smoothed_bbox,
-      useKalman: config.use_kalman_filter,
-      kfNoiseCoef: config.kf_noise_coef,
-      movingAverageCoef: config.bbox_moving_avg_coef,
-    });
+    const smoothed = smoothBoxes(raw, smoothingOf(config));
     const { displayWidth: w, displayHeight: h } = input.media;
-    const columns = config.output_type === 'SINGLE' ? 1 : config.output_type === 'COMBINED' ? 2 : 3;
+    const r = generator.arch.resolution;
+    // Pass 2: the landmarks of the followed face in every frame, then where to place the swapped face, smoothed
+    // over the whole clip (the landmark net's frame-to-frame noise would shake it).
+    const landmarks = await locateFaces(ctx, input, nets, smoothed, range);
+    if (ctx.signal.aborted) return { stopped: true };
+    const measured = landmarks.map((l) => (l ? patchTransform(l, r, config.roi_coverage) : null));
+    const placed = smoothPlacements(measured, smoothingOf(config), r);
+    const placements: Array<Placement | null> = placed.map((toPatch, i) =>
+      toPatch ? { landmarks: landmarks[i] as Point[], toPatch } : null,
+    );
+    // Pass 3: swap and encode.
+    const columns = columnsOf(config);
     const writer = new VideoWriter(
       output,
       w * columns,
@@ -227,31 +264,39 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
         await ctx.waitWhilePaused();
         const source = frame.rgb ?? new Uint8Array(w * h * 3);
         const result = Uint8Array.from(source);
-        const box = smoothed[frame.index - range.start] ?? null;
+        const i = frame.index - range.start;
+        const placement = placements[i] ?? null;
+        const box = smoothed[i] ?? null;
         let mask: Float32Array | null = null;
-        let toPatch = null;
-        if (box && frame.rgb) {
-          const landmarks = await nets.landmarks(frame.rgb, w, h, box);
+        if (placement && box && frame.rgb) {
           const override = overrides.get(frame.index) ?? null;
           if (override) framesWithEdits += 1;
-          const swap = await swapFace(result, w, h, landmarks, generator, config, override);
+          const swap = await swapFace(
+            result,
+            w,
+            h,
+            placement.landmarks,
+            placement.toPatch,
+            generator,
+            config,
+            override,
+          );
           await quality.add({
             source: frame.rgb,
             result,
             width: w,
             height: h,
             box,
-            sourceLandmarks: landmarks,
+            sourceLandmarks: placement.landmarks,
             mask: swap.mask,
-            maskSize: generator.arch.resolution,
-            toPatch: swap.toPatch,
+            region: swap.region,
+            maskSize: r,
+            toPatch: placement.toPatch,
           });
           mask = swap.mask;
-          toPatch = swap.toPatch;
           swapped += 1;
         }
-        const out =
-          columns === 1 ? result : layout(source, result, w, h, columns, mask, toPatch, generator.arch.resolution);
+        const out = columns === 1 ? result : layout(source, result, w, h, columns, mask, placement?.toPatch ?? null, r);
         if (label) stampLabel(out, w * columns, label, labelPlacement(w * columns, h, label));
         await writer.write(out);
         done += 1;
@@ -267,27 +312,49 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       await writer.abort();
       throw error;
     }
+    // Measured from the encoded file against a fresh decode of the input, not from the frames just blended.
+    const outsideMask = await measureOutsideMask({
+      encoded: await probeSource(output),
+      input,
+      start: range.start,
+      placements,
+      resolution: r,
+      config,
+      overrides,
+      columns,
+      signal: ctx.signal,
+      progress: (doneFrames, total) => ctx.progress('check the export', doneFrames, total),
+    });
     const metrics = {
       frames: done,
       framesSwapped: swapped,
       framesWithEditedMasks: framesWithEdits,
-      jitterRawPx: jitter(raw),
-      jitterSmoothedPx: jitter(smoothed),
+      jitterRawPx: round2(placementJitter(measured, r)),
+      jitterSmoothedPx: round2(placementJitter(placed, r)),
+      jitterNote:
+        'mean second difference of the placed face patch corners, per frame (px): landmark placement raw vs smoothed',
+      jitterBoxRawPx: round2(jitter(raw)),
+      jitterBoxSmoothedPx: round2(jitter(smoothed)),
       segmentation: config.segmentation,
       direction: config.direction,
       colorCorrection: config.color_correction,
       visibleLabel: config.synthetic_label,
       ...quality.summary(),
+      outsideMask,
+      framePairing: 'output frame i is compared with input frame start_frame + i (by index, not by time)',
     };
     const metricsFile = `${output}.metrics.json`;
     await writeJsonAtomic(metricsFile, metrics);
-    // The followed track, raw and smoothed, for review in the studio and for checks.
+    // The followed track (raw and smoothed boxes) and where each face was placed, for review and --metrics-only.
     const round = (b: Box | null): number[] | null =>
       b ? [b.x, b.y, b.width, b.height].map((v) => Math.round(v * 10) / 10) : null;
     await writeJsonAtomic(`${output}.track.json`, {
       start: range.start,
       raw: raw.map(round),
       smoothed: smoothed.map(round),
+      placements: placements.map((p) =>
+        p ? { toPatch: p.toPatch, landmarks: p.landmarks.map(([x, y]) => [round1(x), round1(y)]) } : null,
+      ),
     });
     store.db
       .prepare('INSERT INTO exports (path, created_at, config, metrics) VALUES (?, ?, ?, ?)')
@@ -297,6 +364,21 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   } finally {
     generator.dispose();
   }
+}
+
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+const columnsOf = (config: ConverterConfig): number =>
+  config.output_type === 'SINGLE' ? 1 : config.output_type === 'COMBINED' ? 2 : 3;
+
+function smoothingOf(config: ConverterConfig): SmoothingOptions {
+  return {
+    enabled: config.use_smoothed_bbox,
+    useKalman: config.use_kalman_filter,
+    kfNoiseCoef: config.kf_noise_coef,
+    movingAverageCoef: config.bbox_moving_avg_coef,
+  };
 }
 
 /** COMBINED (source | result) and TRIPLE (source | result | mask heat map) layouts. */
@@ -333,14 +415,11 @@ function layout(
   return out;
 }
 
-/** Compression noise an encoded pixel may carry (0..255 per channel) and still count as unchanged. */
-const ENCODED_TOLERANCE = 32;
-
 /**
  * `--metrics-only`: measure an existing export against its input without converting again. It follows the track
- * the conversion wrote beside the export and, having no attention mask from the model, takes the largest region
- * the swap could touch (the chosen parts, feathered); outside it the encoded frames must equal the input's within
- * compression noise.
+ * and the face placements the conversion wrote beside the export; having no attention mask from the model, it
+ * takes the largest region the swap could touch (the chosen parts, feathered) for the pixels outside it, and
+ * measures identity and landmarks on the encoded frames. Frames are paired by index, not by time.
  */
 async function measureExport(
   ctx: JobContext<ConvertSpec>,
@@ -350,7 +429,11 @@ async function measureExport(
 ): Promise<Record<string, unknown>> {
   const { store } = ctx;
   const trackFile = `${output}.track.json`;
-  let track: { start: number; smoothed: Array<number[] | null> };
+  let track: {
+    start: number;
+    smoothed: Array<number[] | null>;
+    placements?: Array<{ toPatch: Affine; landmarks: Point[] } | null>;
+  };
   try {
     track = JSON.parse(await fs.readFile(trackFile, 'utf8')) as typeof track;
   } catch {
@@ -359,6 +442,15 @@ async function measureExport(
       fix: 'measure an export made by FaceParts Studio (it writes the track beside the video), or convert again',
     });
   }
+  if (!track.placements)
+    throw new StudioError(
+      ErrorCode.invalidParams,
+      `${trackFile} was written by an earlier version (no face placements)`,
+      {
+        file: trackFile,
+        fix: 'convert the video again to measure it',
+      },
+    );
   const encoded = await probeSource(output);
   if (encoded.kind !== 'video')
     throw new StudioError(ErrorCode.badMedia, `${output} is not a video`, {
@@ -382,44 +474,46 @@ async function measureExport(
   header.dispose();
   const nets = await FaceNets.load();
   const sourceSide = sourceSideOf(config);
-  const quality = new ConversionMetrics(nets, identityReferences(store, sourceSide), ENCODED_TOLERANCE);
+  const quality = new ConversionMetrics(nets, await identityReferences(store, sourceSide));
   const overrides = await maskOverrides(store, input.path, sourceSide);
-  const labelArea = config.synthetic_label ? labelPlacement(w, h, await renderLabel(h)) : null;
-  const inputs = decodeFrames(input, { stride: 1, startIndex: track.start, signal: ctx.signal });
-  let measured = 0;
-  for await (const out of decodeFrames(encoded, { stride: 1, startIndex: 0, signal: ctx.signal })) {
-    const next = await inputs.next();
-    if (next.done) break;
-    const source = next.value;
-    const box = track.smoothed[out.index];
-    if (!box || !source.rgb || !out.rgb) continue;
-    // The converted column of a COMBINED/TRIPLE layout is the second.
-    const result = columns === 1 ? Uint8Array.from(out.rgb) : column(out.rgb, w, h, columns, 1);
-    // The visible label is no change to the picture: its corner is left out (as the source there).
-    if (labelArea && columns === 1)
-      for (let y = labelArea.y; y < labelArea.y + labelArea.height; y += 1)
-        result.set(
-          source.rgb.subarray((y * w + labelArea.x) * 3, (y * w + labelArea.x + labelArea.width) * 3),
-          (y * w + labelArea.x) * 3,
-        );
-    const frameBox = { x: box[0] as number, y: box[1] as number, width: box[2] as number, height: box[3] as number };
-    const landmarks = await nets.landmarks(source.rgb, w, h, frameBox);
-    const { toPatch, region } = blendRegion(landmarks, r, config, overrides.get(source.index) ?? null);
-    await quality.add({
-      source: source.rgb,
-      result,
-      width: w,
-      height: h,
-      box: frameBox,
-      sourceLandmarks: landmarks,
-      mask: region,
-      maskSize: r,
-      toPatch,
-    });
-    measured += 1;
-    ctx.progress('measure', out.index + 1, track.smoothed.length);
-  }
-  await inputs.return(undefined);
+  const placements = track.placements;
+  const outsideMask = await measureOutsideMask({
+    encoded,
+    input,
+    start: track.start,
+    placements,
+    resolution: r,
+    config,
+    overrides,
+    columns,
+    signal: ctx.signal,
+    progress: (done, total) => ctx.progress('measure', done, total),
+    onFrame: async (index, source, result) => {
+      const placement = placements[index];
+      const box = track.smoothed[index];
+      if (!placement || !box) return;
+      const frameBox = { x: box[0] as number, y: box[1] as number, width: box[2] as number, height: box[3] as number };
+      const region = blendRegion(
+        placement.landmarks,
+        placement.toPatch,
+        r,
+        config,
+        overrides.get(track.start + index) ?? null,
+      );
+      await quality.add({
+        source,
+        result,
+        width: w,
+        height: h,
+        box: frameBox,
+        sourceLandmarks: placement.landmarks,
+        mask: region,
+        region,
+        maskSize: r,
+        toPatch: placement.toPatch,
+      });
+    },
+  });
   const metricsFile = `${output}.metrics.json`;
   let previous: Record<string, unknown> = {};
   try {
@@ -430,17 +524,10 @@ async function measureExport(
   const metrics = {
     ...previous,
     ...quality.summary(),
+    outsideMask,
     measuredFrom: 'encoded file',
-    framesWithFace: measured,
+    framePairing: 'output frame i is compared with input frame start_frame + i (by index, not by time)',
   };
   await writeJsonAtomic(metricsFile, metrics);
   return { output, metricsFile, ...metrics };
-}
-
-/** One column of a side-by-side layout frame. */
-function column(rgb: Uint8Array, w: number, h: number, columns: number, index: number): Uint8Array {
-  const out = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y += 1)
-    out.set(rgb.subarray((y * w * columns + index * w) * 3, (y * w * columns + (index + 1) * w) * 3), y * w * 3);
-  return out;
 }

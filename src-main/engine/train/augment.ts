@@ -127,11 +127,23 @@ function gridAt(grid: readonly Point[], gx: number, gy: number): Point {
 
 /**
  * Half-width of the region random_warp frames, in 256 px aligned-crop pixels: upstream's coverage is
- * randint(20) + 78, so 78..97. Conversion and previews frame the face with its mean, TRAINED_HALF.
+ * randint(20) + 78, so 78..97. Conversion and previews frame the face as the loosest of these, TRAINED_HALF: a
+ * framing the model has learnt, with the brows' outer ends and the lower lip inside the full-strength blend (at
+ * the mean, 87.5, a real face's brow ends fall in the patch's border fade).
  */
 export const WARP_HALF_MIN = 78;
 export const WARP_HALF_MAX = 97;
-export const TRAINED_HALF = (WARP_HALF_MIN + WARP_HALF_MAX) / 2;
+export const TRAINED_HALF = WARP_HALF_MAX;
+
+/**
+ * The region of the 256 px aligned crop the model sees, as [from, to] in crop pixels: the one constant behind
+ * training previews, conversion and its preview. At roi_coverage 0.9 (the seed's default) it is TRAINED_HALF
+ * around the centre; other coverages scale it.
+ */
+export function trainedRegion(roiCoverage = 0.9): [number, number] {
+  const half = TRAINED_HALF * (roiCoverage / 0.9);
+  return [FACE_SIZE / 2 - half, FACE_SIZE / 2 + half];
+}
 
 /**
  * random_warp: a 5x5 grid over the central region (half-width 78-97 px at 256), jittered by Gaussian noise

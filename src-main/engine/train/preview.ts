@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
+import { FACE_SIZE, trainedRegion } from './augment.js';
 import type { FaceSet } from './dataset.js';
 import type { Trainer } from './trainer.js';
 
@@ -10,10 +11,11 @@ function facesTensor(faces: FaceSet, side: 'a' | 'b', size: number): tf.Tensor4D
   const picks = Array.from({ length: SAMPLES }, (_, i) => pool[Math.floor((i * pool.length) / SAMPLES)] ?? pool[0]);
   return tf.tidy(() => {
     const full = tf.stack(picks.map((p) => tf.tensor3d(p?.rgb as Uint8Array, [256, 256, 3], 'int32')));
-    // The central region the network sees (random_warp's target covers about the middle 62%).
+    // The region the network sees, as conversion frames it.
+    const [from, to] = trainedRegion().map((v) => v / FACE_SIZE) as [number, number];
     const crop = tf.image.cropAndResize(
       tf.cast(full, 'float32') as tf.Tensor4D,
-      Array.from({ length: SAMPLES }, () => [0.19, 0.19, 0.81, 0.81]),
+      Array.from({ length: SAMPLES }, () => [from, from, to, to]),
       Array.from({ length: SAMPLES }, (_, i) => i),
       [size, size],
     );

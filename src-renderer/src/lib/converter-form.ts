@@ -3,7 +3,9 @@ import {
   ConverterConfig,
   Direction,
   OutputType,
-  Segmentation,
+  type Segmentation,
+  SegmentationName,
+  segmentationOf,
   type FrameStatus,
   type ProjectSummary,
   type Side,
@@ -26,6 +28,7 @@ export interface ConverterForm {
   min_face_area: number | null;
   use_auto_downscaling: boolean;
   roi_coverage: number | null;
+  enhance: number | null;
   /** Empty: from the first frame. */
   start_frame: number | null;
   /** Empty: to the last frame. */
@@ -72,6 +75,7 @@ export interface NumberSpec {
     | 'detection_threshold'
     | 'min_face_area'
     | 'roi_coverage'
+    | 'enhance'
     | 'start_frame'
     | 'end_frame'
   >;
@@ -111,27 +115,21 @@ export interface FieldGroup {
 // ---------------------------------------------------------------------------------------------------------------
 // Options
 
-const PART_WORDS: Record<string, string> = { EYES: 'eyes', EYEBROWS: 'eyebrows', NOSE: 'nose', MOUTH: 'mouth' };
-
-/** "EYES_EYEBROWS_AND_NOSE" -> "Eyes, eyebrows and nose"; "FACE" -> "Whole face". */
+/** The label a segmentation has where it is declared ("Whole face", "Eyes, eyebrows and nose"). */
 export function segmentationLabel(value: Segmentation): string {
-  if (value === 'FACE') return 'Whole face';
-  const parts = partsOf(value).map((part) => PART_WORDS[part] ?? part.toLowerCase());
-  const text = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
-  return (text ?? '').charAt(0).toUpperCase() + (text ?? '').slice(1);
+  return segmentationOf(value)?.label ?? value;
 }
 
-/** The face parts a segmentation swaps: "EYES_AND_MOUTH" -> ["EYES", "MOUTH"]; FACE -> []. */
+/** The face parts a segmentation swaps: "EYES_AND_MOUTH" -> ["eyes", "mouth"]; the whole face -> []. */
 export function partsOf(value: Segmentation): string[] {
-  if (value === 'FACE') return [];
-  return value.split(/_AND_|_/).filter((part) => part !== 'AND');
+  return (segmentationOf(value)?.parts ?? []).filter((part) => part !== 'face');
 }
 
-/** The 16 segmentations grouped by how many parts they swap: the whole face, one part, two, three, all four. */
+/** The segmentations grouped by how many parts they swap: the whole face, one part, two, three, all four. */
 export const SEGMENTATION_GROUPS: { label: string; options: Segmentation[] }[] = (() => {
   const names = ['Whole face', 'One part', 'Two parts', 'Three parts', 'All four parts'];
   const groups = names.map((label) => ({ label, options: [] as Segmentation[] }));
-  for (const value of Segmentation.options) groups[partsOf(value).length]?.options.push(value);
+  for (const value of SegmentationName.options) groups[partsOf(value).length]?.options.push(value);
   return groups.filter((group) => group.options.length > 0);
 })();
 
@@ -196,6 +194,16 @@ export const FIELD_GROUPS: FieldGroup[] = [
         label: 'Output layout',
         hint: 'Side-by-side layouts make the video wider.',
         groups: [{ label: null, options: options(OutputType.options, OUTPUT_TYPE_LABELS) }],
+      },
+      {
+        kind: 'number',
+        name: 'enhance',
+        label: 'Enhance',
+        hint: 'Strengthens the swapped region’s change from the source (0 off; 0.1-0.4 is subtle).',
+        min: 0,
+        max: 1,
+        integer: false,
+        step: 0.05,
       },
     ],
   },
@@ -353,6 +361,7 @@ export function formFromConfig(config: ConverterConfig): ConverterForm {
     min_face_area: config.min_face_area,
     use_auto_downscaling: config.use_auto_downscaling,
     roi_coverage: config.roi_coverage,
+    enhance: config.enhance,
     start_frame: config.start_frame === undefined || config.start_frame === 0 ? null : config.start_frame,
     end_frame: config.end_frame === undefined || config.end_frame >= TO_THE_END ? null : config.end_frame,
     synthetic_label: config.synthetic_label,
@@ -442,6 +451,7 @@ export function overridesFromForm(form: ConverterForm, saved?: Partial<Converter
     min_face_area: value('min_face_area', CONVERTER_DEFAULTS.min_face_area),
     use_auto_downscaling: form.use_auto_downscaling,
     roi_coverage: value('roi_coverage', CONVERTER_DEFAULTS.roi_coverage),
+    enhance: value('enhance', CONVERTER_DEFAULTS.enhance),
     synthetic_label: form.synthetic_label,
   };
   const start = numberOf(form.start_frame);

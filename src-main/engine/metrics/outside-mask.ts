@@ -1,0 +1,153 @@
+/**
+ * Pixels changed outside the swap's region, measured the independent way: the encoded export is decoded again and
+ * compared with a fresh decode of the input, frame by frame by index (output frame i against input frame
+ * start + i, not by time). A pixel counts as changed where any channel differs by more than the codec's noise
+ * (ENCODED_TOLERANCE) farther than CODEC_MARGIN_PX from the region the swap may touch (the chosen parts, feathered,
+ * as the conversion placed them). Frames without a face must be unchanged everywhere.
+ */
+import type { ConverterConfig } from '../../../src-shared/contract/index.js';
+import { patchCorners, type Affine, type Point } from '../../../src-shared/math/geometry.js';
+import { maskAt } from '../../../src-shared/math/quality.js';
+import { dilate } from '../../../src-shared/math/raster.js';
+import { blendRegion, type MaskOverride } from '../convert/frame.js';
+import { labelPlacement, renderLabel } from '../convert/label.js';
+import { decodeFrames } from '../media/decode.js';
+import type { ProbedSource } from '../media/probe.js';
+
+/** Where the conversion placed a face: its landmarks and the frame -> patch transform it blended through. */
+export interface Placement {
+  landmarks: readonly Point[];
+  toPatch: Affine;
+}
+
+/** An encoded pixel may differ from its source by this much (0..255, any channel) and still count as unchanged. */
+export const ENCODED_TOLERANCE = 32;
+/** Distance (frame px) around the region where the codec may smear the swap's change: 4:2:0 chroma and deblocking. */
+export const CODEC_MARGIN_PX = 4;
+
+export interface OutsideMaskResult {
+  framesCompared: number;
+  /** Pixels compared (outside the dilated region). */
+  pixels: number;
+  changed: number;
+  share: number;
+  /** Mean absolute difference per channel over those pixels (0..255): the codec's noise level. */
+  meanAbsDiff: number;
+  tolerance: number;
+  marginPx: number;
+}
+
+export interface OutsideMaskOptions {
+  encoded: ProbedSource;
+  input: ProbedSource;
+  /** Input frame index of output frame 0. */
+  start: number;
+  /** Per output frame, where the face was placed (null: no face, nothing may change). */
+  placements: ReadonlyArray<Placement | null>;
+  resolution: number;
+  config: ConverterConfig;
+  overrides: ReadonlyMap<number, MaskOverride>;
+  /** 1 for SINGLE, 2 or 3 for side-by-side layouts (the result is the second column). */
+  columns: number;
+  signal?: AbortSignal;
+  progress?: (done: number, total: number) => void;
+  /** Called with each paired frame (the input's and the export's result column), for further measures. */
+  onFrame?: (index: number, source: Uint8Array, result: Uint8Array) => Promise<void>;
+}
+
+/** The region (patch pixels) as a frame mask, dilated by the codec margin, within the patch's bounding box. */
+function frameRegion(region: Float32Array, r: number, toPatch: Affine, width: number, height: number): Uint8Array {
+  const mask = new Uint8Array(width * height);
+  // Bounding box of the patch in the frame, plus the margin.
+  const corners = patchCorners(toPatch, r);
+  const m = CODEC_MARGIN_PX + 1;
+  const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0] as number))) - m);
+  const x1 = Math.min(width - 1, Math.ceil(Math.max(...corners.map((c) => c[0] as number))) + m);
+  const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1] as number))) - m);
+  const y1 = Math.min(height - 1, Math.ceil(Math.max(...corners.map((c) => c[1] as number))) + m);
+  if (x1 < x0 || y1 < y0) return mask;
+  const bw = x1 - x0 + 1;
+  const bh = y1 - y0 + 1;
+  const box = new Uint8Array(bw * bh);
+  for (let y = y0; y <= y1; y += 1)
+    for (let x = x0; x <= x1; x += 1) if (maskAt(region, r, toPatch, x, y) > 1e-4) box[(y - y0) * bw + (x - x0)] = 255;
+  const grown = dilate(box, bw, bh, 2 * CODEC_MARGIN_PX + 1);
+  for (let y = 0; y < bh; y += 1) mask.set(grown.subarray(y * bw, (y + 1) * bw), (y + y0) * width + x0);
+  return mask;
+}
+
+/** One column of a side-by-side layout frame. */
+export function layoutColumn(rgb: Uint8Array, w: number, h: number, columns: number, index: number): Uint8Array {
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y += 1)
+    out.set(rgb.subarray((y * w * columns + index * w) * 3, (y * w * columns + (index + 1) * w) * 3), y * w * 3);
+  return out;
+}
+
+export async function measureOutsideMask(o: OutsideMaskOptions): Promise<OutsideMaskResult> {
+  const { displayWidth: w, displayHeight: h } = o.input.media;
+  // The visible label is no change to the picture: its corner is left out.
+  const label = o.config.synthetic_label && o.columns === 1 ? labelPlacement(w, h, await renderLabel(h)) : null;
+  const inputs = decodeFrames(o.input, { stride: 1, startIndex: o.start, signal: o.signal });
+  let frames = 0;
+  let pixels = 0;
+  let changed = 0;
+  let absSum = 0;
+  const total = o.placements.length;
+  try {
+    for await (const out of decodeFrames(o.encoded, { stride: 1, startIndex: 0, signal: o.signal })) {
+      if (out.index >= total) break;
+      const next = await inputs.next();
+      if (next.done) break;
+      const source = next.value.rgb;
+      if (!source || !out.rgb) continue;
+      const result = o.columns === 1 ? out.rgb : layoutColumn(out.rgb, w, h, o.columns, 1);
+      const placement = o.placements[out.index] ?? null;
+      const region = placement
+        ? frameRegion(
+            blendRegion(
+              placement.landmarks,
+              placement.toPatch,
+              o.resolution,
+              o.config,
+              o.overrides.get(o.start + out.index) ?? null,
+            ),
+            o.resolution,
+            placement.toPatch,
+            w,
+            h,
+          )
+        : null;
+      for (let y = 0; y < h; y += 1) {
+        const inLabelRows = label !== null && y >= label.y && y < label.y + label.height;
+        for (let x = 0; x < w; x += 1) {
+          const p = y * w + x;
+          if (region && region[p]) continue;
+          if (inLabelRows && label && x >= label.x && x < label.x + label.width) continue;
+          pixels += 1;
+          let worst = 0;
+          for (let c = 0; c < 3; c += 1) {
+            const d = Math.abs((source[p * 3 + c] as number) - (result[p * 3 + c] as number));
+            absSum += d;
+            if (d > worst) worst = d;
+          }
+          if (worst > ENCODED_TOLERANCE) changed += 1;
+        }
+      }
+      frames += 1;
+      if (o.onFrame) await o.onFrame(out.index, source, result);
+      o.progress?.(frames, total);
+    }
+  } finally {
+    await inputs.return(undefined);
+  }
+  return {
+    framesCompared: frames,
+    pixels,
+    changed,
+    share: pixels ? changed / pixels : 0,
+    meanAbsDiff: pixels ? Math.round((absSum / (pixels * 3)) * 1000) / 1000 : 0,
+    tolerance: ENCODED_TOLERANCE,
+    marginPx: CODEC_MARGIN_PX,
+  };
+}
