@@ -100,8 +100,11 @@ export const methods = {
       faceId: z.number().int(),
       part: MaskPart,
       polygon: z.array(Point).min(3).max(2000).nullable(),
-      /** Base64 PNG of the painted raster, or null to keep polygon-only. */
-      rasterPng: z.string().max(20_000_000).nullable(),
+      /**
+       * Base64 PNG of the painted raster (256x256: under 400 KB even uncompressed), or null to keep polygon-only.
+       * Capped so a whole message stays under serve mode's WebSocket limit (MAX_MESSAGE_BYTES, 2 MiB).
+       */
+      rasterPng: z.string().max(1_000_000).nullable(),
     }),
     MaskEdit,
   ),

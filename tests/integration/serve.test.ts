@@ -152,18 +152,24 @@ describe('serve mode beyond loopback', () => {
       await expect(connect(`ws://127.0.0.1:${server.port}/ws`)).rejects.toThrow(/401/);
       const ws = await connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`);
       ws.close();
-      // The tokenless attempt above was the first failure; four more reach the limit of five.
+      // The tokenless attempt above was the first failure; four more reach the limit of five, then wrong tokens
+      // are throttled (429), while the right one still gets in.
       for (let i = 0; i < 4; i += 1)
         await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=wrong${i}`)).rejects.toThrow(/401/);
-      await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`)).rejects.toThrow(/429/);
+      await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=wrong`)).rejects.toThrow(/429/);
+      const again = await connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`);
+      again.close();
     } finally {
       await server.close();
     }
     const limiter = new AuthLimiter(2, 1000);
     limiter.fail('x', 0);
     limiter.fail('x', 10);
-    expect(limiter.blocked('x', 20)).toBe(true);
-    expect(limiter.blocked('x', 2000)).toBe(false);
+    expect(limiter.throttled('x', 20)).toBe(true);
+    expect(limiter.throttled('x', 2000)).toBe(false);
+    await expect(
+      startServer({ port: 0, token: 'short', env: { FACEPARTS_HOME: scratch('serve-short') } }),
+    ).rejects.toThrow(/at least 16 characters/);
   });
 
   it('generates a token when binding to a non-loopback address', async () => {
