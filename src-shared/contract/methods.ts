@@ -67,7 +67,21 @@ export const methods = {
   'project.open': method(ProjectRef, ProjectSummary),
   'project.rename': method(ProjectRef.extend({ name: z.string().min(1).max(200) }), ProjectSummary),
   'project.updateSettings': method(ProjectRef.extend({ patch: ProjectSettingsPatch }), ProjectSummary),
-  'project.delete': method(ProjectRef.extend({ confirmName: z.string() }), z.strictObject({ deleted: z.boolean() })),
+  'project.delete': method(
+    ProjectRef.extend({ confirmName: z.string() }),
+    z.strictObject({
+      deleted: z.boolean(),
+      /**
+       * What was left because the project did not write it (folders end in "/"), relative to the project folder;
+       * at most 50 named. Absent from engines older than this field.
+       */
+      kept: z.array(z.string()).optional(),
+      /** How many entries were left in all (kept names only the first 50). */
+      keptCount: z.number().int().nonnegative().optional(),
+      /** Whether the project folder itself went (it stays when anything the project did not write remains). */
+      folderRemoved: z.boolean().optional(),
+    }),
+  ),
   'project.forget': method(ProjectRef, z.strictObject({ forgotten: z.boolean() })),
 
   'frames.list': method(
