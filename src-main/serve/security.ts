@@ -26,7 +26,7 @@ export function isWildcard(host: string): boolean {
  * dot; null when it is not one.
  */
 export function hostHeaderName(header: string): string | null {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(header.trim());
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(header.trim());
   if (!match) return null;
   const name = (match[1] ?? match[2] ?? '').toLowerCase().replace(/\.$/, '');
   if (name === '' || (match[1] !== undefined && !net.isIPv6(name))) return null;

@@ -180,7 +180,13 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const allowedHosts = new Set<string>();
   for (const name of [...(options.allowedHosts ?? []), ...(isWildcard(host) ? [] : [host])]) {
     const normalised = hostHeaderName(net.isIPv6(name) ? `[${name}]` : name);
-    if (normalised !== null) allowedHosts.add(normalised);
+    if (normalised === null) {
+      throw new StudioError(ErrorCode.invalidParams, `--allow-host: "${name}" is not a host name or address`, {
+        field: 'allowHost',
+        fix: 'give names as the browser shows them, e.g. --allow-host studio.lan,192.168.1.5',
+      });
+    }
+    allowedHosts.add(normalised);
   }
   const hostOk = (req: http.IncomingMessage): boolean => hostAllowed(req.headers.host, allowedHosts, isWildcard(host));
   /** Projects a client has opened through this server: the only folders /media may read from (until deleted). */
