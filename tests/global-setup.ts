@@ -6,6 +6,7 @@ import { RELIABILITY_DIR, RELIABILITY_LOG, type ReliabilityCounts } from './help
 export function setup(): void {
   rmSync(RELIABILITY_LOG, { force: true });
   rmSync(path.join(RELIABILITY_DIR, 'load.json'), { force: true });
+  rmSync(path.join(RELIABILITY_DIR, 'serve-attack.json'), { force: true });
 }
 
 export function teardown(): void {
@@ -30,4 +31,7 @@ export function teardown(): void {
   );
   const load = path.join(RELIABILITY_DIR, 'load.json');
   if (existsSync(load)) console.log(`load (serve mode, many clients, long run): ${readFileSync(load, 'utf8').trim()}`);
+  const attack = path.join(RELIABILITY_DIR, 'serve-attack.json');
+  if (existsSync(attack))
+    console.log(`serve under attack (memory, open files): ${readFileSync(attack, 'utf8').trim()}`);
 }

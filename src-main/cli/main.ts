@@ -384,15 +384,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
   jsonFlag(program.command('serve').description('serve the studio UI to a browser (HTTP + WebSocket)'))
     .option('--host <host>', 'address to bind (other than loopback requires the printed token)', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', parseIntOption('port'), 7770)
-    .option('--token <token>', 'access token (default: random when binding beyond loopback)')
-    .action(async (opts: { host: string; port: number; token?: string; json?: boolean }) => {
+    .option('--token <token>', 'access token, 16 characters or more (default: random when binding beyond loopback)')
+    .option(
+      '--allow-host <names>',
+      'host names the browser may use besides localhost, comma-separated (e.g. a LAN name); others are refused',
+      (value: string, previous: string[]) => [
+        ...previous,
+        ...value
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean),
+      ],
+      [] as string[],
+    )
+    .action(async (opts: { host: string; port: number; token?: string; allowHost: string[]; json?: boolean }) => {
       const out = new Output(Boolean(opts.json));
       try {
         const { startServer } = await import('../serve/server.js');
         const server = await startServer({
           host: opts.host,
           port: opts.port,
-          ...(opts.token ? { token: opts.token } : {}),
+          allowedHosts: opts.allowHost,
+          ...(opts.token !== undefined ? { token: opts.token } : {}),
         });
         out.result(
           {

@@ -67,7 +67,21 @@ export const methods = {
   'project.open': method(ProjectRef, ProjectSummary),
   'project.rename': method(ProjectRef.extend({ name: z.string().min(1).max(200) }), ProjectSummary),
   'project.updateSettings': method(ProjectRef.extend({ patch: ProjectSettingsPatch }), ProjectSummary),
-  'project.delete': method(ProjectRef.extend({ confirmName: z.string() }), z.strictObject({ deleted: z.boolean() })),
+  'project.delete': method(
+    ProjectRef.extend({ confirmName: z.string() }),
+    z.strictObject({
+      deleted: z.boolean(),
+      /**
+       * What was left because the project did not write it (folders end in "/"), relative to the project folder;
+       * at most 50 named. Absent from engines older than this field.
+       */
+      kept: z.array(z.string()).optional(),
+      /** How many entries were left in all (kept names only the first 50). */
+      keptCount: z.number().int().nonnegative().optional(),
+      /** Whether the project folder itself went (it stays when anything the project did not write remains). */
+      folderRemoved: z.boolean().optional(),
+    }),
+  ),
   'project.forget': method(ProjectRef, z.strictObject({ forgotten: z.boolean() })),
 
   'frames.list': method(
@@ -100,8 +114,11 @@ export const methods = {
       faceId: z.number().int(),
       part: MaskPart,
       polygon: z.array(Point).min(3).max(2000).nullable(),
-      /** Base64 PNG of the painted raster, or null to keep polygon-only. */
-      rasterPng: z.string().max(20_000_000).nullable(),
+      /**
+       * Base64 PNG of the painted raster (256x256: under 400 KB even uncompressed), or null to keep polygon-only.
+       * Capped so a whole message stays under serve mode's WebSocket limit (MAX_MESSAGE_BYTES, 2 MiB).
+       */
+      rasterPng: z.string().max(1_000_000).nullable(),
     }),
     MaskEdit,
   ),

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { methodNames } from '../../src-shared/contract/index.js';
 import { startServer, type RunningServer } from '../../src-main/serve/server.js';
-import { AuthLimiter, originAllowed } from '../../src-main/serve/security.js';
+import { AuthLimiter, hostAllowed, hostHeaderName, isLoopback, originAllowed } from '../../src-main/serve/security.js';
 import { runCli } from '../helpers/cli.js';
 import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
 import { recordReliability } from '../helpers/reliability.js';
@@ -152,18 +152,27 @@ describe('serve mode beyond loopback', () => {
       await expect(connect(`ws://127.0.0.1:${server.port}/ws`)).rejects.toThrow(/401/);
       const ws = await connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`);
       ws.close();
-      // The tokenless attempt above was the first failure; four more reach the limit of five.
+      // The tokenless attempt above was the first failure; four more reach the limit of five, then wrong tokens
+      // are throttled (429), while the right one still gets in.
       for (let i = 0; i < 4; i += 1)
         await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=wrong${i}`)).rejects.toThrow(/401/);
-      await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`)).rejects.toThrow(/429/);
+      await expect(connect(`ws://127.0.0.1:${server.port}/ws?token=wrong`)).rejects.toThrow(/429/);
+      const again = await connect(`ws://127.0.0.1:${server.port}/ws?token=secret-token-123`);
+      again.close();
     } finally {
       await server.close();
     }
     const limiter = new AuthLimiter(2, 1000);
     limiter.fail('x', 0);
     limiter.fail('x', 10);
-    expect(limiter.blocked('x', 20)).toBe(true);
-    expect(limiter.blocked('x', 2000)).toBe(false);
+    expect(limiter.throttled('x', 20)).toBe(true);
+    expect(limiter.throttled('x', 2000)).toBe(false);
+    await expect(
+      startServer({ port: 0, token: 'short', env: { FACEPARTS_HOME: scratch('serve-short') } }),
+    ).rejects.toThrow(/at least 16 characters/);
+    await expect(
+      startServer({ port: 0, allowedHosts: ['a b'], env: { FACEPARTS_HOME: scratch('serve-bad-host') } }),
+    ).rejects.toThrow(/--allow-host: "a b" is not a host name/);
   });
 
   it('generates a token when binding to a non-loopback address', async () => {
@@ -178,5 +187,35 @@ describe('serve mode beyond loopback', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('serve security helpers', () => {
+  it('knows loopback by address, not by a name that starts like one', () => {
+    for (const host of ['127.0.0.1', '127.9.8.7', 'localhost', 'LOCALHOST.', '::1', '[::1]', '::ffff:127.0.0.1'])
+      expect(isLoopback(host), host).toBe(true);
+    for (const host of [
+      '127.attacker.example',
+      '127.0.0.1.nip.io',
+      'localhost.attacker.example',
+      '0.0.0.0',
+      '10.0.0.1',
+    ])
+      expect(isLoopback(host), host).toBe(false);
+  });
+
+  it('accepts only Host names that DNS cannot rebind: loopback, allowed names, IP literals on a wildcard bind', () => {
+    const allowed = new Set(['studio.lan']);
+    expect(hostHeaderName('[::1]:7770')).toBe('::1');
+    expect(hostHeaderName('Studio.LAN.:80')).toBe('studio.lan');
+    for (const bad of ['[::1', 'a:b:c', 'x:99999999', '', '[zz]:1', 'a b']) expect(hostHeaderName(bad), bad).toBeNull();
+    expect(hostAllowed('localhost:7770', allowed, false)).toBe(true);
+    expect(hostAllowed('studio.lan:7770', allowed, false)).toBe(true);
+    expect(hostAllowed(undefined, allowed, false)).toBe(true); // HTTP/1.0 without Host: not a browser
+    expect(hostAllowed('rebind.attacker.example:7770', allowed, false)).toBe(false);
+    expect(hostAllowed('192.168.1.5:7770', allowed, false)).toBe(false);
+    expect(hostAllowed('192.168.1.5:7770', allowed, true)).toBe(true);
+    expect(hostAllowed('[fe80::1]:7770', allowed, true)).toBe(true);
+    expect(hostAllowed('rebind.attacker.example', allowed, true)).toBe(false);
   });
 });

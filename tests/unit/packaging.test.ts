@@ -29,6 +29,7 @@ interface BuilderConfig {
   linux?: { target?: string[]; category?: string; icon?: string };
   win?: { target?: string[]; icon?: string };
   mac?: { target?: string[]; category?: string; icon?: string };
+  electronFuses?: Record<string, boolean>;
 }
 
 const configText = fs.readFileSync(path.join(repoRoot, 'electron-builder.yml'), 'utf8');
@@ -165,5 +166,97 @@ describe('package.json and the Electron entry points', () => {
     expect(exists('src-main/electron/preload.cts')).toBe(true);
     const mainSource = fs.readFileSync(path.join(repoRoot, 'src-main/electron/main.ts'), 'utf8');
     expect(mainSource).toMatch(/['"]preload\.cjs['"]/);
+  });
+});
+
+describe('Electron fuses', () => {
+  /** The fuses as electron-builder.yml must set them (issue #18): no way to run the app as another program. */
+  const expected = {
+    runAsNode: false,
+    enableNodeOptionsEnvironmentVariable: false,
+    enableNodeCliInspectArguments: false,
+    enableEmbeddedAsarIntegrityValidation: true,
+    onlyLoadAppFromAsar: true,
+    grantFileProtocolExtraPrivileges: false,
+    enableCookieEncryption: true,
+  };
+
+  /** @electron/fuses as electron-builder itself resolves it (a dependency of app-builder-lib). */
+  const builderRequire = createRequire(require.resolve('app-builder-lib/package.json'));
+  interface FusesModule {
+    SENTINEL?: string;
+    FuseV1Options: Record<string, number | string>;
+    flipFuses(file: string, config: Record<string | number, unknown>): Promise<number>;
+    getCurrentFuseWire(file: string): Promise<Record<number | string, number | string>>;
+  }
+  const fuses = builderRequire('@electron/fuses') as FusesModule;
+  const { SENTINEL } = builderRequire('@electron/fuses/dist/constants.js') as { SENTINEL: string };
+  const ENABLE = 49; // '1'
+  const DISABLE = 48; // '0'
+
+  it('electron-builder.yml sets them, and asar is on (the asar fuses need it)', async () => {
+    expect(config.electronFuses).toEqual(expected);
+    expect((config as { asar?: unknown }).asar).toBe(true);
+    // The schema knows the block: a misspelt fuse is refused rather than silently ignored.
+    const { validateConfiguration } = require('app-builder-lib/out/util/config/config.js') as {
+      validateConfiguration: (cfg: unknown, logger: { isEnabled: boolean }) => Promise<void>;
+    };
+    await expect(validateConfiguration({ electronFuses: { runAsNodes: false } }, { isEnabled: false })).rejects.toThrow(
+      /configuration/,
+    );
+  });
+
+  it("electron-builder's own mapping flips exactly those fuses in a binary's fuse wire", async () => {
+    // electron-builder's own code (PlatformPackager.generateFuseConfig, run before it calls flipFuses on the app).
+    const { PlatformPackager } = require('app-builder-lib') as {
+      PlatformPackager: {
+        prototype: { generateFuseConfig(fuses: unknown): Promise<Record<string | number, unknown>> };
+      };
+    };
+    const fuseConfig = await PlatformPackager.prototype.generateFuseConfig.call(null, config.electronFuses);
+    // A stand-in for the Electron binary: the sentinel, then wire version 1, its length, and Electron's defaults
+    // (RunAsNode, NODE_OPTIONS, --inspect and file:// privileges on; the rest off; a ninth fuse this config leaves).
+    const defaults = [ENABLE, DISABLE, ENABLE, ENABLE, DISABLE, DISABLE, DISABLE, ENABLE, ENABLE];
+    const binary = Buffer.concat([
+      Buffer.alloc(4096, 0x5a),
+      Buffer.from(SENTINEL, 'ascii'),
+      Buffer.from([1, defaults.length, ...defaults]),
+      Buffer.alloc(4096, 0x5a),
+    ]);
+    const dir = fs.mkdtempSync(path.join(repoRoot, 'test-output', 'fuses-'));
+    const file = path.join(dir, 'electron');
+    fs.writeFileSync(file, binary);
+    await fuses.flipFuses(file, fuseConfig);
+    const wire = await fuses.getCurrentFuseWire(file);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const state = (name: string): number => wire[fuses.FuseV1Options[name] as number] as number;
+    expect(state('RunAsNode')).toBe(DISABLE);
+    expect(state('EnableNodeOptionsEnvironmentVariable')).toBe(DISABLE);
+    expect(state('EnableNodeCliInspectArguments')).toBe(DISABLE);
+    expect(state('EnableEmbeddedAsarIntegrityValidation')).toBe(ENABLE);
+    expect(state('OnlyLoadAppFromAsar')).toBe(ENABLE);
+    expect(state('GrantFileProtocolExtraPrivileges')).toBe(DISABLE);
+    expect(state('EnableCookieEncryption')).toBe(ENABLE);
+    expect(state('LoadBrowserProcessSpecificV8Snapshot')).toBe(DISABLE);
+    expect(wire[8]).toBe(ENABLE); // untouched
+  });
+
+  it("the installed Electron's fuse wire holds every fuse set (when its binary is downloaded)", () => {
+    const pathFile = path.join(repoRoot, 'node_modules/electron/path.txt');
+    const binary = fs.existsSync(pathFile)
+      ? path.join(repoRoot, 'node_modules/electron/dist', fs.readFileSync(pathFile, 'utf8').trim())
+      : null;
+    if (binary === null || !fs.existsSync(binary)) return; // no binary here: the stand-in above covers the mapping
+    const bytes = fs.readFileSync(binary);
+    const at = bytes.indexOf(SENTINEL) + SENTINEL.length;
+    expect(at, 'the Electron binary has a fuse wire').toBeGreaterThan(SENTINEL.length - 1);
+    expect(bytes[at], 'fuse wire version').toBe(1);
+    expect(bytes[at + 1] as number, 'fuse wire length').toBeGreaterThanOrEqual(8);
+  });
+
+  it('the app does not need RunAsNode: the engine is a utilityProcess, and main never forks a Node', () => {
+    const mainSource = fs.readFileSync(path.join(repoRoot, 'src-main/electron/main.ts'), 'utf8');
+    expect(mainSource).toMatch(/utilityProcess\.fork\(/);
+    expect(mainSource).not.toMatch(/node:child_process|ELECTRON_RUN_AS_NODE/);
   });
 });

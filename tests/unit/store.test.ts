@@ -1,10 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_SCHEMA_VERSION, type ProjectSource } from '../../src-shared/contract/index.js';
 import { DB_SCHEMA_VERSION } from '../../src-main/engine/project/migrations.js';
-import { INDEX_FILE, PROJECT_FILE, ProjectStore } from '../../src-main/engine/project/store.js';
+import { INDEX_FILE, PROJECT_FILE, ProjectStore, projectManifest } from '../../src-main/engine/project/store.js';
 import { scratch } from '../helpers/paths.js';
 
 const media = {
@@ -89,6 +89,107 @@ describe('ProjectStore', () => {
     const other = scratch('store-nonempty');
     writeFileSync(path.join(other, 'holiday.mov'), 'x');
     expect(() => ProjectStore.create(other, { sources: sources() })).toThrow(/not empty/);
+  });
+
+  it('refuses a folder holding only dot-files (a home folder), without listing them', () => {
+    const home = scratch('store-dotfiles');
+    mkdirSync(path.join(home, '.ssh'));
+    writeFileSync(path.join(home, '.ssh', 'id_ed25519'), 'key');
+    writeFileSync(path.join(home, '.bashrc'), 'rc');
+    const attempt = (): unknown => ProjectStore.create(home, { sources: sources() });
+    expect(attempt).toThrow(
+      expect.objectContaining({ code: 'ALREADY_EXISTS', file: home, fix: expect.stringMatching(/empty/) }),
+    );
+    expect(attempt).toThrow(/2 entries, hidden ones included/);
+    expect(attempt).not.toThrow(/ssh|bashrc/);
+    expect(readdirSync(home).sort()).toEqual(['.bashrc', '.ssh']);
+  });
+
+  it('a create that fails leaves the folder as it was, so it can be chosen again', () => {
+    const parent = scratch('store-failed-create');
+    const fresh = path.join(parent, 'fresh');
+    const empty = path.join(parent, 'empty');
+    mkdirSync(empty);
+    for (const dir of [fresh, empty]) {
+      expect(() => ProjectStore.create(dir, { sources: sources(), settings: { training: { batchSize: -1 } } })).toThrow(
+        /batchSize/,
+      );
+    }
+    expect(existsSync(fresh)).toBe(false);
+    expect(readdirSync(empty)).toEqual([]);
+    ProjectStore.create(empty, { sources: sources() }).close();
+  });
+
+  it('remove deletes what the project wrote, keeps everything else, and the folder when anything stays', async () => {
+    const dir = makeProject('store-remove');
+    const ours = [
+      'thumbs/a/000000.jpg',
+      'faces/b/000012.png',
+      'masks/7-mouth.png',
+      'checkpoints/run-2/ckpt-00000010.fpck',
+      'previews/run-2/00000010.png',
+      'previews/convert/b-000003-mask.png',
+      'models/generator.fpm',
+      'exports/out.mp4',
+      'exports/out.mp4.track.json',
+      'index.sqlite.damaged-2024-01-02T03-04-05-678Z',
+      'thumbs/a/.fp-tmp-000001.jpg.ab12',
+    ];
+    const theirs = [
+      '.git/config',
+      'README.md',
+      'thumbs/a/1.jpg',
+      'exports/other.mp4',
+      'models/generator.fpm.bak',
+      'checkpoints/run-x/ckpt-1.fpck',
+      'photos/000000.jpg',
+      'faces/c/000000.png',
+    ];
+    for (const rel of [...ours, ...theirs]) {
+      mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      writeFileSync(path.join(dir, rel), rel);
+    }
+    const db = new Database(path.join(dir, INDEX_FILE));
+    db.prepare("INSERT INTO exports (path, created_at, config) VALUES (?, 'now', '{}')").run(
+      path.join(dir, 'exports', 'out.mp4'),
+    );
+    db.close();
+    // A symbolic link named like a thumbnail is not the project's (it makes none), and is not followed.
+    symlinkSync(path.join(dir, 'README.md'), path.join(dir, 'thumbs', 'b', '000000.jpg'));
+    const manifest = await projectManifest(dir);
+    expect(manifest.files.map((f) => path.relative(dir, f).split(path.sep).join('/')).sort()).toEqual(
+      [
+        ...ours,
+        PROJECT_FILE,
+        INDEX_FILE,
+        ...(existsSync(path.join(dir, `${INDEX_FILE}-wal`)) ? [`${INDEX_FILE}-wal`, `${INDEX_FILE}-shm`] : []),
+      ].sort(),
+    );
+    const report = await ProjectStore.remove(dir);
+    expect(report.folderRemoved).toBe(false);
+    expect(report.kept).toEqual(
+      [
+        '.git/',
+        'README.md',
+        'checkpoints/run-x/',
+        'exports/other.mp4',
+        'faces/c/',
+        'models/generator.fpm.bak',
+        'photos/',
+        'thumbs/a/1.jpg',
+        'thumbs/b/000000.jpg',
+      ].sort(),
+    );
+    for (const rel of theirs) expect(readFileSync(path.join(dir, rel), 'utf8'), rel).toBe(rel);
+    for (const rel of [...ours, PROJECT_FILE, INDEX_FILE, 'masks', 'previews', 'faces/a']) {
+      expect(existsSync(path.join(dir, rel)), rel).toBe(false);
+    }
+    expect(lstatSync(path.join(dir, 'thumbs', 'b', '000000.jpg')).isSymbolicLink()).toBe(true);
+    // A project with nothing else in it goes entirely; a folder that is not a project is refused.
+    const clean = makeProject('store-remove-clean');
+    expect(await ProjectStore.remove(clean)).toMatchObject({ kept: [], folderRemoved: true });
+    expect(existsSync(clean)).toBe(false);
+    await expect(ProjectStore.remove(dir)).rejects.toThrow(/not a FaceParts project/);
   });
 
   it('refuses a project written by a newer version, naming the file and the fix', () => {

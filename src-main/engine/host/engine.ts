@@ -248,10 +248,24 @@ export class Engine {
         });
       }
       this.closeStore(key);
-      await ProjectStore.remove(key);
+      const report = await ProjectStore.remove(key);
       forgetProject(key);
+      if (report.kept.length > 0) {
+        this.emit({
+          type: 'log',
+          level: 'warn',
+          message: `deleted ${project.name}: removed the ${report.removed} file(s) it wrote; kept ${report.kept.length} item(s) it did not write, and the folder ${key}`,
+          jobId: null,
+          time: new Date().toISOString(),
+        });
+      }
       this.emit({ type: 'project.changed', projectDir: key, what: 'deleted' });
-      return { deleted: true };
+      return {
+        deleted: true,
+        kept: report.kept.slice(0, 50),
+        keptCount: report.kept.length,
+        folderRemoved: report.folderRemoved,
+      };
     },
     'project.forget': ({ dir }) => ({ forgotten: forgetProject(path.resolve(dir)) }),
 

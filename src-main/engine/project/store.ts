@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, promises as fs, readdirSync, readFileSync, renameSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  promises as fs,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+} from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -17,6 +27,7 @@ import {
   type Side,
 } from '../../../src-shared/contract/index.js';
 import { TEMP_MARKER, removeStaleTemps, writeFileAtomicSync } from '../io/atomic.js';
+import { isInside } from '../io/paths.js';
 import { DB_SCHEMA_VERSION, migrations } from './migrations.js';
 
 export const PROJECT_FILE = 'project.json';
@@ -197,21 +208,18 @@ export class ProjectStore {
         fix: 'open it instead, or choose an empty folder',
       });
     }
-    if (existsSync(root)) {
-      const known = new Set([
-        INDEX_FILE,
-        `${INDEX_FILE}-wal`,
-        `${INDEX_FILE}-shm`,
-        ...PROJECT_FOLDERS.map((f) => f.split('/')[0]),
-      ]);
-      const stray = readdirNames(root).filter((name) => !known.has(name) && !name.startsWith('.'));
-      if (stray.length > 0) {
+    const existed = existsSync(root);
+    if (existed) {
+      // Any entry at all, hidden ones included: a home folder holding only .ssh/ and .bashrc is not empty. The names
+      // are not listed: the caller may be a browser client, and this would list any folder on the machine.
+      const entries = readdirNames(root);
+      if (entries.length > 0) {
         throw new StudioError(
           ErrorCode.alreadyExists,
-          `${root} is not empty (${stray.slice(0, 3).join(', ')}${stray.length > 3 ? ', ...' : ''})`,
+          `${root} is not empty (it holds ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}, hidden ones included)`,
           {
             file: root,
-            fix: 'choose a new or empty folder for the project',
+            fix: 'choose a new folder, or an empty one: a project keeps a folder of its own, so that deleting it never touches your files',
           },
         );
       }
@@ -219,6 +227,7 @@ export class ProjectStore {
     try {
       for (const folder of PROJECT_FOLDERS) mkdirSync(path.join(root, folder), { recursive: true });
     } catch (error) {
+      undoCreate(root, existed);
       throw new StudioError(
         ErrorCode.ioError,
         `cannot create the project folder ${root}: ${(error as Error).message}`,
@@ -228,6 +237,23 @@ export class ProjectStore {
         },
       );
     }
+    try {
+      return ProjectStore.initialise(root, init);
+    } catch (error) {
+      // Leave the folder as it was (empty, or absent), so the same folder can be chosen again.
+      undoCreate(root, existed);
+      throw error;
+    }
+  }
+
+  private static initialise(
+    root: string,
+    init: {
+      name?: string | undefined;
+      sources: { a: ProjectSource; b: ProjectSource };
+      settings?: ProjectSettingsPatch | undefined;
+    },
+  ): ProjectStore {
     const db = openIndex(root);
     const time = now();
     const settings = mergeSettings(ProjectSettings.parse({}), init.settings);
@@ -241,7 +267,12 @@ export class ProjectStore {
       settings,
     };
     const store = new ProjectStore(root, file, db);
-    store.writeProjectFile();
+    try {
+      store.writeProjectFile();
+    } catch (error) {
+      store.close();
+      throw error;
+    }
     return store;
   }
 
@@ -523,11 +554,146 @@ export class ProjectStore {
     if (this.db.open) this.db.close();
   }
 
-  /** Delete the whole project folder (sources elsewhere are never touched). */
-  static async remove(dir: string): Promise<void> {
+  /**
+   * Delete the project: exactly the files it wrote (see projectManifest), then its folders that are left empty, then
+   * the project folder if nothing else is in it. Files the project did not write stay where they are, and are named
+   * in the report; sources elsewhere are never touched. project.json goes last, so an interrupted delete leaves a
+   * project that can still be opened and deleted.
+   */
+  static async remove(dir: string): Promise<RemoveReport> {
     const root = path.resolve(dir);
     readProjectFile(root); // refuse to delete anything that is not a project
-    await fs.rm(root, { recursive: true, force: true });
+    const manifest = await projectManifest(root);
+    const rank = (file: string): number => {
+      const base = path.relative(root, file);
+      return base === PROJECT_FILE ? 2 : base === INDEX_FILE ? 1 : 0;
+    };
+    const files = [...manifest.files].sort((a, b) => rank(a) - rank(b));
+    const kept = [...manifest.unknown];
+    for (const file of files) {
+      try {
+        await fs.unlink(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') kept.push(path.relative(root, file));
+      }
+    }
+    for (const folder of manifest.folders) await fs.rmdir(folder).catch(() => undefined);
+    const folderRemoved = await fs.rmdir(root).then(
+      () => true,
+      () => false,
+    );
+    return { removed: files.length, kept: kept.sort(), folderRemoved };
+  }
+}
+
+/** What ProjectStore.remove did: how many files went, what stayed (relative; folders end in "/"), and the folder. */
+export interface RemoveReport {
+  removed: number;
+  kept: string[];
+  folderRemoved: boolean;
+}
+
+/** Files the project writes at its top level: project.json, the index with its journal, backup and damaged copies. */
+const OWN_TOP_FILES =
+  /^(project\.json|index\.sqlite(-wal|-shm|-journal|\.bak)?|index\.sqlite\.damaged-[0-9A-Za-z-]+(-wal|-shm)?)$/;
+/** The project's folders (created by it, or by its jobs). */
+const OWN_FOLDERS =
+  /^(thumbs|faces|masks|checkpoints|previews|exports|models)(\/[ab])?$|^(checkpoints|previews)\/run-\d+$|^previews\/convert$/;
+/** Files the project's jobs write inside its folders, by their exact names (thumbnails, crops, masks, ...). */
+const OWN_FILES = [
+  /^thumbs\/[ab]\/\d{6,}\.jpg$/,
+  /^faces\/[ab]\/\d{6,}\.png$/,
+  /^masks\/\d+-(eyes|eyebrows|nose|mouth|face)\.png$/,
+  /^checkpoints\/run-\d+\/ckpt-\d+\.fpck$/,
+  /^previews\/run-\d+\/\d{8,}\.png$/,
+  /^previews\/convert\/[ab]-\d{6,}-(before|after|mask)\.png$/,
+  /^models\/generator\.fpm$/,
+];
+
+/**
+ * The manifest of what a project wrote, derived from its own layout and index, so projects made by any version get
+ * one: project.json and the index files; inside the project's folders, files named as its jobs name them; the
+ * exports its index records (with their .metrics.json and .track.json) when they lie inside the project; and temp
+ * files (TEMP_MARKER) in any of those places. Symbolic links are never the project's (it makes none) and are never
+ * followed. Anything else is `unknown`: the user's, and never deleted.
+ */
+export async function projectManifest(
+  root: string,
+): Promise<{ files: string[]; folders: string[]; unknown: string[] }> {
+  const exportsWritten = recordedExports(root);
+  const files: string[] = [];
+  const folders: string[] = [];
+  const unknown: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const dir = rel === '' ? root : path.join(root, rel);
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => null);
+    if (entries === null) {
+      unknown.push(`${rel}/`);
+      return;
+    }
+    for (const entry of entries) {
+      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      const abs = path.join(dir, entry.name);
+      if (entry.isDirectory() && OWN_FOLDERS.test(child)) {
+        await walk(child);
+        folders.push(abs);
+      } else if (
+        entry.isFile() &&
+        (entry.name.startsWith(TEMP_MARKER) ||
+          (rel === '' ? OWN_TOP_FILES.test(child) : OWN_FILES.some((re) => re.test(child))) ||
+          exportsWritten.has(abs))
+      ) {
+        files.push(abs);
+      } else {
+        unknown.push(entry.isDirectory() ? `${child}/` : child);
+      }
+    }
+  };
+  await walk('');
+  return { files, folders, unknown };
+}
+
+/** Exports the index records inside the project folder, with their sidecar files; none when it cannot be read. */
+function recordedExports(root: string): Set<string> {
+  const found = new Set<string>();
+  const index = path.join(root, INDEX_FILE);
+  if (!existsSync(index)) return found;
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(index, { readonly: true, fileMustExist: true });
+    for (const row of db.prepare('SELECT path FROM exports').all() as Array<{ path: unknown }>) {
+      if (typeof row.path !== 'string') continue;
+      const output = path.resolve(row.path);
+      if (!isInside(root, output)) continue;
+      for (const file of [output, `${output}.metrics.json`, `${output}.track.json`]) found.add(file);
+    }
+  } catch {
+    /* a damaged index: its exports are kept like any unknown file */
+  } finally {
+    db?.close();
+  }
+  return found;
+}
+
+/** After a failed create: remove what it made (empty folders, the index), and the folder itself if it made that. */
+function undoCreate(root: string, existed: boolean): void {
+  for (const suffix of ['-wal', '-shm', '-journal', '']) rmSync(path.join(root, INDEX_FILE + suffix), { force: true });
+  const folders = [...new Set(PROJECT_FOLDERS.flatMap((f) => [f, f.split('/')[0] as string]))].sort(
+    (a, b) => b.length - a.length,
+  );
+  for (const folder of folders) {
+    try {
+      rmdirSync(path.join(root, folder));
+    } catch {
+      /* not there, or not empty: leave it */
+    }
+  }
+  if (!existed) {
+    try {
+      rmdirSync(root);
+    } catch {
+      /* not empty: leave it */
+    }
   }
 }
 
