@@ -20,6 +20,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
+import { exportTiming, probeTiming } from '../media/timing.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
 import { MaskStore } from '../masks/edits.js';
 import { ConversionMetrics, type IdentityReferences } from '../metrics/conversion-metrics.js';
@@ -193,7 +194,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const generator = await Generator.load(path.join(store.dir, GENERATOR_FILE));
   const detector = await FaceDetector.load();
   const nets = await FaceNets.load();
-  const last = input.media.frameCount - 1;
+  // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
+  const timing = await probeTiming(input.path);
+  const last = Math.min(input.media.frameCount, timing.framePts.length) - 1;
   const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
   const sourceSide = sourceSideOf(config);
   const overrides = await maskOverrides(store, spec.input, sourceSide);
@@ -211,14 +214,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     });
     const { displayWidth: w, displayHeight: h } = input.media;
     const columns = config.output_type === 'SINGLE' ? 1 : config.output_type === 'COMBINED' ? 2 : 3;
-    const writer = new VideoWriter(
-      output,
-      w * columns,
-      h,
-      input.media.fps,
-      input.media.hasAudio && range.start === 0 && range.end === last ? input.path : null,
-      input.media.frameRate,
-    );
+    // The source's frame timing and the audio under frames range.start..range.end, on the source's clock.
+    const exported = exportTiming(timing, range);
+    const writer = new VideoWriter(output, w * columns, h, exported, input.media.hasAudio ? input.path : null);
     let swapped = 0;
     let done = 0;
     try {
@@ -277,6 +275,13 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       direction: config.direction,
       colorCorrection: config.color_correction,
       visibleLabel: config.synthetic_label,
+      sync: {
+        firstFrameSeconds: round6(exported.startSeconds),
+        durationSeconds: round6(exported.durationSeconds),
+        frameRate: exported.constantRate ?? 'variable (source timestamps kept)',
+        audioOffsetSeconds: exported.audioOffsetSeconds === null ? null : round6(exported.audioOffsetSeconds),
+        note: 'audio start - first frame in the export; the source audio from the first frame on, on its own clock',
+      },
       ...quality.summary(),
     };
     const metricsFile = `${output}.metrics.json`;
@@ -298,6 +303,8 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     generator.dispose();
   }
 }
+
+const round6 = (v: number): number => Math.round(v * 1e6) / 1e6;
 
 /** COMBINED (source | result) and TRIPLE (source | result | mask heat map) layouts. */
 function layout(
@@ -341,6 +348,10 @@ const ENCODED_TOLERANCE = 32;
  * the conversion wrote beside the export and, having no attention mask from the model, takes the largest region
  * the swap could touch (the chosen parts, feathered); outside it the encoded frames must equal the input's within
  * compression noise.
+ *
+ * Frames are paired by index, never by time: output frame j is input frame track.start + j. The export keeps every
+ * frame but not the input's clock (it starts at 0, the input at its first frame's own time, after an edit list
+ * perhaps), so a pairing by timestamp would compare different frames.
  */
 async function measureExport(
   ctx: JobContext<ConvertSpec>,
@@ -390,6 +401,7 @@ async function measureExport(
   for await (const out of decodeFrames(encoded, { stride: 1, startIndex: 0, signal: ctx.signal })) {
     const next = await inputs.next();
     if (next.done) break;
+    // Both decoders yield consecutive presented frames: source.index === track.start + out.index.
     const source = next.value;
     const box = track.smoothed[out.index];
     if (!box || !source.rgb || !out.rgb) continue;
@@ -431,6 +443,7 @@ async function measureExport(
     ...previous,
     ...quality.summary(),
     measuredFrom: 'encoded file',
+    pairedBy: 'frame index: output frame j with input frame start + j (not by timestamp)',
     framesWithFace: measured,
   };
   await writeJsonAtomic(metricsFile, metrics);
