@@ -2,6 +2,10 @@
  * Quality of a conversion, gathered frame by frame as it runs (or afterwards from the encoded file): pixels changed
  * outside the mask, the colour step at the mask border, landmark agreement with the source face (expression and
  * pose kept) and identity, as face-recognition distances of the swapped face to the target and source people.
+ *
+ * Each measure compares an output frame with the source frame of the same index (output frame j = source frame
+ * start + j), never the source frame at the same time: an export keeps every frame but re-times them (it starts at
+ * 0 while the source's first frame may be shown later), so equal timestamps are not the same picture.
  */
 import type { Box } from '../../../src-shared/math/geometry.js';
 import { alignmentTransform } from '../../../src-shared/math/face.js';
@@ -59,6 +63,7 @@ export class ConversionMetrics {
     private readonly sampleEvery = 10,
   ) {}
 
+  /** One frame: `source` and `result` are the same frame index (see the file comment), never paired by time. */
   async add(frame: SwappedFrame): Promise<void> {
     const { source, result, width, height, mask, maskSize, toPatch } = frame;
     const outside = changeOutsideMask(source, result, width, height, mask, maskSize, toPatch, this.tolerance);
