@@ -31,11 +31,10 @@ const secondsArgument = (s: number): string => s.toFixed(6);
  * spacing; exactly constant for a constant-rate source), encoded in that time base with no frame dropped or
  * repeated (`-vsync passthrough`). The audio is stream-copied from `audioFrom` on the source's clock:
  * `-seek_timestamp 1 -ss <time of the first frame>` makes the output audio pts = source pts - that time, and `-t`
- * ends it with the last frame. ffmpeg drops the packets wholly before the first frame and keeps the one that
- * straddles it (its start falls before 0, and the MP4 edit list trims it), so the audio starts with the picture to
- * the sample in MP4/MOV and within one audio packet (about 23 ms of AAC) in other containers; every later sound
- * keeps its source time relative to the frames. MP4/MOV exports then get their last frame's duration set
- * (media/mp4-duration.ts).
+ * ends it with the last frame; every sound keeps its source time relative to the frames. In MP4/MOV the audio
+ * starts with the first frame to the sample (its edit list trims the packet that straddles it); elsewhere it starts
+ * with the first packet that begins at or after the first frame, up to one packet (about 23 ms of AAC) later.
+ * MP4/MOV exports then get their last frame's duration set (media/mp4-duration.ts).
  */
 export class VideoWriter {
   private readonly child: ChildProcess;
@@ -61,7 +60,20 @@ export class VideoWriter {
     const withAudio = audioFrom !== null && timing.audioOffsetSeconds !== null;
     if (withAudio) args.push('-seek_timestamp', '1', '-ss', secondsArgument(timing.startSeconds), '-i', audioFrom);
     args.push('-map', '0:v:0');
-    if (withAudio) args.push('-map', '1:a?', '-c:a', 'copy', '-t', secondsArgument(timing.durationSeconds));
+    if (withAudio)
+      args.push(
+        '-map',
+        '1:a?',
+        '-c:a',
+        'copy',
+        // MP4/MOV: keep the packet that straddles the first frame (and what the seek read before it, as ffmpeg does
+        // by default); the edit list starts the audio exactly at the first frame. Other containers have no edit
+        // list and would shift every stream to make those times non-negative: keep only packets from the start on.
+        '-copypriorss:a',
+        MP4_FAMILY.has(path.extname(output).toLowerCase()) ? '1' : '0',
+        '-t',
+        secondsArgument(timing.durationSeconds),
+      );
     args.push(
       '-vsync',
       'passthrough',
