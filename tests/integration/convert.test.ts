@@ -6,6 +6,7 @@ import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
 import { requireTool, resolveTools } from '../../src-main/engine/media/tools.js';
 import { trainedRegion } from '../../src-main/engine/train/augment.js';
+import { expectSameTiming, probeAv, recordSync } from '../helpers/av-sync.js';
 import { runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { copyMedia, scratch } from '../helpers/paths.js';
@@ -13,7 +14,14 @@ import { recordReliability } from '../helpers/reliability.js';
 import { synthClip } from '../helpers/synth.js';
 
 interface Probe {
-  streams: Array<{ codec_type: string; nb_frames?: string; r_frame_rate: string; width?: number; height?: number }>;
+  streams: Array<{
+    codec_type: string;
+    nb_frames?: string;
+    r_frame_rate: string;
+    duration?: string;
+    width?: number;
+    height?: number;
+  }>;
   format: { duration: string; tags?: Record<string, string> };
 }
 
@@ -65,7 +73,7 @@ describe('conversion of the sample video', () => {
     expect(trained.code, trained.stdout).toBe(0);
   });
 
-  it('EYES: same frames, fps, size and duration with audio; only the eye region changes; the Kalman track jitters less', async () => {
+  it('EYES: same frames, fps, size and duration, audio in sync; only the eye region changes; the Kalman track jitters less', async () => {
     const output = path.join(root, 'out', 'eyes.mp4');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(path.dirname(output), { recursive: true });
@@ -86,11 +94,14 @@ describe('conversion of the sample video', () => {
     expect(v(out)).toMatchObject({
       nb_frames: v(src)?.nb_frames,
       r_frame_rate: v(src)?.r_frame_rate,
+      duration: v(src)?.duration,
       width: 640,
       height: 360,
     });
     expect(out.streams.some((s) => s.codec_type === 'audio')).toBe(true);
-    expect(Math.abs(Number(out.format.duration) - Number(src.format.duration))).toBeLessThan(0.1);
+    // The source's video starts 0.852 s in, its audio at 0.008 s: the export starts with the first frame and the
+    // audio that went with it (the 0.844 s of sound before any picture is not kept), every packet at its source time.
+    recordSync(expectSameTiming('convert EYES (CLI)', probeAv(video), probeAv(output), 0, 274, 'constant'));
     expect(out.format.tags?.comment).toMatch(/[Ss]ynthetic/);
 
     const metrics = JSON.parse(readFileSync(`${output}.metrics.json`, 'utf8')) as {
@@ -230,6 +241,47 @@ describe('conversion of the sample video', () => {
     expect(caught.code, caught.stdout + caught.stderr).toBe(0);
     const flagged = JSON.parse(readFileSync(`${tampered}.metrics.json`, 'utf8')) as typeof quality;
     expect(flagged.outsideMask.changed).toBeGreaterThan(30 * 24 * 24 * 0.8);
+  });
+
+  it('a range export keeps the matching audio, in sync, and is measured against the same frames by index', async () => {
+    const output = path.join(root, 'range', 'range.mp4');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.dirname(output), { recursive: true });
+    const args = [
+      'convert',
+      project,
+      '--input',
+      video,
+      '--output',
+      output,
+      '--start_frame',
+      '150',
+      '--end_frame',
+      '210',
+    ];
+    const result = await runCli([...args, '--json'], { FACEPARTS_HOME: home });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    recordSync(expectSameTiming('convert frames 150-210 (CLI)', probeAv(video), probeAv(output), 150, 210, 'constant'));
+    const metrics = JSON.parse(readFileSync(`${output}.metrics.json`, 'utf8')) as {
+      frames: number;
+      framesSwapped: number;
+      sync: { firstFrameSeconds: number; audioOffsetSeconds: number };
+    };
+    expect(metrics.frames).toBe(61);
+    expect(metrics.framesSwapped).toBeGreaterThan(10);
+    expect(metrics.sync.firstFrameSeconds).toBeCloseTo((10214 + 150 * 400) / 11988, 5);
+    expect(metrics.sync.audioOffsetSeconds).toBe(0);
+    // Measured from the file: output frame j against input frame 150 + j. Paired by time instead (the export starts
+    // at 0, input frame 150 at 5.856 s), every frame would differ outside the face.
+    const measured = await runCli([...args, '--metrics-only', '--json'], { FACEPARTS_HOME: home });
+    expect(measured.code, measured.stdout + measured.stderr).toBe(0);
+    const again = JSON.parse(readFileSync(`${output}.metrics.json`, 'utf8')) as {
+      pairedBy: string;
+      outsideMask: { framesCompared: number; pixels: number; changed: number };
+    };
+    expect(again.pairedBy).toMatch(/frame index/);
+    expect(again.outsideMask.framesCompared).toBe(61);
+    expect(again.outsideMask.changed / again.outsideMask.pixels).toBeLessThan(1e-5);
   });
 
   it('a cancelled export leaves no output and no partial file', async () => {

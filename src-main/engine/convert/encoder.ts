@@ -3,6 +3,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { reserveTempPath } from '../io/atomic.js';
+import { fixMp4VideoDuration } from '../media/mp4-duration.js';
+import { nutFrameHeader, nutHeader } from '../media/nut.js';
+import type { ExportTiming } from '../media/timing.js';
 import { requireTool } from '../media/tools.js';
 
 /** Frame rate as ffmpeg wants it: NTSC rates as exact fractions. */
@@ -13,44 +16,69 @@ export function rateArgument(fps: number, exact?: string): string {
   return String(Math.round(fps * 1000) / 1000);
 }
 
+/** Outputs written by ffmpeg's mov muxer, whose last frame may need its duration (media/mp4-duration.ts). */
+const MP4_FAMILY = new Set(['.mp4', '.mov', '.m4v']);
+
+/** Seconds as ffmpeg reads them, to the microsecond. */
+const secondsArgument = (s: number): string => s.toFixed(6);
+
 /**
- * Encodes raw RGB frames with ffmpeg into a temp file beside the output, copying the source's audio and
- * marking the file as synthetic; `finish` renames it into place, `abort` removes it (no half file is left).
+ * Encodes raw RGB frames with ffmpeg into a temp file beside the output, keeping the source's timing and its audio
+ * in sync, and marking the file as synthetic; `finish` renames it into place, `abort` removes it (no half file is
+ * left).
+ *
+ * Timing (see media/timing.ts): frames go to ffmpeg in a NUT stream, each with its pts from `timing` (the source's
+ * spacing; exactly constant for a constant-rate source), encoded in that time base with no frame dropped or
+ * repeated (`-vsync passthrough`). The audio is stream-copied from `audioFrom` on the source's clock:
+ * `-seek_timestamp 1 -ss <time of the first frame>` makes the output audio pts = source pts - that time, and `-t`
+ * ends it with the last frame; every sound keeps its source time relative to the frames. In MP4/MOV the audio
+ * starts with the first frame to the sample (its edit list trims the packet that straddles it); elsewhere it starts
+ * with the first packet that begins at or after the first frame, up to one packet (about 23 ms of AAC) later.
+ * MP4/MOV exports then get their last frame's duration set (media/mp4-duration.ts).
  */
 export class VideoWriter {
   private readonly child: ChildProcess;
   private readonly done: Promise<number | null>;
   private stderr = '';
+  private frames = 0;
+  private readonly frameBytes: number;
   readonly temp: string;
 
   constructor(
     readonly output: string,
     width: number,
     height: number,
-    fps: number,
+    private readonly timing: ExportTiming,
     audioFrom: string | null,
-    exactRate?: string,
   ) {
     const ffmpeg = requireTool('ffmpeg');
     const ext = path.extname(output) || '.mp4';
     this.temp = `${reserveTempPath(output)}${ext}`;
-    const args = [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      `${width}x${height}`,
-      '-r',
-      rateArgument(fps, exactRate),
-      '-i',
-      'pipe:0',
-    ];
-    if (audioFrom) args.push('-i', audioFrom, '-map', '0:v:0', '-map', '1:a?', '-c:a', 'copy');
+    this.frameBytes = width * height * 3;
+    const { timeBase } = timing;
+    const args = ['-v', 'error', '-y', '-f', 'nut', '-i', 'pipe:0'];
+    const withAudio = audioFrom !== null && timing.audioOffsetSeconds !== null;
+    if (withAudio) args.push('-seek_timestamp', '1', '-ss', secondsArgument(timing.startSeconds), '-i', audioFrom);
+    args.push('-map', '0:v:0');
+    if (withAudio)
+      args.push(
+        '-map',
+        '1:a?',
+        '-c:a',
+        'copy',
+        // MP4/MOV: keep the packet that straddles the first frame (and what the seek read before it, as ffmpeg does
+        // by default); the edit list starts the audio exactly at the first frame. Other containers have no edit
+        // list and would shift every stream to make those times non-negative: keep only packets from the start on.
+        '-copypriorss:a',
+        MP4_FAMILY.has(path.extname(output).toLowerCase()) ? '1' : '0',
+        '-t',
+        secondsArgument(timing.durationSeconds),
+      );
     args.push(
+      '-vsync',
+      'passthrough',
+      '-enc_time_base:v',
+      `${timeBase.num}:${timeBase.den}`,
       '-c:v',
       'libx264',
       '-preset',
@@ -68,13 +96,45 @@ export class VideoWriter {
     this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     this.done = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
+    // A closed pipe (ffmpeg failed to start) surfaces in write() and finish(), with ffmpeg's own message.
+    this.child.stdin?.on('error', () => undefined);
+    this.child.stdin?.write(nutHeader({ width, height, timeBase, frameRate: timing.nominalRate }));
+  }
+
+  /** The pts of the n-th frame written: the plan's, or (past its end) one step further per frame. */
+  private ptsOf(n: number): number {
+    const { pts } = this.timing;
+    if (n < pts.length) return pts[n] as number;
+    const last = pts.length - 1;
+    const step = last > 0 ? (pts[last] as number) - (pts[last - 1] as number) : 1;
+    return (pts[last] ?? 0) + (n - last) * Math.max(step, 1);
   }
 
   async write(rgb: Uint8Array): Promise<void> {
     const stdin = this.child.stdin;
     if (!stdin || stdin.destroyed)
       throw new StudioError(ErrorCode.ioError, `the encoder stopped: ${this.stderr.trim()}`, { file: this.output });
-    if (!stdin.write(rgb)) await new Promise((resolve) => stdin.once('drain', resolve));
+    if (rgb.length !== this.frameBytes)
+      throw new StudioError(
+        ErrorCode.ioError,
+        `a frame for ${this.output} has ${rgb.length} bytes, not ${this.frameBytes}`,
+        {
+          file: this.output,
+        },
+      );
+    stdin.write(nutFrameHeader(this.ptsOf(this.frames), rgb.length));
+    this.frames += 1;
+    if (!stdin.write(rgb))
+      await new Promise<void>((resolve) => {
+        // An encoder that exits mid-frame never drains: the next write or finish() reports why.
+        const go = (): void => {
+          stdin.off('drain', go);
+          stdin.off('close', go);
+          resolve();
+        };
+        stdin.once('drain', go);
+        stdin.once('close', go);
+      });
   }
 
   async finish(): Promise<void> {
@@ -91,6 +151,8 @@ export class VideoWriter {
         },
       );
     }
+    if (MP4_FAMILY.has(path.extname(this.output).toLowerCase()))
+      await fixMp4VideoDuration(this.temp, this.timing.durationSeconds);
     await fs.rename(this.temp, this.output);
   }
 

@@ -42,6 +42,9 @@ async function generatorFor(store: ProjectStore): Promise<Generator> {
 /**
  * Convert one frame of a side's source with the given config, for the before/after view: writes three PNGs
  * under previews/convert/ and returns their project-relative paths.
+ *
+ * The frame is found by index, never by time: `frameIndex` is the n-th frame a player shows (as extraction numbered
+ * it, and as faces and hand-edited masks are stored), whatever its timestamp; "before" and "after" are that frame.
  */
 export async function previewFrame(
   store: ProjectStore,

@@ -20,6 +20,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
+import { exportTiming, probeTiming } from '../media/timing.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
 import { MaskStore } from '../masks/edits.js';
 import { ConversionMetrics, independentReference, type References } from '../metrics/conversion-metrics.js';
@@ -224,7 +225,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const generator = await Generator.load(path.join(store.dir, GENERATOR_FILE));
   const detector = await FaceDetector.load();
   const nets = await FaceNets.load();
-  const last = input.media.frameCount - 1;
+  // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
+  const timing = await probeTiming(input.path);
+  const last = Math.min(input.media.frameCount, timing.framePts.length) - 1;
   const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
   const sourceSide = sourceSideOf(config);
   const overrides = await maskOverrides(store, spec.input, sourceSide);
@@ -248,14 +251,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     );
     // Pass 3: swap and encode.
     const columns = columnsOf(config);
-    const writer = new VideoWriter(
-      output,
-      w * columns,
-      h,
-      input.media.fps,
-      input.media.hasAudio && range.start === 0 && range.end === last ? input.path : null,
-      input.media.frameRate,
-    );
+    // The source's frame timing and the audio under frames range.start..range.end, on the source's clock.
+    const exported = exportTiming(timing, range);
+    const writer = new VideoWriter(output, w * columns, h, exported, input.media.hasAudio ? input.path : null);
     let swapped = 0;
     let done = 0;
     try {
@@ -339,9 +337,16 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       direction: config.direction,
       colorCorrection: config.color_correction,
       visibleLabel: config.synthetic_label,
+      sync: {
+        firstFrameSeconds: round6(exported.startSeconds),
+        durationSeconds: round6(exported.durationSeconds),
+        frameRate: exported.constantRate ?? 'variable (source timestamps kept)',
+        audioOffsetSeconds: exported.audioOffsetSeconds === null ? null : round6(exported.audioOffsetSeconds),
+        note: 'audio start - first frame in the export; the source audio from the first frame on, on its own clock',
+      },
       ...quality.summary(),
       outsideMask,
-      framePairing: 'output frame i is compared with input frame start_frame + i (by index, not by time)',
+      pairedBy: 'frame index: output frame j with input frame start + j (not by timestamp)',
     };
     const metricsFile = `${output}.metrics.json`;
     await writeJsonAtomic(metricsFile, metrics);
@@ -380,6 +385,7 @@ function smoothingOf(config: ConverterConfig): SmoothingOptions {
     movingAverageCoef: config.bbox_moving_avg_coef,
   };
 }
+const round6 = (v: number): number => Math.round(v * 1e6) / 1e6;
 
 /** COMBINED (source | result) and TRIPLE (source | result | mask heat map) layouts. */
 function layout(
@@ -420,6 +426,10 @@ function layout(
  * and the face placements the conversion wrote beside the export; having no attention mask from the model, it
  * takes the largest region the swap could touch (the chosen parts, feathered) for the pixels outside it, and
  * measures identity and landmarks on the encoded frames. Frames are paired by index, not by time.
+ *
+ * Frames are paired by index, never by time: output frame j is input frame track.start + j. The export keeps every
+ * frame but not the input's clock (it starts at 0, the input at its first frame's own time, after an edit list
+ * perhaps), so a pairing by timestamp would compare different frames.
  */
 async function measureExport(
   ctx: JobContext<ConvertSpec>,
@@ -526,7 +536,7 @@ async function measureExport(
     ...quality.summary(),
     outsideMask,
     measuredFrom: 'encoded file',
-    framePairing: 'output frame i is compared with input frame start_frame + i (by index, not by time)',
+    pairedBy: 'frame index: output frame j with input frame start + j (not by timestamp)',
   };
   await writeJsonAtomic(metricsFile, metrics);
   return { output, metricsFile, ...metrics };

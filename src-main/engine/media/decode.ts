@@ -5,7 +5,9 @@ import type { ProbedSource } from './probe.js';
 import { requireTool } from './tools.js';
 
 export interface DecodedFrame {
+  /** The n-th frame a player shows (edit lists applied; no frame dropped or repeated): how frames are paired. */
   index: number;
+  /** Nominal time for display (index / fps, from 0); not the frame's timestamp, so never used to pair frames. */
   timeSeconds: number;
   width: number;
   height: number;
@@ -22,7 +24,11 @@ export interface DecodeOptions {
   signal?: AbortSignal;
 }
 
-/** Frames of a video or image folder, in order, as raw RGB. Video frames come upright (ffmpeg applies rotation). */
+/**
+ * Frames of a video or image folder, in order, as raw RGB. Video frames come upright (ffmpeg applies rotation), one
+ * per presented frame: `-vsync passthrough` keeps a variable frame rate's frames as they are (no duplicates, no
+ * drops), so frame i here is frame i of media/timing.ts.
+ */
 export async function* decodeFrames(source: ProbedSource, options: DecodeOptions): AsyncGenerator<DecodedFrame> {
   if (source.kind === 'images') yield* decodeImages(source, options);
   else yield* decodeVideo(source, options);

@@ -4,6 +4,10 @@
  * face (expression and pose kept) and identity, as distances of the swapped face to the target and source people
  * by two recognition nets: face-api's (which the perceptual loss also uses) and an independent one (FaceRes).
  * Pixels changed outside the mask are measured from the encoded file (outside-mask.ts).
+ *
+ * Each measure compares an output frame with the source frame of the same index (output frame j = source frame
+ * start + j), never the source frame at the same time: an export keeps every frame but re-times them (it starts at
+ * 0 while the source's first frame may be shown later), so equal timestamps are not the same picture.
  */
 import path from 'node:path';
 import sharp from 'sharp';
@@ -98,6 +102,7 @@ export class ConversionMetrics {
     private readonly sampleEvery = 10,
   ) {}
 
+  /** One frame: `source` and `result` are the same frame index (see the file comment), never paired by time. */
   async add(frame: SwappedFrame): Promise<void> {
     const { source, result, width, height, mask, region, maskSize, toPatch } = frame;
     const light = regionLightness(source, result, width, height, region, maskSize, toPatch);
