@@ -78,6 +78,13 @@ function lossChart(rows: Array<{ iteration: number; values: Record<string, numbe
 const escape = (s: string): string =>
   s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
 
+/** One recognition net's identity figures in a conversion's metrics. */
+interface IdentityFigures {
+  meanDistanceToTarget: number | null;
+  meanDistanceToSource: number | null;
+  shareRecognisedAsTarget: number | null;
+}
+
 export async function runDemo(
   out: Output,
   engine: EngineProcess,
@@ -219,25 +226,26 @@ ${latestPreview ? `<figure><img src="${rel(path.join(dir, latestPreview.path))}"
         `<figure><img src="${rel(p)}" alt="${escape(k)}"><figcaption>${k === 'before' ? 'source frame' : `${escape(k)} swap`}</figcaption></figure>`,
     )
     .join('')}</div>
-<table><tr><th>output</th><th>frames</th><th>swapped</th><th>box jitter raw</th><th>smoothed</th><th title="pixels outside the blend mask that changed (must be 0)">changed outside mask</th><th title="landmark distance between source and result, per inter-ocular distance">landmark NME</th><th title="colour step at the mask border (CIELAB)">border &Delta;E</th><th title="face-recognition distance of the result to the target person (same person below 0.6)">distance to target</th><th>to source</th><th>recognised as target</th></tr>${Object.entries(
+<table><tr><th>output</th><th>frames</th><th>swapped</th><th title="placed face jitter, mean second difference of the patch corners (px)">jitter raw</th><th>smoothed</th><th title="CIELAB L* inside the swap region, result minus source (within 3 keeps the lightness)">&Delta;L*</th><th title="pixels outside the swap region that changed beyond codec noise, from the encoded file">changed outside</th><th title="landmark distance between source and result, per inter-ocular distance">landmark NME</th><th title="colour step at the mask border (CIELAB)">border &Delta;E</th><th title="face-api distance of the result to the target person (same person below 0.6) / to the source person">face-api target / source</th><th title="FaceRes cosine distance (an independent net; same person below 0.44) / to the source person">FaceRes target / source</th><th>recognised as target</th></tr>${Object.entries(
     outputs,
   )
     .map(([seg, file]) => {
       const m = metrics[seg] ?? {};
       const q = m as {
-        outsideMask?: { changed: number };
+        outsideMask?: { changed: number; pixels: number };
+        lightness?: { meanDeltaL: number | null };
         landmarkAgreement?: { meanNme: number | null };
         borderDeltaE?: { mean: number | null };
-        identity?: {
-          meanDistanceToTarget: number | null;
-          meanDistanceToSource: number | null;
-          shareRecognisedAsTarget: number | null;
-        };
+        identity?: IdentityFigures;
+        identityIndependent?: IdentityFigures;
       };
       const num = (v: number | null | undefined, digits = 3): string =>
         typeof v === 'number' ? v.toFixed(digits) : '–';
-      const share = q.identity?.shareRecognisedAsTarget;
-      return `<tr><td><a href="${rel(file)}">${escape(path.basename(file))}</a></td><td>${String(m.frames)}</td><td>${String(m.framesSwapped)}</td><td>${Number(m.jitterRawPx).toFixed(2)} px</td><td>${Number(m.jitterSmoothedPx).toFixed(2)} px</td><td>${String(q.outsideMask?.changed ?? '–')}</td><td>${num(q.landmarkAgreement?.meanNme)}</td><td>${num(q.borderDeltaE?.mean, 2)}</td><td>${num(q.identity?.meanDistanceToTarget)}</td><td>${num(q.identity?.meanDistanceToSource)}</td><td>${typeof share === 'number' ? `${Math.round(share * 100)} %` : '–'}</td></tr>`;
+      const pct = (v: number | null | undefined): string => (typeof v === 'number' ? `${Math.round(v * 100)} %` : '–');
+      const outside = q.outsideMask ? `${q.outsideMask.changed} of ${(q.outsideMask.pixels / 1e6).toFixed(1)} M` : '–';
+      const pair = (i: IdentityFigures | undefined): string =>
+        `${num(i?.meanDistanceToTarget)} / ${num(i?.meanDistanceToSource)}`;
+      return `<tr><td><a href="${rel(file)}">${escape(path.basename(file))}</a></td><td>${String(m.frames)}</td><td>${String(m.framesSwapped)}</td><td>${Number(m.jitterRawPx).toFixed(2)} px</td><td>${Number(m.jitterSmoothedPx).toFixed(2)} px</td><td>${num(q.lightness?.meanDeltaL, 2)}</td><td>${outside}</td><td>${num(q.landmarkAgreement?.meanNme)}</td><td>${num(q.borderDeltaE?.mean, 2)}</td><td>${pair(q.identity)}</td><td>${pair(q.identityIndependent)}</td><td>${pct(q.identity?.shareRecognisedAsTarget)} / ${pct(q.identityIndependent?.shareRecognisedAsTarget)}</td></tr>`;
     })
     .join('')}</table>
 </body></html>

@@ -201,7 +201,7 @@ describe('Convert page (serve mode)', () => {
     await page.getByTestId('converter-save').click();
     await waitText(page.getByTestId('converter-dirty'), /project defaults/);
     const reopened = await server.engine.client.request('project.open', { dir });
-    expect(reopened.settings.converter).toMatchObject({ segmentation: 'EYES', color_correction: 'ADAIN' });
+    expect(reopened.settings.converter).toMatchObject({ segmentation: 'EYES_ONLY', color_correction: 'ADAIN' });
 
     // Export: the sources are stills, so the input is empty until the video is named; the output has a default.
     const output = path.join(dir, 'exports', 'convert-e2e-eyes.mp4');

@@ -155,7 +155,6 @@ describe('Train page (serve mode)', () => {
       iterations: 4,
       batchSize: 2,
       modelWidth: 8,
-      discriminatorWidth: 8,
       useSelfAttention: false,
       previewEvery: 2,
     });

@@ -182,11 +182,11 @@ describe('converter form: export paths', () => {
     expect(defaultOutputPath('/home/me/Swap', 'Obama → Biden (take 2)', 'EYES_AND_NOSE')).toBe(
       '/home/me/Swap/exports/obama-biden-take-2-eyes-and-nose.mp4',
     );
-    expect(defaultOutputPath('/p/', 'Clip', 'ALL', ['/p/exports/clip-all.mp4', '/p/exports/clip-all-2.mp4'])).toBe(
-      '/p/exports/clip-all-3.mp4',
-    );
+    expect(
+      defaultOutputPath('/p/', 'Clip', 'ALL', ['/p/exports/clip-whole-face.mp4', '/p/exports/clip-whole-face-2.mp4']),
+    ).toBe('/p/exports/clip-whole-face-3.mp4');
     expect(defaultOutputPath('C:\\Users\\me\\Swap', 'Clip', 'EYES_ONLY')).toBe(
-      'C:\\Users\\me\\Swap\\exports\\clip-eyes-only.mp4',
+      'C:\\Users\\me\\Swap\\exports\\clip-eyes.mp4',
     );
     expect(slug('***')).toBe('export');
     expect(slug('Café Scène')).toBe('cafe-scene');

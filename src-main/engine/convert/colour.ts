@@ -2,8 +2,8 @@
  * Pure colour correction of the generated face against the source region (images as Float32 RGB 0..1), as
  * upstream's converter/color_correction.py: statistics of the whole region of interest (the generator's patch)
  * on both sides, never of a thresholded part of it, so a faint attention mask cannot leave the statistics empty.
- * A `weight` map (0..1 per pixel) narrows them to a region; with fewer than MIN_STATS_PIXELS of weight the
- * correction is skipped rather than built from too few pixels.
+ * A `weight` map (0..1 per pixel) narrows them to a region; one with less than MIN_STATS_PIXELS of weight falls
+ * back to the whole patch rather than build statistics from too few pixels.
  */
 import type { ColorCorrection } from '../../../src-shared/contract/index.js';
 import type { z } from 'zod';
@@ -124,9 +124,11 @@ function histMatch(src: Float32Array, ref: Float32Array, weight: Float32Array | 
   return out;
 }
 
+const weightOf = (weight: Float32Array): number => weight.reduce((a, b) => a + b, 0);
+
 /**
  * Correct `generated` towards `source` (same size). `weight` (0..1 per pixel) narrows the statistics to a region;
- * null takes the whole patch, as upstream. Returns `generated` itself when the region is too small to measure.
+ * null, or a region of less than MIN_STATS_PIXELS of weight, takes the whole patch, as upstream.
  */
 export function correctColour(
   generated: Float32Array,
@@ -134,6 +136,7 @@ export function correctColour(
   mode: ColourMode,
   weight: Float32Array | null = null,
 ): Float32Array {
+  if (weight && weightOf(weight) < MIN_STATS_PIXELS) return correctColour(generated, source, mode, null);
   switch (mode) {
     case 'NONE':
       return generated;

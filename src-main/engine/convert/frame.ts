@@ -77,7 +77,7 @@ export function blendRegion(
 /**
  * Swap the face with these landmarks in `frame` (packed RGB, modified in place), placed by `toPatch` (frame ->
  * generator patch; the conversion smooths it over time). As upstream: the generator's raw colour, colour-corrected
- * against the whole patch, blended by the attention mask times the part region. Only pixels inside that mask
+ * against the source, blended by the attention mask times the part region. Only pixels inside that mask
  * change; the face's hand edits, when given, replace the parts they edit (the rest stay automatic). `enhance` is the
  * fork's contrast boost: the change from the source is scaled by 1 + enhance.
  */
@@ -98,7 +98,10 @@ export async function swapFace(
   const { alpha, color } = await generator.run(config.direction === 'AtoB' ? 'B' : 'A', inputF, 1);
   const mask = new Float32Array(r * r);
   for (let i = 0; i < mask.length; i += 1) mask[i] = (alpha[i] as number) * (region[i] as number);
-  let corrected = correctColour(color, inputF, config.color_correction);
+  // Colour statistics over the region the swap may change: the whole face for ALL (as upstream's whole ROI), the
+  // chosen parts otherwise, so dark eyes are matched to dark eyes, not to the face's average (the whole patch
+  // when a part covers too few pixels to measure).
+  let corrected = correctColour(color, inputF, config.color_correction, region);
   if (config.enhance > 0) {
     const e = config.enhance;
     corrected = Float32Array.from(corrected, (v, i) =>

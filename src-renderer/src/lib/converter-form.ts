@@ -503,7 +503,7 @@ function separatorOf(dir: string): '/' | '\\' {
 }
 
 /**
- * <project>/exports/<name>-<segmentation>.mp4, e.g. /p/exports/my-swap-eyes-and-nose.mp4; "-2", "-3" … are added
+ * <project>/exports/<name>-<parts>.mp4, e.g. /p/exports/my-swap-eyes-and-nose.mp4 (the segmentation's label); "-2", "-3" … are added
  * while the name is taken by an earlier export.
  */
 export function defaultOutputPath(
@@ -514,7 +514,7 @@ export function defaultOutputPath(
 ): string {
   const sep = separatorOf(dir);
   const folder = `${dir.replace(/[\\/]+$/, '')}${sep}exports${sep}`;
-  const stem = `${slug(name)}-${segmentation.toLowerCase().replace(/_/g, '-')}`;
+  const stem = `${slug(name)}-${slug(segmentationLabel(segmentation))}`;
   const used = new Set(taken.map((p) => p.replace(/\\/g, '/')));
   for (let n = 1; ; n += 1) {
     const candidate = `${folder}${stem}${n === 1 ? '' : `-${n}`}.mp4`;
