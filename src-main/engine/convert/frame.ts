@@ -10,7 +10,7 @@ import {
 } from '../../../src-shared/math/geometry.js';
 import { segmentationParts, swapPartsMask, type MaskEdits } from '../../../src-shared/math/masks.js';
 import { gaussianBlur, warpAffine } from '../../../src-shared/math/raster.js';
-import type { Generator } from '../model/generator.js';
+import type { FaceGenerator } from '../model/generator.js';
 import { FACE_SIZE, trainedRegion } from '../train/augment.js';
 import { blendPatch, borderFeather } from './blend.js';
 import { correctColour } from './colour.js';
@@ -87,7 +87,7 @@ export async function swapFace(
   height: number,
   landmarks: readonly Point[],
   toPatch: Affine,
-  generator: Generator,
+  generator: FaceGenerator,
   config: ConverterConfig,
   override: MaskOverride | null = null,
 ): Promise<SwapResult> {

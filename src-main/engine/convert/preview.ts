@@ -7,7 +7,6 @@ import {
   parseOrThrow,
   type Side,
 } from '../../../src-shared/contract/index.js';
-import { selectBackend } from '../backend/select.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
@@ -73,7 +72,6 @@ export async function previewFrame(
     throw new StudioError(ErrorCode.notFound, `the chosen person is not in frame ${frameIndex}`, {
       fix: 'pick a frame marked kept or skipped on the timeline',
     });
-  await selectBackend(store.project.settings.training.backend);
   const generator = await generatorFor(store);
   const nets = await FaceNets.load();
   const landmarks = face.landmarks ?? (await nets.landmarks(frame.rgb, frame.width, frame.height, face.box));
