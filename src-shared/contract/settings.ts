@@ -17,6 +17,11 @@ export const NormType = z.enum(['instancenorm', 'batchnorm', 'layernorm', 'group
 /** Extraction options, named as in the original where it had them. */
 export const ExtractionSettings = z.object({
   frameStride: z.number().int().min(1).max(1000).default(1),
+  /** The face detector, by its name in the engine's registry (engine/detect/registry.ts). */
+  detector: z.string().min(1).default('blazeface'),
+  // Boxes below the original's 0.8 get a second look (the landmark fit, engine/detect/second-look.ts) that turns
+  // down the hands, textures and second boxes zoomed tiles make the detector see, so 0.6 keeps its recall of small
+  // and turned faces (0.6-0.8 on the sample clip's audience) without 0.6's false faces.
   detectionThreshold: z.number().min(0).max(1).default(0.6),
   minFaceArea: z
     .number()
@@ -179,7 +184,8 @@ export const ConverterConfig = z.object({
   // backward (docs/converter-defaults.md): 0.1 cut the sample clip's placement jitter to 0.26x with < 1 px lag.
   kf_noise_coef: z.number().positive().default(0.1),
   color_correction: ColorCorrection.default('HISTMATCH'),
-  // BlazeFace scores small faces lower than MTCNN did; the original's 0.8 misses the 40 px faces of the sample.
+  // BlazeFace scores small faces lower than MTCNN did; the original's 0.8 misses the 40 px faces of the sample. The
+  // second look at every new face (engine/detect/second-look.ts) removes the false faces 0.6 used to let through.
   detection_threshold: z.number().min(0).max(1).default(0.6),
   roi_coverage: z.number().min(0.5).max(1).default(0.9),
   output_type: OutputType.default('SINGLE'),
