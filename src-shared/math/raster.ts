@@ -174,6 +174,28 @@ export function warpAffine(
       const fx = sx - x0;
       const fy = sy - y0;
       const o = (y * dstWidth + x) * channels;
+      if (channels === 3) {
+        // Packed RGB, unrolled (the same arithmetic as the loop below).
+        const p00 = (y0 * srcWidth + x0) * 3;
+        const p01 = (y0 * srcWidth + x1) * 3;
+        const p10 = (y1 * srcWidth + x0) * 3;
+        const p11 = (y1 * srcWidth + x1) * 3;
+        const gx = 1 - fx;
+        const gy = 1 - fy;
+        out[o] = Math.round(
+          ((src[p00] as number) * gx + (src[p01] as number) * fx) * gy +
+            ((src[p10] as number) * gx + (src[p11] as number) * fx) * fy,
+        );
+        out[o + 1] = Math.round(
+          ((src[p00 + 1] as number) * gx + (src[p01 + 1] as number) * fx) * gy +
+            ((src[p10 + 1] as number) * gx + (src[p11 + 1] as number) * fx) * fy,
+        );
+        out[o + 2] = Math.round(
+          ((src[p00 + 2] as number) * gx + (src[p01 + 2] as number) * fx) * gy +
+            ((src[p10 + 2] as number) * gx + (src[p11 + 2] as number) * fx) * fy,
+        );
+        continue;
+      }
       for (let c = 0; c < channels; c += 1) {
         const a = src[(y0 * srcWidth + x0) * channels + c] as number;
         const b = src[(y0 * srcWidth + x1) * channels + c] as number;
