@@ -108,9 +108,11 @@ async function extract(o: Options): Promise<Record<string, unknown>> {
     },
     settings: { extraction: { frameStride: Number(o.stride ?? 1) } },
   });
+  const memory = sampleMemory();
   const t0 = performance.now();
   const result = (await runExtract(context(store, { type: 'extract' as const, side: 'a' as const }))) as {
     sides: { a: { framesRead: number; facesKept: number } };
+    run: { pipeline: { msPerFrame: Record<string, number> } };
   };
   const seconds = (performance.now() - t0) / 1000;
   store.close();
@@ -120,7 +122,31 @@ async function extract(o: Options): Promise<Record<string, unknown>> {
     facesKept: result.sides.a.facesKept,
     fps: result.sides.a.framesRead / seconds,
     clipFps: a.media.fps,
+    msPerFrame: result.run.pipeline.msPerFrame,
+    memory: memory.stop(),
     project: o.keep === true ? dir : null,
+  };
+}
+
+/**
+ * Resident memory sampled every half second while a phase runs: its peak, and the mean of the first and of the last
+ * quarter of the samples (a looped clip shows whether memory grows with the video's length).
+ */
+function sampleMemory(): { stop: () => Record<string, number> } {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(process.memoryUsage.rss() / 2 ** 20), 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      const q = Math.max(1, Math.floor(samples.length / 4));
+      const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
+      return {
+        samples: samples.length,
+        peakRssMB: Math.round(Math.max(0, ...samples)),
+        firstQuarterRssMB: mean(samples.slice(0, q)),
+        lastQuarterRssMB: mean(samples.slice(-q)),
+      };
+    },
   };
 }
 
