@@ -205,6 +205,7 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
   await exportGenerator(path.join(store.dir, GENERATOR_FILE), trainer, {});
   trainer.dispose();
   const output = path.join(store.dir, 'exports', 'bench.mp4');
+  const memory = sampleMemory();
   const t0 = performance.now();
   const result = (await runConvert(
     context(store, {
@@ -214,10 +215,10 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
       config: o.endFrame ? { end_frame: Number(o.endFrame) } : {},
       metricsOnly: false,
     }),
-  )) as { frames: number; framesSwapped: number; jitterRawPx: number; jitterSmoothedPx: number };
+  )) as { frames: number; framesSwapped: number; pipeline: { msPerFrame: Record<string, number> } };
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { ...result, fps: result.frames / seconds };
+  return { ...result, fps: result.frames / seconds, msPerFrame: result.pipeline.msPerFrame, memory: memory.stop() };
 }
 
 /** A 1080p version of the clip (upscaled), so extraction is measured on 30 px-class faces too. */

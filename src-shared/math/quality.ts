@@ -24,18 +24,27 @@ export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: num
   );
 }
 
+const lin = (v: number): number => {
+  const c = v / 255;
+  return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+};
+const labF = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
+/** lin() of every byte value: the same numbers, without a power per pixel. */
+const LINEAR = Float64Array.from({ length: 256 }, (_, v) => lin(v));
+
 /** sRGB bytes -> CIELAB (D65). */
 export function rgbToLab(r: number, g: number, b: number): [number, number, number] {
-  const lin = (v: number): number => {
-    const c = v / 255;
-    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  };
   const [R, G, B] = [lin(r), lin(g), lin(b)];
   const x = (0.4124 * R + 0.3576 * G + 0.1805 * B) / 0.95047;
   const y = 0.2126 * R + 0.7152 * G + 0.0722 * B;
   const z = (0.0193 * R + 0.1192 * G + 0.9505 * B) / 1.08883;
-  const f = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
-  return [116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+  return [116 * labF(y) - 16, 500 * (labF(x) - labF(y)), 200 * (labF(y) - labF(z))];
+}
+
+/** CIELAB L* of sRGB bytes: rgbToLab(r, g, b)[0], computed the same way from a table. */
+export function lightnessOfBytes(r: number, g: number, b: number): number {
+  const y = 0.2126 * (LINEAR[r] as number) + 0.7152 * (LINEAR[g] as number) + 0.0722 * (LINEAR[b] as number);
+  return 116 * labF(y) - 16;
 }
 
 /**
@@ -66,8 +75,8 @@ export function regionLightness(
     ) {
       if (maskAt(region, size, toPatch, x, y) < 0.5) continue;
       const o = (y * width + x) * 3;
-      a += rgbToLab(source[o] as number, source[o + 1] as number, source[o + 2] as number)[0];
-      b += rgbToLab(result[o] as number, result[o + 1] as number, result[o + 2] as number)[0];
+      a += lightnessOfBytes(source[o] as number, source[o + 1] as number, source[o + 2] as number);
+      b += lightnessOfBytes(result[o] as number, result[o + 1] as number, result[o + 2] as number);
       n += 1;
     }
   return n === 0 ? null : { source: a / n, result: b / n, pixels: n };

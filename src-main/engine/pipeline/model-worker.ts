@@ -13,6 +13,7 @@ import { FaceNets } from '../landmarks/face-nets.js';
 import type { IdentityNet } from '../landmarks/identity-net.js';
 import type { Generator } from '../model/generator.js';
 import type { Side } from '../model/networks.js';
+import type { ComparisonJob } from '../metrics/outside-mask.js';
 import { threadCpuMs } from './stages.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
 
@@ -99,6 +100,12 @@ const handlers: Record<string, Handler> = {
     const net = await need(identity, 'identity');
     const { rgb, width, height } = args.frame;
     return { result: await net.descriptor(rgb, width, height, pointsOf(args.landmarks)) };
+  },
+
+  async compare(args: ComparisonJob) {
+    // Imported on demand: only the conversion's last pass compares frames.
+    const { compareFrame } = await import('../metrics/outside-mask.js');
+    return { result: compareFrame(args) };
   },
 
   async generate(args: { side: Side; faces: Float32Array; count: number }) {

@@ -16,6 +16,7 @@ import type { LandmarkFit } from '../landmarks/face-nets.js';
 import type { ArchConfig } from '../model/config.js';
 import type { FaceGenerator } from '../model/generator.js';
 import type { Side } from '../model/networks.js';
+import type { ComparisonJob, FrameComparison } from '../metrics/outside-mask.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
 import type { Stage, StageClock } from './stages.js';
 
@@ -106,7 +107,11 @@ export class ModelWorker {
 /** What a pool's workers load. */
 export interface PoolModels {
   detector?: string;
+  /** The landmark net (and the recognition net, in the first worker). */
   nets?: boolean;
+  /** face-api's recognition net (loaded in the background). */
+  recognition?: boolean;
+  /** The independent identity net (FaceRes). */
   identity?: boolean;
   generator?: string;
 }
@@ -129,26 +134,42 @@ export class ModelPool {
   private constructor(
     readonly workers: ModelWorker[],
     private readonly loaded: Loaded,
+    /** The worker that holds face-api's recognition net (identity samples are rare: one is enough). */
+    private readonly recognitionOn: number,
   ) {}
 
-  /** Start `count` workers that each load `models` (in parallel); the first also loads the recognition net. */
-  static async start(count: number, models: PoolModels, clock: StageClock | null = null): Promise<ModelPool> {
+  /**
+   * Start `count` workers that each load `models` (in parallel); with the landmark net, worker `recognitionOn` also
+   * loads the recognition net.
+   */
+  static async start(
+    count: number,
+    models: PoolModels,
+    clock: StageClock | null = null,
+    recognitionOn = 0,
+  ): Promise<ModelPool> {
     const workers = Array.from({ length: count }, () => new ModelWorker(clock));
+    const on = Math.min(recognitionOn, count - 1);
     try {
       const loaded = await Promise.all(
-        workers.map((w, i) => w.call<Loaded>('init', { ...models, recognition: i === 0 && models.nets === true })),
+        workers.map((w, i) => w.call<Loaded>('init', { ...models, recognition: i === on && models.nets === true })),
       );
-      return new ModelPool(workers, loaded[0] as Loaded);
+      return new ModelPool(workers, loaded[0] as Loaded, on);
     } catch (error) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
     }
   }
 
-  /** Load more models into every worker (e.g. the generator after tracking). */
-  async load(models: PoolModels): Promise<void> {
-    const loaded = await Promise.all(this.workers.map((w) => w.call<Loaded>('init', models)));
-    Object.assign(this.loaded, { ...(loaded[0] as Loaded) });
+  /** Load more models into one worker (e.g. the generator into the first, the identity nets into the second). */
+  async loadOn(index: number, models: PoolModels): Promise<void> {
+    const loaded = await this.worker(index).call<Loaded>('init', models);
+    if (loaded.generator) this.loaded.generator = loaded.generator;
+  }
+
+  /** A worker by index (the last one when there are fewer). */
+  worker(index: number): ModelWorker {
+    return this.workers[Math.min(index, this.workers.length - 1)] as ModelWorker;
   }
 
   /** The least busy worker (the first among equals). */
@@ -202,7 +223,7 @@ export class ModelPool {
     return fits.map((f) => ({ points: pointsOf(f.points), passes: f.passes }));
   }
 
-  /** Identity descriptors, on the first worker: only it loads the recognition net (new faces are rare). */
+  /** Identity descriptors, on the worker that holds the recognition net. */
   descriptors(
     frame: Frame,
     alignments: readonly Affine[],
@@ -210,7 +231,7 @@ export class ModelPool {
     stage: Stage = 'identity',
   ): Promise<Float32Array[]> {
     if (alignments.length === 0) return Promise.resolve([]);
-    return (this.workers[0] as ModelWorker).call<Float32Array[]>('descriptors', { frame, alignments, cropSize }, stage);
+    return this.worker(this.recognitionOn).call<Float32Array[]>('descriptors', { frame, alignments, cropSize }, stage);
   }
 
   /** Alignment and its aligned-crop check (`confirmed`: the detector finds the face in the crop). */
@@ -227,11 +248,21 @@ export class ModelPool {
     return this.idle().call<Float32Array>('identity', { frame, landmarks: flatPoints(landmarks) }, stage);
   }
 
+  /** Pixels an export changed outside the swap's region, for one frame (pairs of frames in shared memory). */
+  compare(job: ComparisonJob): Promise<FrameComparison> {
+    const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return this.idle().call<FrameComparison>(
+      'compare',
+      { ...job, source: plain(job.source), encoded: plain(job.encoded) },
+      'metrics',
+    );
+  }
+
   /** The generator of a worker, as a FaceGenerator (worker `index`). */
   generator(index = 0): FaceGenerator & { arch: ArchConfig } {
     const info = this.loaded.generator;
     if (!info) throw new Error('the pool has no generator loaded');
-    const worker = this.workers[index] as ModelWorker;
+    const worker = this.worker(index);
     return {
       arch: info.arch,
       run: (side: Side, faces: Float32Array, count: number) =>
