@@ -76,6 +76,11 @@ export const TrainingSettings = z.object({
   modelWidth: z.number().int().min(4).max(128).optional(),
   /** Advanced: filters of the discriminators' first layer (64 in the original for both capacities). */
   discriminatorWidth: z.number().int().min(4).max(128).optional(),
+  /**
+   * CPU threads that share each batch (data-parallel; the wasm backend runs one thread each). 'auto': one per
+   * core on the CPU backends, one on a GPU. Results repeat exactly for the same number.
+   */
+  threads: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   adversarialLoss: AdversarialLoss.default('mixup-lsgan'),
   /** The perceptual loss, switched on by the schedule (at 39 % of the run, as the original's 7,850 of 20,000). */
   perceptualLoss: z.boolean().default(true),

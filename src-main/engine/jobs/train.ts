@@ -14,6 +14,7 @@ import { previewPng } from '../train/preview.js';
 import { PerceptualNet } from '../train/perceptual.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { startLoader, type BatchLoader } from '../train/loader.js';
+import { ThreadPool, threadsFor } from '../train/parallel.js';
 import { Trainer } from '../train/trainer.js';
 import type { JobContext } from './context.js';
 
@@ -95,12 +96,21 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
   };
   const insertLoss = store.db.prepare('INSERT OR REPLACE INTO losses (run_id, iteration, "values") VALUES (?, ?, ?)');
   let loader: BatchLoader | null = null;
+  let pool: ThreadPool | null = null;
   const insertPreview = store.db.prepare('INSERT OR REPLACE INTO previews (run_id, iteration, path) VALUES (?, ?, ?)');
   try {
     const header = await loadLatestCheckpoint(checkpointDir, trainer, (message) => ctx.log('warn', message));
     if (header) ctx.log('info', `resumed run ${run.id} at iteration ${header.iteration}`);
     else if (run.resumed) ctx.log('info', `run ${run.id} had no usable checkpoint; starting it again from iteration 0`);
     setRun('running');
+    // The batch split across CPU threads (data-parallel), after the checkpoint so the threads get its weights.
+    const backend = report.selected ?? 'cpu';
+    pool = await ThreadPool.start(trainer, threadsFor(settings.threads, backend, settings.batchSize), {
+      perceptual: Boolean(perceptual),
+      backend,
+    });
+    await trainer.attachPool(pool);
+    ctx.log('info', `training on ${pool?.threads ?? 1} thread(s)`);
     let lastSaved = trainer.iteration;
     const checkpoint = async (): Promise<void> => {
       if (trainer.iteration === lastSaved && header) return;
@@ -181,6 +191,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     );
   } finally {
     await loader?.close();
+    await pool?.close();
     trainer.dispose();
     perceptual?.dispose();
   }

@@ -47,6 +47,17 @@ export interface TrainerOptions {
   cycle?: boolean;
   /** The perceptual loss's network; the loss runs while the schedule has it on and this is given. */
   perceptual?: PerceptualNet | null;
+  /** Start every variable at zero instead of drawing it (a replica whose weights are loaded next). */
+  zeroInit?: boolean;
+}
+
+/**
+ * Computes a step's gradients over a batch split between threads (data-parallel); see parallel.ts. The trainer
+ * applies the summed gradients, then `publish` sends the step's updated variables to the other threads.
+ */
+export interface GradientPool {
+  gradients(trainer: Trainer, kind: StepKind, side: Side, batch: Batch, draws: StepDraws): Promise<StepGradients>;
+  publish(trainer: Trainer, names: readonly string[]): Promise<void>;
 }
 
 export type LossRecord = Record<string, number>;
@@ -100,11 +111,14 @@ export class Trainer {
   private readonly schedule: ScheduleEvent[];
   private state: ScheduleState;
   readonly lossWeights: LossWeights;
+  private pool: GradientPool | null = null;
+  /** Set when variables changed outside a step (the decoder swap): the pool's threads need all of them again. */
+  private republish = false;
 
   constructor(readonly options: TrainerOptions) {
     this.rng = new Rng(options.seed);
     this.dataRng = new Rng(options.seed ^ 0xda7a);
-    this.weights = new Weights(new Rng(options.seed ^ 0x5eed));
+    this.weights = new Weights(options.zeroInit ? null : new Rng(options.seed ^ 0x5eed));
     this.lossWeights = { ...DEFAULT_LOSS_WEIGHTS, ...options.weights };
     this.schedule = scaledSchedule(options.totalIterations);
     this.state = scheduleAt(this.schedule, 0);
@@ -121,6 +135,17 @@ export class Trainer {
 
   get scheduleState(): ScheduleState {
     return { ...this.state };
+  }
+
+  /** A replica adopts the schedule state of the trainer it computes gradients for. */
+  adoptScheduleState(state: ScheduleState): void {
+    this.state = { ...state };
+  }
+
+  /** Split each step's batch between this thread and the pool's (null: this thread alone). */
+  async attachPool(pool: GradientPool | null): Promise<void> {
+    this.pool = pool;
+    if (pool) await pool.publish(this, [...this.weights.vars.keys()]);
   }
 
   /** The variables a step trains, by their model names: encoder + one decoder, or one discriminator. */
@@ -151,6 +176,7 @@ export class Trainer {
       copy.dispose();
       this.optimisers.GA.exchange(name, this.optimisers.GB, otherName);
     }
+    this.republish = true;
   }
 
   /** One iteration from the faces (drawn on this thread): used by tests and tools. */
@@ -189,18 +215,29 @@ export class Trainer {
   /** One iteration on prepared batches (the data RNG has already drawn them). */
   async stepBatches(batches: IterationBatches): Promise<LossRecord> {
     const draws = this.beginIteration();
+    if (this.pool && this.republish) await this.pool.publish(this, [...this.weights.vars.keys()]);
+    this.republish = false;
     const losses: LossRecord = {};
     for (const kind of ['D', 'G'] as const)
       for (const side of ['A', 'B'] as const) {
-        const data = batchTensors((kind === 'D' ? batches.d : batches.g)[sideKey(side)]);
-        try {
-          const step = this.gradients(kind, side, data, draws[`${kind}${side}`]);
-          Object.assign(losses, await this.applyStep(kind, side, step));
-        } finally {
-          tf.dispose([data.warped, data.target, data.eyes]);
-        }
+        const batch = (kind === 'D' ? batches.d : batches.g)[sideKey(side)];
+        const step = this.pool
+          ? await this.pool.gradients(this, kind, side, batch, draws[`${kind}${side}`])
+          : this.batchGradients(kind, side, batch, draws[`${kind}${side}`]);
+        Object.assign(losses, await this.applyStep(kind, side, step));
+        if (this.pool) await this.pool.publish(this, [...this.variablesOf(kind, side).keys()]);
       }
     return losses;
+  }
+
+  /** The gradients of one step on a batch held in arrays (this thread's part, when a pool splits it). */
+  batchGradients(kind: StepKind, side: Side, batch: Batch, draws: StepDraws): StepGradients {
+    const data = batchTensors(batch);
+    try {
+      return this.gradients(kind, side, data, draws);
+    } finally {
+      tf.dispose([data.warped, data.target, data.eyes]);
+    }
   }
 
   /** The gradients of one step for one batch (or a worker's part of it), without touching any variable. */
