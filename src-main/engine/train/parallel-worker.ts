@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../backend/select.js';
 import { FaceNets } from '../landmarks/face-nets.js';
-import type { HelperReply, HelperRequest, HelperSetup } from './parallel.js';
+import { copyOut, type HelperReply, type HelperRequest, type HelperSetup } from './parallel.js';
 import { PerceptualNet } from './perceptual.js';
 import { Trainer } from './trainer.js';
 
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
         let offset = 0;
         for (const [name, variable] of trainer.variablesOf(request.kind, request.side)) {
           const grad = step.grads.get(name);
-          if (grad) grads.set((await grad.data()) as Float32Array, offset);
+          if (grad) await copyOut(grad, grads, offset);
           else grads.fill(0, offset, offset + variable.size);
           offset += variable.size;
         }

@@ -73,6 +73,19 @@ export function sliceBatch(batch: Batch, from: number, to: number): Batch {
   };
 }
 
+/**
+ * Copy a tensor's values into `target` at `offset`: straight from the wasm heap where the backend offers a view
+ * of it (one copy; reading through data() makes a second, 0.7 s a step for the standard model's 65 M values).
+ */
+export async function copyOut(tensor: tf.Tensor, target: Float32Array, offset: number): Promise<void> {
+  const backend = tf.backend() as unknown as {
+    typedArrayFromHeap?: (info: { shape: number[]; dtype: string; dataId: object }) => Float32Array;
+  };
+  if (typeof backend.typedArrayFromHeap === 'function' && tensor.dtype === 'float32')
+    target.set(backend.typedArrayFromHeap({ shape: tensor.shape, dtype: tensor.dtype, dataId: tensor.dataId }), offset);
+  else target.set((await tensor.data()) as Float32Array, offset);
+}
+
 /** The compiled helper script (the built app always has it; runs from TypeScript sources do not). */
 export const HELPER_SCRIPT = fileURLToPath(new URL('./parallel-worker.js', import.meta.url));
 
@@ -242,7 +255,7 @@ export class ThreadPool implements GradientPool {
       const variable = trainer.weights.vars.get(name);
       const slot = this.layout.get(name);
       if (!variable || !slot) continue;
-      all.set((await variable.data()) as Float32Array, slot.offset);
+      await copyOut(variable, all, slot.offset);
     }
     for (const helper of this.helpers) helper.post({ type: 'load', names: [...names] });
   }
