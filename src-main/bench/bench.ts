@@ -55,8 +55,12 @@ function demoQuality(demoDir: string | undefined): Json {
   if (!demoDir) return { available: false, reason: 'no demo folder given' };
   const found: Json = {};
   for (const part of ['face', 'eyes']) {
-    const file = path.join(demoDir, `demo-${part}.mp4.metrics.json`);
-    if (!existsSync(file)) continue;
+    // The demo writes its exports into its project (older demos: beside the report).
+    const file = [
+      path.join(demoDir, 'project', 'exports', `demo-${part}.mp4.metrics.json`),
+      path.join(demoDir, `demo-${part}.mp4.metrics.json`),
+    ].find((f) => existsSync(f));
+    if (!file) continue;
     try {
       const metrics = JSON.parse(readFileSync(file, 'utf8')) as Json;
       found[part.toUpperCase()] = {
@@ -166,8 +170,8 @@ export function benchTable(report: Json): string {
   return [
     `extraction 360p : ${f(r.extraction.clip360.fps)} fps (decode only ${f(r.extraction.clip360.decodeOnlyFps)}; x${f(r.extraction.clip360.ratioToRealtime, 2)} real time; peak ${f(r.extraction.clip360.peakRssMB, 0)} MB)`,
     `extraction 1080p: ${f(r.extraction.clip1080.fps)} fps (decode only ${f(r.extraction.clip1080.decodeOnlyFps)}; x${f(r.extraction.clip1080.ratioToRealtime, 2)} real time)`,
-    `training lite   : ${f(r.training.lite.msPerIteration, 0)} ms/it on ${String(r.training.lite.backend)} x${String(r.training.lite.threads)} threads (peer ${f((r.training.lite.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.lite.ratioToPeer, 2)}; 18k iterations in ${f(r.training.lite.projectedHoursTo18k)} h)`,
-    `training std    : ${f(r.training.standard.msPerIteration, 0)} ms/it (peer ${f((r.training.standard.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.standard.ratioToPeer, 2)}; 18k iterations in ${f(r.training.standard.projectedHoursTo18k)} h)`,
+    `training lite   : ${f(r.training.lite.msPerIteration, 0)} ms/it on ${String(r.training.lite.backend)} x${String(r.training.lite.threads)} threads (peer ${f((r.training.lite.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.lite.ratioToPeer, 2)}; 18k iterations in ${f(r.training.lite.hoursTo18k)} h)`,
+    `training std    : ${f(r.training.standard.msPerIteration, 0)} ms/it (peer ${f((r.training.standard.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.standard.ratioToPeer, 2)}; 18k iterations in ${f(r.training.standard.hoursTo18k)} h)`,
     `conversion      : ${f(r.conversion.fps)} fps (decode+encode ${f(r.conversion.decodeEncodeFps)}; x${f(r.conversion.ratioToRealtime, 2)} real time; peak ${f(r.conversion.peakRssMB, 0)} MB)`,
   ].join('\n');
 }

@@ -7,31 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import type { NormType } from '../../src-shared/contract/index.js';
-import { selectBackend } from '../engine/backend/select.js';
-import { archFromSettings } from '../engine/model/config.js';
-import type { Sample } from '../engine/train/augment.js';
-import { FaceSet } from '../engine/train/dataset.js';
-import { startLoader } from '../engine/train/loader.js';
-import { ThreadPool, threadsFor } from '../engine/train/parallel.js';
-import { Trainer } from '../engine/train/trainer.js';
 import type { z } from 'zod';
+import type { NormType } from '../../src-shared/contract/index.js';
+import { measureTrainingSpeed } from '../engine/train/estimate.js';
 
 type Json = Record<string, unknown>;
-
-/** Iterations upstream asks for before a swap is good. */
-export const GOOD_SWAP_ITERATIONS = 18_000;
-
-function syntheticFaces(seed: number): Sample[] {
-  return Array.from({ length: 8 }, (_, k) => {
-    const rgb = new Uint8Array(256 * 256 * 3);
-    const eyes = new Uint8Array(256 * 256);
-    for (let i = 0; i < rgb.length; i += 1) rgb[i] = (i * (7 + k + seed)) % 251;
-    for (let y = 100; y < 118; y += 1) for (let x = 80; x < 176; x += 1) eyes[y * 256 + x] = 255;
-    return { rgb, eyes };
-  });
-}
 
 export interface TrainPhaseOptions {
   capacity: 'lite' | 'standard';
@@ -47,62 +27,22 @@ export interface TrainPhaseOptions {
   countKernels?: boolean;
 }
 
-/** One phase (its own process): time `iterations` after `warmup` on the production training path. */
+/** One phase (its own process): the production training path at 64 px, timed after its warm-up. */
 export async function trainPhase(o: TrainPhaseOptions): Promise<Json> {
-  const report = await selectBackend('auto');
-  const backend = report.selected ?? 'cpu';
-  const batch = o.batch ?? 8;
-  const arch = archFromSettings({
-    resolution: 64,
-    capacity: o.capacity,
-    useSelfAttention: o.selfAttention !== false,
-    norm: o.norm ?? 'layernorm',
-    modelWidth: o.modelWidth,
-    discriminatorWidth: o.discriminatorWidth,
-  });
-  const trainer = new Trainer({ arch, batchSize: batch, totalIterations: 20_000, seed: 1, learningRateFactor: 1 });
-  const threads = threadsFor(o.threads ?? 'auto', backend, batch);
-  const pool = await ThreadPool.start(trainer, threads, { perceptual: false, backend });
-  await trainer.attachPool(pool);
-  const faces = new FaceSet({ a: syntheticFaces(0), b: syntheticFaces(1) });
-  const loader = startLoader(faces, { count: batch, size: 64 }, trainer.dataRng.seedState);
-  try {
-    let kernels: number | null = null;
-    for (let i = 0; i < (o.warmup ?? 2); i += 1) await trainer.stepPrepared(await loader.next());
-    if (o.countKernels) {
-      const prepared = await loader.next();
-      kernels = (await tf.profile(() => trainer.stepPrepared(prepared))).kernels.length;
-    }
-    const iterations = o.iterations ?? 5;
-    let waited = 0;
-    const t0 = performance.now();
-    for (let i = 0; i < iterations; i += 1) {
-      const w0 = performance.now();
-      const prepared = await loader.next();
-      waited += performance.now() - w0;
-      await trainer.stepPrepared(prepared);
-    }
-    const ms = (performance.now() - t0) / iterations;
-    return {
-      backend,
-      threads: pool?.threads ?? 1,
-      batch,
-      norm: arch.norm,
-      selfAttention: arch.useSelfAttention,
-      msPerIteration: Math.round(ms),
-      timedIterations: iterations,
-      // Each iteration trains both sides' generators (and discriminators) on a batch: 2 x batch faces.
-      samplesPerSecond: Math.round(((2 * batch) / (ms / 1000)) * 100) / 100,
-      loaderWaitMsPerIteration: Math.round(waited / iterations),
-      kernelsPerIterationOneThread: kernels,
-      params: trainer.weights.count('enc/') + trainer.weights.count('decA/') + trainer.weights.count('disA/'),
-      projectedHoursTo18k: Math.round(((ms * GOOD_SWAP_ITERATIONS) / 3_600_000) * 10) / 10,
-    };
-  } finally {
-    await loader.close();
-    await pool?.close();
-    trainer.dispose();
-  }
+  const speed = await measureTrainingSpeed(
+    {
+      resolution: 64,
+      capacity: o.capacity,
+      norm: o.norm ?? 'layernorm',
+      threads: o.threads ?? 'auto',
+      batchSize: o.batch ?? 8,
+      useSelfAttention: o.selfAttention !== false,
+      ...(o.modelWidth ? { modelWidth: o.modelWidth } : {}),
+      ...(o.discriminatorWidth ? { discriminatorWidth: o.discriminatorWidth } : {}),
+    },
+    { warmup: o.warmup ?? 2, iterations: o.iterations ?? 5, countKernels: o.countKernels === true },
+  );
+  return { ...speed, norm: o.norm ?? 'layernorm', selfAttention: o.selfAttention !== false };
 }
 
 /** The PyTorch peer, same thread count and batch, 5 timed iterations after 2 warm-ups (or why it did not run). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackendChoice, ConverterPatch, ProjectSettingsPatch, Side } from './settings.js';
+import { BackendChoice, ConverterPatch, ProjectSettingsPatch, Side, TrainingPatch } from './settings.js';
 import {
   FaceRecord,
   FrameRecord,
@@ -144,6 +144,24 @@ export const methods = {
       sinceIteration: z.number().int().nonnegative().default(0),
     }),
     z.strictObject({ losses: z.array(LossPoint), previews: z.array(PreviewRecord) }),
+  ),
+
+  /** How fast a training configuration runs on this machine (a few iterations on synthetic faces). */
+  'train.estimate': method(
+    z.strictObject({ overrides: TrainingPatch.default({}) }),
+    z.strictObject({
+      backend: z.string(),
+      threads: z.number().int(),
+      batch: z.number().int(),
+      msPerIteration: z.number(),
+      iterationsPerHour: z.number(),
+      hoursTo18k: z.number(),
+      samplesPerSecond: z.number(),
+      timedIterations: z.number().int(),
+      loaderWaitMsPerIteration: z.number(),
+      kernelsPerIterationOneThread: z.number().int().nullable(),
+      params: z.number().int(),
+    }),
   ),
 
   'convert.preview': method(

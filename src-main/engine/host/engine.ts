@@ -12,6 +12,7 @@ import {
   type ParsedParamsOf,
   type ResponseEnvelope,
   type ResultOf,
+  type TrainingSettings,
 } from '../../../src-shared/contract/index.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend, selectBackend } from '../backend/select.js';
@@ -24,6 +25,7 @@ import { availableStages } from '../stages.js';
 import { choosePerson, choosePersonByReference } from '../jobs/extract.js';
 import { MaskStore } from '../masks/edits.js';
 import { previewFrame } from '../convert/preview.js';
+import { measureTrainingSpeed } from '../train/estimate.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
 
 export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
@@ -330,6 +332,10 @@ export class Engine {
 
     'train.history': async ({ dir, runId, sinceIteration }) =>
       trainHistory((await this.openProject(dir)).db, runId, sinceIteration),
+    'train.estimate': ({ overrides }) => {
+      const settings = overrides as Partial<TrainingSettings>;
+      return measureTrainingSpeed(settings, { perceptual: settings.perceptualLoss !== false });
+    },
     'convert.preview': async ({ dir, side, frameIndex, config }) =>
       previewFrame(await this.openProject(dir), side, frameIndex, config),
   };
