@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COLOUR_MODES, type ColourModeName } from '../math/colour/index.js';
 
 /** Sides of a swap: A is the source person, B the target person. */
 export const Side = z.enum(['a', 'b']);
@@ -92,7 +93,8 @@ export const TrainingSettings = z.object({
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 
-export const ColorCorrection = z.enum(['NONE', 'ADAIN', 'ADAIN_XYZ', 'HISTMATCH']);
+/** The converter's colour corrections: one file each in src-shared/math/colour, listed there once. */
+export const ColorCorrection = z.enum(COLOUR_MODES.map((m) => m.name) as [ColourModeName, ...ColourModeName[]]);
 export const OutputType = z.enum(['SINGLE', 'COMBINED', 'TRIPLE']);
 export const Direction = z.enum(['AtoB', 'BtoA']);
 /**

@@ -13,7 +13,7 @@ import { gaussianBlur, warpAffine } from '../../../src-shared/math/raster.js';
 import type { Generator } from '../model/generator.js';
 import { FACE_SIZE, trainedRegion } from '../train/augment.js';
 import { blendPatch, borderFeather } from './blend.js';
-import { correctColour } from './colour.js';
+import { correctColour } from '../../../src-shared/math/colour/index.js';
 
 /**
  * The patch's outer margin where the blend fades to 0 (a share of the patch): narrow enough that the template's

@@ -10,6 +10,7 @@ import {
   type ProjectSummary,
   type Side,
 } from '../../../src-shared/contract/index.js';
+import { COLOUR_MODES } from '../../../src-shared/math/colour/index.js';
 
 /**
  * The Convert page's converter form: every field of the contract's ConverterConfig except image_shape, which comes
@@ -138,12 +139,11 @@ export const DIRECTION_LABELS: Record<DirectionName, string> = {
   BtoA: 'B → A (B takes A’s face)',
 };
 
-export const COLOR_CORRECTION_LABELS: Record<ColorCorrectionName, string> = {
-  NONE: 'None',
-  ADAIN: 'AdaIN',
-  ADAIN_XYZ: 'AdaIN in XYZ',
-  HISTMATCH: 'Histogram matching',
-};
+/** Each colour mode's label, where the mode is declared (src-shared/math/colour). */
+export const COLOR_CORRECTION_LABELS = Object.fromEntries(COLOUR_MODES.map((m) => [m.name, m.label])) as Record<
+  ColorCorrectionName,
+  string
+>;
 
 export const OUTPUT_TYPE_LABELS: Record<OutputTypeName, string> = {
   SINGLE: 'Result only',
