@@ -6,27 +6,29 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchConfig } from '../model/config.js';
-import { buildNetworks, composite, decoder, discriminator, encoder, type Side } from '../model/networks.js';
+import {
+  buildNetworks,
+  composite,
+  decoder,
+  discriminator,
+  encoder,
+  type DecoderOutput,
+  type Side,
+} from '../model/networks.js';
 import { Weights } from '../model/weights.js';
 import { drawIteration, type AugmentOptions, type Batch } from './batch.js';
 import type { FaceSet } from './dataset.js';
 import {
   DEFAULT_LOSS_WEIGHTS,
-  cycleLoss,
-  edgeLoss,
-  maskRegularisation,
-  maskTotalVariation,
   mixupDiscriminator,
-  mixupGenerator,
-  reconstruction,
   relativisticDiscriminator,
-  relativisticGenerator,
   sumOf,
   type LossWeights,
 } from './losses.js';
+import { GENERATOR_TERMS, type GeneratorStep } from './loss-terms.js';
 import type { AdversarialLoss } from '../../../src-shared/contract/index.js';
 import { NamedAdam, type NamedTensor } from './adam.js';
-import { perceptualLoss, type PerceptualNet } from './perceptual.js';
+import type { PerceptualNet } from './perceptual.js';
 import type { PreparedBatches } from './loader.js';
 import { Rng } from './rng.js';
 import { eventsAt, scaledSchedule, scheduleAt, type ScheduleEvent, type ScheduleState } from './schedule.js';
@@ -324,35 +326,29 @@ export class Trainer {
 
   private generatorLoss(side: Side, data: StepTensors, draws: StepDraws, terms: Record<string, tf.Scalar>): tf.Scalar {
     const { arch } = this.options;
-    const w = this.lossWeights;
-    const D = this.discriminatorOf(side, data.warped);
-    const out = decoder(this.weights, arch, side, encoder(this.weights, arch, data.warped));
-    const masked = composite(out.alpha, out.color, data.warped);
-    const adv =
-      this.options.adversarial === 'ralsgan'
-        ? relativisticGenerator(D(data.target), D(masked), D(out.color), w)
-        : mixupGenerator(D(masked), D(out.color), w);
-    const parts: Record<string, tf.Scalar> = {
-      adv,
-      recon: reconstruction(out.color, data.target, data.eyes, out.intermediates, w),
-      edge: edgeLoss(out.color, data.target, data.eyes, w),
-      mask: maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w),
-      tv: maskTotalVariation(out.alpha, w),
+    const generate = (which: Side, input: T4): DecoderOutput =>
+      decoder(this.weights, arch, which, encoder(this.weights, arch, input));
+    const out = generate(side, data.warped);
+    const step: GeneratorStep = {
+      side,
+      ...data,
+      out,
+      masked: composite(out.alpha, out.color, data.warped),
+      weights: this.lossWeights,
+      schedule: this.state,
+      adversarial: this.options.adversarial ?? 'mixup-lsgan',
+      lambdaPerceptual: draws.lambdaPerceptual,
+      perceptual: this.options.perceptual ?? null,
+      cycle: Boolean(this.options.cycle),
+      discriminate: this.discriminatorOf(side, data.warped),
+      generate,
     };
-    if (this.perceptualOn && this.options.perceptual) {
-      const lam = draws.lambdaPerceptual;
-      const fake = tf.add(tf.mul(lam, out.color), tf.mul(1 - lam, masked)) as T4;
-      parts.pl = perceptualLoss(this.options.perceptual, fake, data.target, w.wPerceptual);
-    }
-    if (this.options.cycle) {
-      // upstream's cyclic_loss: the other side's raw output for the real face, then back through this side.
-      const other: Side = side === 'A' ? 'B' : 'A';
-      const there = decoder(this.weights, arch, other, encoder(this.weights, arch, data.target));
-      const back = decoder(this.weights, arch, side, encoder(this.weights, arch, there.color));
-      parts.cycle = cycleLoss(back.color, back.alpha, data.target, there.alpha, w);
-    }
-    for (const [name, value] of Object.entries(parts)) terms[`G${side}_${name}`] = tf.keep(value);
-    return sumOf(Object.values(parts));
+    const parts = GENERATOR_TERMS.filter((term) => term.active(step)).map((term) => {
+      const value = term.value(step);
+      terms[`G${side}_${term.name}`] = tf.keep(value);
+      return value;
+    });
+    return sumOf(parts);
   }
 
   /** Run the generator on aligned faces (NHWC -1..1): the swap, used by previews and conversion. */
