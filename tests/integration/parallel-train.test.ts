@@ -9,7 +9,7 @@ import type { Sample } from '../../src-main/engine/train/augment.js';
 import { drawIteration } from '../../src-main/engine/train/batch.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../../src-main/engine/train/checkpoint.js';
 import { ThreadPool, splitBatch } from '../../src-main/engine/train/parallel.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { Rng } from '../../src-shared/math/rng.js';
 import { Trainer, type IterationBatches, type LossRecord } from '../../src-main/engine/train/trainer.js';
 import { REPO, scratch } from '../helpers/paths.js';
 

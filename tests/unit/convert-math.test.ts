@@ -12,7 +12,7 @@ import {
   smoothBoxes,
   smoothPlacements,
 } from '../../src-main/engine/convert/smoothing.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { Rng } from '../../src-shared/math/rng.js';
 import { rateArgument } from '../../src-main/engine/convert/encoder.js';
 import { DETECTED_LANDMARKS_B_BIDEN_2 } from '../helpers/landmarks-fixture.js';
 

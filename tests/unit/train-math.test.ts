@@ -3,8 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
 import { pixelShuffle } from '../../src-main/engine/model/layers.js';
 import { colourMatch, randomWarp, randomTransform, type Sample } from '../../src-main/engine/train/augment.js';
-import { decode } from '../../src-main/engine/train/checkpoint.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { decodeModelFile } from '../../src-main/engine/io/model-file.js';
+import { Rng } from '../../src-shared/math/rng.js';
 import { INITIAL_SCHEDULE_STATE, scaledSchedule, scheduleAt } from '../../src-main/engine/train/schedule.js';
 
 function gradientFace(): Sample {
@@ -172,14 +172,14 @@ describe('model pieces', () => {
   });
 
   it('refuses a truncated or corrupted checkpoint with a clear error', () => {
-    expect(() => decode('/x/ckpt.fpck', Buffer.from('nope'))).toThrow(/not a FaceParts checkpoint/);
+    expect(() => decodeModelFile('/x/ckpt.fpck', Buffer.from('nope'))).toThrow(/not a FaceParts checkpoint/);
     const header = Buffer.from(JSON.stringify({ version: 1, sha256: '00', tensors: [] }));
     const lengths = Buffer.alloc(8);
     lengths.writeUInt32LE(1, 0);
     lengths.writeUInt32LE(header.length, 4);
     const bytes = Buffer.concat([Buffer.from('FPCK'), lengths, header, Buffer.from([1, 2, 3, 4])]);
-    expect(() => decode('/x/ckpt.fpck', bytes)).toThrow(/checksum mismatch/);
-    expect(() => decode('/x/ckpt.fpck', bytes.subarray(0, 20))).toThrow(/truncated header/);
+    expect(() => decodeModelFile('/x/ckpt.fpck', bytes)).toThrow(/checksum mismatch/);
+    expect(() => decodeModelFile('/x/ckpt.fpck', bytes.subarray(0, 20))).toThrow(/truncated header/);
   });
 });
 

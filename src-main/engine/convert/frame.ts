@@ -8,7 +8,9 @@ import {
   type Affine,
   type Point,
 } from '../../../src-shared/math/geometry.js';
-import { segmentationParts, swapPartsMask, type MaskEdits } from '../../../src-shared/math/masks.js';
+import { segmentationParts, swapPartsMask, type MaskOverride } from '../../../src-shared/math/masks.js';
+
+export type { MaskOverride } from '../../../src-shared/math/masks.js';
 import { gaussianBlur, warpAffine } from '../../../src-shared/math/raster.js';
 import type { Generator } from '../model/generator.js';
 import { FACE_SIZE, trainedRegion } from '../train/augment.js';
@@ -20,12 +22,6 @@ import { correctColour } from '../../../src-shared/math/colour/index.js';
  * eyebrows and lower lip lie inside the full-strength area (tests/unit/convert-math.test.ts checks it).
  */
 export const BORDER_FADE = 0.04;
-
-/** A face's hand-edited masks and where its aligned crop lies in the frame (frame -> crop pixels). */
-export interface MaskOverride {
-  edits: MaskEdits;
-  frameToCrop: Affine;
-}
 
 export interface SwapResult {
   /** The final blend mask in patch pixels (0..1), for TRIPLE output and metrics. */

@@ -28,11 +28,10 @@ import { IdentityNet } from '../landmarks/identity-net.js';
 import { measureOutsideMask, type Placement } from '../metrics/outside-mask.js';
 import { Generator } from '../model/generator.js';
 import { FacesRepo } from '../project/faces-repo.js';
-import type { ProjectStore } from '../project/store.js';
+import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
 import { cutSignature, isCut } from '../track/scene-cut.js';
 import { Tracker, descriptorDistance, mergeTracksByIdentity } from '../track/tracker.js';
 import type { JobContext } from './context.js';
-import { GENERATOR_FILE } from './train.js';
 
 type ConvertSpec = z.output<typeof ConvertJobSpec>;
 

@@ -7,7 +7,7 @@ import type { TrainJobSpec } from '../../../src-shared/contract/jobs.js';
 import { selectBackend } from '../backend/select.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { archFromSettings, type ArchConfig } from '../model/config.js';
-import type { ProjectStore } from '../project/store.js';
+import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
 import { exportGenerator, loadLatestCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { FaceSet } from '../train/dataset.js';
 import { previewPng } from '../train/preview.js';
@@ -19,8 +19,6 @@ import { Trainer } from '../train/trainer.js';
 import type { JobContext } from './context.js';
 
 type TrainSpec = z.output<typeof TrainJobSpec>;
-
-export const GENERATOR_FILE = 'models/generator.fpm';
 
 /**
  * The run to continue (same model shape, and either unfinished or finished below the new target: "train to 30k"

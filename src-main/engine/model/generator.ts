@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
-import { decode } from '../train/checkpoint.js';
+import { decodeModelFile } from '../io/model-file.js';
 import { ARCH_REVISION, type ArchConfig } from './config.js';
 import { buildNetworks, decoder, encoder, type Side } from './networks.js';
 import { Weights } from './weights.js';
@@ -24,7 +24,7 @@ export class Generator {
         fix: 'train the project first ("faceparts train <project>")',
       });
     }
-    const { header, tensor } = decode(file, bytes);
+    const { header, tensor } = decodeModelFile(file, bytes);
     const arch = header.arch;
     if (arch.revision !== ARCH_REVISION)
       throw new StudioError(

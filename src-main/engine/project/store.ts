@@ -46,6 +46,8 @@ export const PROJECT_FOLDERS = [
   'exports',
   'models',
 ] as const;
+/** The trained generator a finished run exports, which conversion and previews load. */
+export const GENERATOR_FILE = 'models/generator.fpm';
 
 const now = (): string => new Date().toISOString();
 

@@ -1,7 +1,7 @@
 /** Data augmentation of faceswap-GAN, pure: random_transform, random_warp (Umeyama target), colour match. */
 import { composeAffine, umeyama, type Affine, type Point } from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../../../src-shared/math/rng.js';
 
 export const FACE_SIZE = 256;
 

@@ -8,7 +8,7 @@ import { MaskStore } from '../masks/edits.js';
 import type { ProjectStore } from '../project/store.js';
 import { FACE_SIZE, type Sample } from './augment.js';
 import { drawBatch, type AugmentOptions, type Batch } from './batch.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../../../src-shared/math/rng.js';
 
 export type { Batch } from './batch.js';
 

@@ -16,7 +16,7 @@ import {
   type Side,
 } from '../model/networks.js';
 import { Weights } from '../model/weights.js';
-import { drawIteration, type AugmentOptions, type Batch } from './batch.js';
+import { drawIteration, type AugmentOptions, type Batch, type IterationBatches } from './batch.js';
 import type { FaceSet } from './dataset.js';
 import {
   DEFAULT_LOSS_WEIGHTS,
@@ -27,14 +27,15 @@ import {
 } from './losses.js';
 import { GENERATOR_TERMS, type GeneratorStep } from './loss-terms.js';
 import type { AdversarialLoss } from '../../../src-shared/contract/index.js';
-import { NamedAdam, type NamedTensor } from './adam.js';
+import type { NamedTensor } from '../io/model-file.js';
+import { NamedAdam } from './adam.js';
 import type { PerceptualNet } from './perceptual.js';
 import type { PreparedBatches } from './loader.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../../src-shared/math/rng.js';
 import { eventsAt, scaledSchedule, scheduleAt, type ScheduleEvent, type ScheduleState } from './schedule.js';
 
 type T4 = tf.Tensor4D;
-export type { NamedTensor } from './adam.js';
+export type { NamedTensor } from '../io/model-file.js';
 
 export interface TrainerOptions {
   arch: ArchConfig;
@@ -65,11 +66,7 @@ export interface GradientPool {
 export type LossRecord = Record<string, number>;
 export type StepKind = 'D' | 'G';
 
-/** The four batches of one iteration: the discriminators' pair, then the generators' pair (upstream draws both). */
-export interface IterationBatches {
-  d: Record<'a' | 'b', Batch>;
-  g: Record<'a' | 'b', Batch>;
-}
+export type { IterationBatches } from './batch.js';
 
 /** The random draws of one optimisation step, made by the trainer in a fixed order and shared by its workers. */
 export interface StepDraws {
