@@ -219,6 +219,35 @@ export function buildProgram(setExit: (code: number) => void): Command {
     },
   );
 
+  jsonFlag(
+    program
+      .command('timelapse <dir>')
+      .description("a training run's previews as a timelapse (MP4 or animated WebP) in the run's preview folder"),
+  )
+    .option('--run <n>', 'the run (default: the newest)', parseIntOption('run'))
+    .addOption(new Option('--format <format>', 'file format').choices(['mp4', 'webp']).default('mp4'))
+    .option('--fps <n>', 'previews a second', parseIntOption('fps'))
+    .action(async (dir: string, opts: { run?: number; format: 'mp4' | 'webp'; fps?: number; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const project = path.resolve(dir);
+        const made = await withEngine(out, (engine) =>
+          engine.client.request('train.timelapse', {
+            dir: project,
+            format: opts.format,
+            ...(opts.run === undefined ? {} : { runId: opts.run }),
+            ...(opts.fps === undefined ? {} : { framesPerSecond: opts.fps }),
+          }),
+        );
+        out.result(
+          { ...made, file: path.join(project, made.path) },
+          () => `timelapse of run ${made.runId} (${made.frames} previews): ${path.join(project, made.path)}`,
+        );
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    });
+
   jsonFlag(program.command('extract <dir>').description('find, track and align faces; resumes where it stopped'))
     .addOption(new Option('--side <side>', 'which side to extract').choices(['a', 'b', 'both']).default('both'))
     .action(async (dir: string, opts: { side: 'a' | 'b' | 'both'; json?: boolean }) => {
@@ -302,6 +331,25 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-perceptual', 'train without the perceptual loss')
     .option('--cycle-loss', 'add the cycle loss (A -> B -> A back to A)')
     .option('--motion-blur', 'add motion-blur augmentation (p = 0.25)')
+    .addOption(
+      new Option(
+        '--parts-method <method>',
+        "face parts: masks (Method #2, at conversion) or augmented (Method #1: the target's part pasted into the source's training faces)",
+      ).choices(['masks', 'augmented']),
+    )
+    .addOption(new Option('--augmented-part <part>', "Method #1's part").choices(['eyes', 'eyebrows', 'nose', 'mouth']))
+    .option(
+      '--from <project-or-model>',
+      'start a new run from a model trained before: a project folder, a checkpoint (.fpck) or a model (.fpm)',
+    )
+    .addOption(
+      new Option(
+        '--from-parts <parts>',
+        'what --from takes: encoder, generator (encoder + decoders) or all (+ discriminators)',
+      )
+        .choices(['encoder', 'generator', 'all'])
+        .default('generator'),
+    )
     .action(
       async (
         dir: string,
@@ -321,6 +369,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
           perceptual?: boolean;
           cycleLoss?: boolean;
           motionBlur?: boolean;
+          from?: string;
+          fromParts?: 'encoder' | 'generator' | 'all';
+          partsMethod?: 'masks' | 'augmented';
+          augmentedPart?: 'eyes' | 'eyebrows' | 'nose' | 'mouth';
           json?: boolean;
         },
       ) => {
@@ -341,9 +393,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
         if (opts.perceptual === false) overrides.perceptualLoss = false;
         if (opts.cycleLoss) overrides.cycleLoss = true;
         if (opts.motionBlur) overrides.motionBlur = true;
+        if (opts.partsMethod) overrides.partsMethod = opts.partsMethod;
+        if (opts.augmentedPart) overrides.augmentedPart = opts.augmentedPart;
         try {
           const job = await withEngine(out, (engine) =>
-            runJob(out, engine, path.resolve(dir), { type: 'train', overrides }),
+            runJob(out, engine, path.resolve(dir), {
+              type: 'train',
+              overrides,
+              ...(opts.from ? { from: { path: path.resolve(opts.from), parts: opts.fromParts ?? 'generator' } } : {}),
+            }),
           );
           setExit(jobOutcome(out, job, () => `training finished: ${JSON.stringify(job.result)}`));
         } catch (error) {

@@ -11,9 +11,18 @@ export const ExtractJobSpec = z.object({
   type: z.literal('extract'),
   side: z.enum(['a', 'b', 'both']).default('both'),
 });
+/** What a warm start takes from the earlier model: its encoder, its generator, or everything (a checkpoint). */
+export const WarmStartParts = z.enum(['encoder', 'generator', 'all']);
+export type WarmStartParts = z.infer<typeof WarmStartParts>;
+
 export const TrainJobSpec = z.object({
   type: z.literal('train'),
   overrides: TrainingPatch.default({}),
+  /**
+   * Begin a new run from a model trained before (a project folder, a checkpoint .fpck or an exported model .fpm)
+   * instead of random weights; only when the run starts from iteration 0.
+   */
+  from: z.strictObject({ path: z.string().min(1), parts: WarmStartParts.default('generator') }).optional(),
 });
 export const ConvertJobSpec = z.object({
   type: z.literal('convert'),

@@ -146,6 +146,21 @@ export const methods = {
     z.strictObject({ losses: z.array(LossPoint), previews: z.array(PreviewRecord) }),
   ),
 
+  /** A run's previews as a timelapse (MP4 or animated WebP) in its preview folder. */
+  'train.timelapse': method(
+    ProjectRef.extend({
+      runId: z.number().int().optional(),
+      format: z.enum(['mp4', 'webp']).default('mp4'),
+      framesPerSecond: z.number().min(0.5).max(30).default(4),
+    }),
+    z.strictObject({
+      runId: z.number().int(),
+      path: z.string(),
+      frames: z.number().int(),
+      format: z.enum(['mp4', 'webp']),
+    }),
+  ),
+
   /** How fast a training configuration runs on this machine (a few iterations on synthetic faces). */
   'train.estimate': method(
     z.strictObject({ overrides: TrainingPatch.default({}) }),

@@ -90,6 +90,14 @@ export const TrainingSettings = z.object({
   /** Optional motion-blur augmentation (p = 0.25, kernel 5/7/9/11). */
   motionBlur: z.boolean().default(false),
   lossWeights: LossWeightSettings.default({}),
+  /**
+   * How face parts are swapped: 'masks' (the seed's Method #2: the whole face is learnt, parts are cut out by
+   * landmark masks when converting) or 'augmented' (Method #1: the target's part pasted into the source's faces
+   * as training data; the source's own decoder then draws the source face with the target's part).
+   */
+  partsMethod: z.enum(['masks', 'augmented']).default('masks'),
+  /** Method #1's part (one training per part, as the seed notes). */
+  augmentedPart: z.enum(['eyes', 'eyebrows', 'nose', 'mouth']).default('eyes'),
 });
 export type TrainingSettings = z.infer<typeof TrainingSettings>;
 

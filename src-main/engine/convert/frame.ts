@@ -91,7 +91,7 @@ export async function swapFace(
   const region = blendRegion(landmarks, toPatch, r, config, override);
   const input = warpAffine(frame, width, height, 3, toPatch, r, r);
   const inputF = Float32Array.from(input, (v) => v / 255);
-  const { alpha, color } = await generator.run(config.direction === 'AtoB' ? 'B' : 'A', inputF, 1);
+  const { alpha, color } = await generator.run(generator.decoderFor(config.direction), inputF, 1);
   const mask = new Float32Array(r * r);
   for (let i = 0; i < mask.length; i += 1) mask[i] = (alpha[i] as number) * (region[i] as number);
   // Colour statistics over the region the swap may change: the whole face for ALL (as upstream's whole ROI), the

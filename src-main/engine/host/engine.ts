@@ -26,6 +26,7 @@ import { choosePerson, choosePersonByReference } from '../jobs/extract.js';
 import { MaskStore } from '../masks/edits.js';
 import { previewFrame } from '../convert/preview.js';
 import { measureTrainingSpeed } from '../train/estimate.js';
+import { makeTimelapse } from '../train/timelapse.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
 
 export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
@@ -332,6 +333,12 @@ export class Engine {
 
     'train.history': async ({ dir, runId, sinceIteration }) =>
       trainHistory((await this.openProject(dir)).db, runId, sinceIteration),
+    'train.timelapse': async ({ dir, runId, format, framesPerSecond }) =>
+      makeTimelapse(await this.openProject(dir), {
+        format,
+        framesPerSecond,
+        ...(runId === undefined ? {} : { runId }),
+      }),
     'train.estimate': ({ overrides }) => {
       const settings = overrides as Partial<TrainingSettings>;
       return measureTrainingSpeed(settings, { perceptual: settings.perceptualLoss !== false });

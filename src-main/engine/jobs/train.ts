@@ -16,6 +16,8 @@ import { FaceNets } from '../landmarks/face-nets.js';
 import { startLoader, type BatchLoader } from '../train/loader.js';
 import { ThreadPool, threadsFor } from '../train/parallel.js';
 import { Trainer } from '../train/trainer.js';
+import { warmStart } from '../train/warm-start.js';
+import { augmentWithTargetParts, pairsPng, type PartsAugmentation } from '../train/parts-method.js';
 import type { JobContext } from './context.js';
 
 type TrainSpec = z.output<typeof TrainJobSpec>;
@@ -71,6 +73,17 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     ctx.log('info', `${faces.editedEyeMasks} face(s) train with their hand-edited eyes mask`);
   // The recognition net behind the perceptual loss (face-api's weights, a few MB), loaded once per run.
   const perceptual = settings.perceptualLoss ? await PerceptualNet.fromFaceNets(await FaceNets.load()) : null;
+  // Method #1: the target's part pasted into every source face, before any batch is drawn.
+  let method1: PartsAugmentation | null = null;
+  if (settings.partsMethod === 'augmented') {
+    const net = perceptual ?? (await PerceptualNet.fromFaceNets(await FaceNets.load()));
+    method1 = await augmentWithTargetParts(faces, net, settings.augmentedPart);
+    if (!perceptual) net.dispose();
+    ctx.log(
+      'info',
+      `Method #1: ${method1.pairs.length} faces of A carry the ${settings.augmentedPart} of their nearest face of B (feature distance ${method1.meanMatchedDistance}; other pairs ${method1.meanOtherDistance})`,
+    );
+  }
   const arch = archFromSettings(settings);
   const run = trainingRun(store, arch, settings.iterations, settings);
   const checkpointDir = path.join(store.dir, 'checkpoints', `run-${run.id}`);
@@ -100,6 +113,33 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     const header = await loadLatestCheckpoint(checkpointDir, trainer, (message) => ctx.log('warn', message));
     if (header) ctx.log('info', `resumed run ${run.id} at iteration ${header.iteration}`);
     else if (run.resumed) ctx.log('info', `run ${run.id} had no usable checkpoint; starting it again from iteration 0`);
+    if (method1) {
+      // The kNN matches, for the studio: source face | matched target face | the training image made of them.
+      const rel = path.posix.join('previews', `run-${run.id}`, 'pairs.png');
+      await fs.mkdir(path.join(store.dir, 'previews', `run-${run.id}`), { recursive: true });
+      await writeFileAtomic(path.join(store.dir, rel), await pairsPng(method1.examples));
+      ctx.emit({
+        type: 'train.preview',
+        jobId: ctx.jobId,
+        projectDir: store.dir,
+        runId: run.id,
+        iteration: 0,
+        path: rel,
+      });
+    }
+    const from = ctx.spec.from;
+    if (from && !header) {
+      const started = await warmStart(trainer, from.path, from.parts);
+      // The run records where it started from (its history and the studio show it).
+      store.db
+        .prepare(`UPDATE training_runs SET config = json_set(config, '$.startedFrom', json(?)) WHERE id = ?`)
+        .run(JSON.stringify(started), run.id);
+      ctx.log(
+        'info',
+        `run ${run.id} starts from ${started.file} (its ${started.parts}, iteration ${started.iteration}: ${started.variables} variables)`,
+      );
+    } else if (from)
+      ctx.log('warn', `run ${run.id} continues from its own checkpoint; the warm start applies to new runs only`);
     setRun('running');
     // The batch split across CPU threads (data-parallel), after the checkpoint so the threads get its weights.
     const backend = report.selected ?? 'cpu';

@@ -50,6 +50,17 @@ export class Generator {
     return new Generator(arch, weights, header.meta);
   }
 
+  /**
+   * The decoder that swaps a video of the direction's source person: the other side's (A -> B draws with decoder
+   * B), or, for a model trained with Method #1 (the target's part pasted into the source's training faces), the
+   * source's own decoder, which learnt the source face with the target's part.
+   */
+  decoderFor(direction: 'AtoB' | 'BtoA'): Side {
+    const own = (this.meta.settings as { partsMethod?: string } | undefined)?.partsMethod === 'augmented';
+    if (direction === 'AtoB') return own ? 'A' : 'B';
+    return own ? 'B' : 'A';
+  }
+
   /** Faces (R x R RGB, 0..1, packed) through the decoder of `side`: attention mask and colour, 0..1. */
   async run(side: Side, faces: Float32Array, count: number): Promise<{ alpha: Float32Array; color: Float32Array }> {
     const r = this.arch.resolution;

@@ -608,6 +608,8 @@ const OWN_FILES = [
   /^masks\/\d+-(eyes|eyebrows|nose|mouth|face)\.png$/,
   /^checkpoints\/run-\d+\/ckpt-\d+\.fpck$/,
   /^previews\/run-\d+\/\d{8,}\.png$/,
+  /^previews\/run-\d+\/timelapse\.(mp4|webp)$/,
+  /^previews\/run-\d+\/pairs\.png$/,
   /^previews\/convert\/[ab]-\d{6,}-(before|after|mask)\.png$/,
   /^models\/generator\.fpm$/,
 ];
