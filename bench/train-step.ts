@@ -108,7 +108,8 @@ for (const [capacity, batch, norm] of [
   const trainer = new Trainer({ arch, batchSize: 8, totalIterations: 20000, seed: 2, learningRateFactor: 1 });
   const hist: number[] = [];
   const t0 = performance.now();
-  for (let i = 0; i < Number(process.env.LOSS_ITERS ?? 200); i += 1) hist.push((await trainer.step(set)).GA_recon ?? NaN);
+  for (let i = 0; i < Number(process.env.LOSS_ITERS ?? 200); i += 1)
+    hist.push((await trainer.step(set)).GA_recon ?? NaN);
   const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
   out({
     lossFalls: { iterations: hist.length, first10: mean(hist.slice(0, 10)), last10: mean(hist.slice(-10)) },
