@@ -14,6 +14,12 @@ export const ExtractJobSpec = z.object({
 export const TrainJobSpec = z.object({
   type: z.literal('train'),
   overrides: TrainingPatch.default({}),
+  /**
+   * Which run to train: a run id continues that run (its model shape must stay the same), 'new' starts a new run
+   * from iteration 0. Absent: the newest run with the same model shape that is unfinished or below the new target,
+   * else a new one (what the CLI does).
+   */
+  run: z.union([z.literal('new'), z.number().int().positive()]).optional(),
 });
 export const ConvertJobSpec = z.object({
   type: z.literal('convert'),
@@ -34,6 +40,8 @@ export const ErrorInfo = z.object({
   file: z.string().optional(),
   /** What the user can do about it. */
   fix: z.string().optional(),
+  /** A tool's own words (ffmpeg's or a driver's output): kept out of the message, shown behind a "details" disclosure. */
+  details: z.string().optional(),
 });
 export type ErrorInfo = z.infer<typeof ErrorInfo>;
 
