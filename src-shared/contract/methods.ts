@@ -92,7 +92,13 @@ export const methods = {
     z.strictObject({ total: z.number().int(), frames: z.array(FrameRecord) }),
   ),
   'faces.list': method(
-    ProjectRef.extend({ side: Side, frameIndex: z.number().int().nonnegative().optional(), ...Page }),
+    ProjectRef.extend({
+      side: Side,
+      frameIndex: z.number().int().nonnegative().optional(),
+      /** Only this track's faces (one person's): the mask editor steps through them. */
+      trackId: z.number().int().optional(),
+      ...Page,
+    }),
     z.strictObject({ total: z.number().int(), faces: z.array(FaceRecord) }),
   ),
   'faces.chooseTrack': method(

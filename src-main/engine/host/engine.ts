@@ -290,8 +290,8 @@ export class Engine {
 
     'frames.list': async ({ dir, side, offset, limit }) =>
       (await this.openProject(dir)).listFrames(side, offset, limit),
-    'faces.list': async ({ dir, side, frameIndex, offset, limit }) => {
-      const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit);
+    'faces.list': async ({ dir, side, frameIndex, trackId, offset, limit }) => {
+      const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit, trackId);
       return { total: listed.total, faces: listed.faces.map(toFaceRecord) };
     },
     'faces.chooseTrack': async ({ dir, side, trackId }) => {
