@@ -13,9 +13,7 @@ export function sideLine(side: 'a' | 'b'): string {
   return `${side.toUpperCase()}: ${SIDE_ROLES[side].who} (${SIDE_ROLES[side].role})`;
 }
 
-/** The converter's direction, in the same words; `arrow` is "→" on pages and "->" in the terminal. */
+/** The converter's direction in the same words: "A → B: A wears B’s face" (`arrow` is "->" in the terminal). */
 export function directionLabel(direction: 'AtoB' | 'BtoA', arrow = '→'): string {
-  return direction === 'AtoB'
-    ? `A ${arrow} B: a video of A, where A wears B’s face`
-    : `B ${arrow} A: a video of B, where B wears A’s face`;
+  return direction === 'AtoB' ? `A ${arrow} B: A wears B’s face` : `B ${arrow} A: B wears A’s face`;
 }

@@ -172,7 +172,7 @@ function parseIntOption(name: string) {
 function converterOptions(command: Command): Command {
   // The direction's help says what it means in the studio's words (the other flags are the original's names).
   const described: Record<string, string> = {
-    direction: `${directionLabel('AtoB', '->')} (the default); or ${directionLabel('BtoA', '->')}`,
+    direction: `AtoB (the default) converts a video of A: ${directionLabel('AtoB', '->')}; BtoA a video of B: ${directionLabel('BtoA', '->')}`,
   };
   for (const [key, schema] of Object.entries(ConverterConfig.shape)) {
     const description = described[key] ?? (schema as { description?: string }).description ?? `converter ${key}`;
