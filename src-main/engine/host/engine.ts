@@ -69,16 +69,18 @@ export class Engine {
       store: (dir) => this.store(dir),
       onBusyChange: (busy) => this.setStatus(busy ? 'busy' : 'ready'),
     });
-    // Which compute was chosen and why, once, in plain words: the CLI prints it as its one line about compute.
-    this.offBackendChosen = onBackendChosen((report) =>
+    // Which compute was chosen and why, once, in plain words: the CLI prints it as its one line about compute, and
+    // the studio's status bar hears of it at once (not only at the next change of the engine's status).
+    this.offBackendChosen = onBackendChosen((report) => {
       this.emit({
         type: 'log',
         level: 'info',
         message: computeLine(report),
         jobId: null,
         time: new Date().toISOString(),
-      }),
-    );
+      });
+      this.emit({ type: 'engine.state', status: this.status, backend: report });
+    });
   }
 
   private readonly offBackendChosen: () => void;
