@@ -42,7 +42,9 @@ function trainingRun(
     state: string;
     iteration: number;
   }>;
-  const recordedArch = (row: { config: string }): ArchConfig => (JSON.parse(row.config) as { arch: ArchConfig }).arch;
+  // A run written without its model shape (an index edited by hand, a test) matches no shape.
+  const recordedArch = (row: { config: string }): ArchConfig | undefined =>
+    (JSON.parse(row.config) as { arch?: ArchConfig }).arch;
   const sameShape = (row: { config: string }): boolean => JSON.stringify(recordedArch(row)) === JSON.stringify(arch);
   const resume = (row: { id: number; iteration: number }): { id: number; resumed: boolean } => {
     store.db
@@ -58,7 +60,7 @@ function trainingRun(
         fix: 'pick a run the project lists, or start a new run',
       });
     if (!sameShape(row)) {
-      const was = recordedArch(row) as unknown as Record<string, unknown>;
+      const was = (recordedArch(row) ?? {}) as Record<string, unknown>;
       const now = arch as unknown as Record<string, unknown>;
       const changed = Object.keys(now)
         .filter((key) => JSON.stringify(was[key]) !== JSON.stringify(now[key]))
