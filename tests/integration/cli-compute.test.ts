@@ -80,4 +80,13 @@ describe('compute as the CLI reports it', () => {
       expect(dawnLines(result), args.join(' ')).toEqual([]);
     }
   }, 120_000);
+
+  it('help says A and B as the studio does: A the person in the video you convert, B whose face A receives', async () => {
+    const help = (await runCli(['new', '--help'], env)).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('person A: the person in the video you convert (the source)');
+    expect(help).toContain('person B: the person whose face A receives (the target)');
+    const convert = (await runCli(['convert', '--help'], env)).stdout.replace(/\s+/g, ' ');
+    expect(convert).toContain('a video of A, where A wears B’s face');
+    expect(convert).toContain('A -> B: A wears B’s face');
+  }, 120_000);
 });
