@@ -10,18 +10,27 @@ import {
   type JobSpec,
   type ProjectSummary,
 } from '../../src-shared/contract/index.js';
+import { directionLabel, sideLine } from '../../src-shared/vocabulary.js';
 import { EngineProcess } from '../host-node/engine-process.js';
 import { EXIT, Output, usageError } from './output.js';
+
+/** How many runJob calls are following a job: they print the engine's messages then (around their progress bar). */
+let following = 0;
+
+/** An engine message on stderr: info as it is (the compute line), warnings and errors with their level. */
+function printLog(event: Extract<EngineEvent, { type: 'log' }>): void {
+  if (event.level === 'debug') return;
+  process.stderr.write(event.level === 'info' ? `${event.message}\n` : `${event.level}: ${event.message}\n`);
+}
 
 export async function withEngine<T>(out: Output, work: (engine: EngineProcess) => Promise<T>): Promise<T> {
   const engine = new EngineProcess({
     onInvalidMessage: (e) => out.warn(`engine sent an invalid message: ${e.message}`),
   });
-  // What the engine says outside any job (a project repaired on opening, partial files removed) reaches the user
-  // on every command; a job's own messages are printed by runJob.
+  // What the engine says outside any job (a project repaired on opening, partial files removed, which compute it
+  // chose) reaches the user on every command; a job's own messages are printed by runJob.
   const unsubscribe = engine.client.onEvent((event) => {
-    if (event.type === 'log' && event.jobId === null && (event.level === 'warn' || event.level === 'error'))
-      process.stderr.write(`${event.level}: ${event.message}\n`);
+    if (event.type === 'log' && event.jobId === null && following === 0) printLog(event);
   });
   try {
     return await work(engine);
@@ -91,10 +100,14 @@ export async function runJob(out: Output, engine: EngineProcess, dir: string, jo
         const eta = event.etaSeconds === null ? '' : `, ETA ${Math.round(event.etaSeconds)} s`;
         process.stderr.write(`${event.stage}: ${event.done}/${event.total} (${event.rate.toFixed(1)}/s${eta})\n`);
       }
-    } else if (event.type === 'log' && (event.jobId === jobId || (event.jobId === null && event.level === 'info'))) {
+    } else if (event.type === 'log' && event.jobId === jobId) {
       if (barStarted) bar?.stop();
       barStarted = false;
       process.stderr.write(`${event.level}: ${event.message}\n`);
+    } else if (event.type === 'log' && event.jobId === null && event.level !== 'debug') {
+      if (barStarted) bar?.stop();
+      barStarted = false;
+      printLog(event);
     } else if (
       event.type === 'job.state' &&
       event.job.id === jobId &&
@@ -104,6 +117,7 @@ export async function runJob(out: Output, engine: EngineProcess, dir: string, jo
     }
   };
   const unsubscribe = engine.client.onEvent(onEvent);
+  following += 1;
   const onSigint = (): void => {
     if (jobId) {
       out.warn('\ncancelling (finished work is kept; run the command again to resume)...');
@@ -128,6 +142,7 @@ export async function runJob(out: Output, engine: EngineProcess, dir: string, jo
     if (barStarted) bar?.stop();
     process.off('SIGINT', onSigint);
     unsubscribe();
+    following -= 1;
   }
 }
 
@@ -155,8 +170,12 @@ function parseIntOption(name: string) {
 
 /** Converter flags carry the converter config's own field names (--color_correction HISTMATCH). */
 function converterOptions(command: Command): Command {
+  // The direction's help says what it means in the studio's words (the other flags are the original's names).
+  const described: Record<string, string> = {
+    direction: `AtoB (the default) converts a video of A: ${directionLabel('AtoB', '->')}; BtoA a video of B: ${directionLabel('BtoA', '->')}`,
+  };
   for (const [key, schema] of Object.entries(ConverterConfig.shape)) {
-    const description = (schema as { description?: string }).description ?? `converter ${key}`;
+    const description = described[key] ?? (schema as { description?: string }).description ?? `converter ${key}`;
     command.addOption(new Option(`--${key} <value>`, description));
   }
   return command;
@@ -178,15 +197,17 @@ function parseConverterValue(value: string): unknown {
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('faceparts')
-    .description('FaceParts Studio: swap whole faces or chosen face parts between two people in video')
+    .description(
+      `FaceParts Studio: swap whole faces or chosen face parts between two people in video. Person ${sideLine('a')}; person ${sideLine('b')}.`,
+    )
     .showHelpAfterError()
     .exitOverride();
 
   const jsonFlag = (c: Command): Command => c.option('--json', 'print one JSON object as the last stdout line');
 
   jsonFlag(program.command('new <dir>').description('create a project from two videos or image folders'))
-    .requiredOption('--a <source>', 'video or image folder of person A (the source)')
-    .requiredOption('--b <source>', 'video or image folder of person B (the target)')
+    .requiredOption('--a <source>', `video or image folder of person ${sideLine('a')}`)
+    .requiredOption('--b <source>', `video or image folder of person ${sideLine('b')}`)
     .option('--name <name>', 'project name (default: the folder name)')
     .action(async (dir: string, opts: { a: string; b: string; name?: string; json?: boolean }) => {
       const out = new Output(Boolean(opts.json));
@@ -412,7 +433,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   converterOptions(
     jsonFlag(
-      program.command('convert <dir>').description('swap faces (or face parts) in a video with the trained model'),
+      program
+        .command('convert <dir>')
+        .description(
+          'swap faces (or face parts) in a video with the trained model: by default a video of A, where A wears B’s face',
+        ),
     )
       .requiredOption('--input <video>', 'video to convert')
       .requiredOption('--output <file>', 'output video file')
@@ -500,8 +525,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const out = new Output(Boolean(opts.json));
       try {
         const { runBench, benchTable } = await import('../bench/bench.js');
+        // The benchmark runs the engine's code in this process: its compute line comes from here.
+        const { onBackendChosen } = await import('../engine/backend/select.js');
+        const { computeLine } = await import('../../src-shared/compute.js');
+        const offChosen = onBackendChosen((report) => process.stderr.write(`${computeLine(report)}\n`));
         out.info(opts.quick ? 'benchmark (quick)...' : 'benchmark (full; several minutes on CPU)...');
-        const report = await runBench({ quick: Boolean(opts.quick), demoDir: path.resolve(opts.demo) });
+        const report = await runBench({ quick: Boolean(opts.quick), demoDir: path.resolve(opts.demo) }).finally(
+          offChosen,
+        );
         out.result(report, () => benchTable(report));
       } catch (error) {
         setExit(out.error(error));

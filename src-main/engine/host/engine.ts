@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,7 +16,8 @@ import {
   type TrainingSettings,
 } from '../../../src-shared/contract/index.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { currentBackend, selectBackend } from '../backend/select.js';
+import { currentBackend, onBackendChosen, selectBackend } from '../backend/select.js';
+import { computeLine } from '../../../src-shared/compute.js';
 import { JobManager } from '../jobs/manager.js';
 import { resolveTools } from '../media/tools.js';
 import { probeSource } from '../media/probe.js';
@@ -27,6 +29,7 @@ import { MaskStore } from '../masks/edits.js';
 import { previewFrame } from '../convert/preview.js';
 import { measureTrainingSpeed } from '../train/estimate.js';
 import { makeTimelapse } from '../train/timelapse.js';
+import { previewFace } from './preview-face.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
 
 export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
@@ -69,7 +72,21 @@ export class Engine {
       store: (dir) => this.store(dir),
       onBusyChange: (busy) => this.setStatus(busy ? 'busy' : 'ready'),
     });
+    // Which compute was chosen and why, once, in plain words: the CLI prints it as its one line about compute, and
+    // the studio's status bar hears of it at once (not only at the next change of the engine's status).
+    this.offBackendChosen = onBackendChosen((report) => {
+      this.emit({
+        type: 'log',
+        level: 'info',
+        message: computeLine(report),
+        jobId: null,
+        time: new Date().toISOString(),
+      });
+      this.emit({ type: 'engine.state', status: this.status, backend: report });
+    });
   }
+
+  private readonly offBackendChosen: () => void;
 
   onEvent(listener: (event: EngineEvent) => void): () => void {
     this.listeners.add(listener);
@@ -170,6 +187,7 @@ export class Engine {
   async shutdown(checkpoint: boolean): Promise<void> {
     this.setStatus('stopping');
     await this.jobs.stopAll(checkpoint);
+    this.offBackendChosen();
     for (const store of this.stores.values()) store.close();
     this.stores.clear();
   }
@@ -191,6 +209,7 @@ export class Engine {
           // Only once a backend is up: asking tfjs for its memory would otherwise start one.
           tensors: currentBackend() ? tf.memory().numTensors : null,
         },
+        home: homedir(),
       };
     },
     'engine.probeBackend': async ({ force }) => selectBackend(force ?? 'auto'),
@@ -202,7 +221,9 @@ export class Engine {
 
     'project.list': () => ({ projects: listRecent() }),
     'project.create': async ({ dir, name, sourceA, sourceB, settings }) => {
-      const [a, b] = await Promise.all([probeSource(sourceA), probeSource(sourceB)]);
+      // The folder first (instant), then the sources; each error names the field it is about.
+      ProjectStore.assertCreatable(dir);
+      const [a, b] = await Promise.all([probeFor('params.sourceA', sourceA), probeFor('params.sourceB', sourceB)]);
       const store = ProjectStore.create(dir, {
         name,
         settings,
@@ -274,8 +295,8 @@ export class Engine {
 
     'frames.list': async ({ dir, side, offset, limit }) =>
       (await this.openProject(dir)).listFrames(side, offset, limit),
-    'faces.list': async ({ dir, side, frameIndex, offset, limit }) => {
-      const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit);
+    'faces.list': async ({ dir, side, frameIndex, trackId, offset, limit }) => {
+      const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit, trackId);
       return { total: listed.total, faces: listed.faces.map(toFaceRecord) };
     },
     'faces.chooseTrack': async ({ dir, side, trackId }) => {
@@ -343,9 +364,28 @@ export class Engine {
       const settings = overrides as Partial<TrainingSettings>;
       return measureTrainingSpeed(settings, { perceptual: settings.perceptualLoss !== false });
     },
-    'convert.preview': async ({ dir, side, frameIndex, config }) =>
-      previewFrame(await this.openProject(dir), side, frameIndex, config),
+    'convert.preview': async ({ dir, side, frameIndex, config }) => {
+      const store = await this.openProject(dir);
+      const frame = await previewFrame(store, side, frameIndex, config);
+      return { ...frame, face: previewFace(store, side, frameIndex, config) };
+    },
   };
+}
+
+/** A source probed for project.create: its errors name the form field (params.sourceA or params.sourceB). */
+async function probeFor(field: string, source: string): ReturnType<typeof probeSource> {
+  try {
+    return await probeSource(source);
+  } catch (error) {
+    if (!(error instanceof StudioError) || error.field !== undefined) throw error;
+    const info = error.toInfo();
+    throw new StudioError(error.code, error.message, {
+      field,
+      ...(info.file === undefined ? {} : { file: info.file }),
+      ...(info.fix === undefined ? {} : { fix: info.fix }),
+      ...(info.details === undefined ? {} : { details: info.details }),
+    });
+  }
 }
 
 /** The most loss points train.history returns; a longer history is thinned evenly (first and last kept). */

@@ -23,14 +23,17 @@ import type { JobContext } from './context.js';
 type TrainSpec = z.output<typeof TrainJobSpec>;
 
 /**
- * The run to continue (same model shape, and either unfinished or finished below the new target: "train to 30k"
- * after a 20k run goes on from 20k), or a new one.
+ * The run to train. A run id continues that run, which must keep its model shape (its checkpoints hold those
+ * weights); 'new' starts a new run from iteration 0. Without either (the CLI): the newest run with the same model
+ * shape that is unfinished or below the new target ("train to 30k" after a 20k run goes on from 20k), else a new
+ * one. A continued run records the settings it now trains with; its target never drops below where it is.
  */
 function trainingRun(
   store: ProjectStore,
   arch: ArchConfig,
   total: number,
   settings: TrainingSettings,
+  wanted: TrainSpec['run'],
 ): { id: number; resumed: boolean } {
   const rows = store.db
     .prepare(`SELECT id, config, state, iteration FROM training_runs ORDER BY id DESC`)
@@ -40,13 +43,40 @@ function trainingRun(
     state: string;
     iteration: number;
   }>;
-  for (const row of rows) {
-    const config = JSON.parse(row.config) as { arch: ArchConfig };
-    if (JSON.stringify(config.arch) === JSON.stringify(arch) && (row.state !== 'completed' || total > row.iteration)) {
-      store.db
-        .prepare('UPDATE training_runs SET target_iterations = ?, config = ? WHERE id = ?')
-        .run(total, JSON.stringify({ arch, settings }), row.id);
-      return { id: row.id, resumed: true };
+  // A run written without its model shape (an index edited by hand, a test) matches no shape.
+  const recordedArch = (row: { config: string }): ArchConfig | undefined =>
+    (JSON.parse(row.config) as { arch?: ArchConfig }).arch;
+  const sameShape = (row: { config: string }): boolean => JSON.stringify(recordedArch(row)) === JSON.stringify(arch);
+  const resume = (row: { id: number; iteration: number }): { id: number; resumed: boolean } => {
+    store.db
+      .prepare('UPDATE training_runs SET target_iterations = ?, config = ? WHERE id = ?')
+      .run(Math.max(total, row.iteration), JSON.stringify({ arch, settings }), row.id);
+    return { id: row.id, resumed: true };
+  };
+  if (typeof wanted === 'number') {
+    const row = rows.find((item) => item.id === wanted);
+    if (!row)
+      throw new StudioError(ErrorCode.notFound, `this project has no training run ${wanted}`, {
+        field: 'params.job.run',
+        fix: 'pick a run the project lists, or start a new run',
+      });
+    if (!sameShape(row)) {
+      const was = (recordedArch(row) ?? {}) as Record<string, unknown>;
+      const now = arch as unknown as Record<string, unknown>;
+      const changed = Object.keys(now)
+        .filter((key) => JSON.stringify(was[key]) !== JSON.stringify(now[key]))
+        .map((key) => `${key} ${JSON.stringify(was[key])} -> ${JSON.stringify(now[key])}`);
+      throw new StudioError(
+        ErrorCode.invalidParams,
+        `run ${wanted} has another model shape (${changed.join(', ')}), so its checkpoints cannot continue with these settings`,
+        { field: 'params.job.run', fix: `keep run ${wanted}'s model settings, or start a new run` },
+      );
+    }
+    return resume(row);
+  }
+  if (wanted === undefined) {
+    for (const row of rows) {
+      if (sameShape(row) && (row.state !== 'completed' || total > row.iteration)) return resume(row);
     }
   }
   const result = store.db
@@ -85,7 +115,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     );
   }
   const arch = archFromSettings(settings);
-  const run = trainingRun(store, arch, settings.iterations, settings);
+  const run = trainingRun(store, arch, settings.iterations, settings, ctx.spec.run);
   const checkpointDir = path.join(store.dir, 'checkpoints', `run-${run.id}`);
   const trainer = new Trainer({
     arch,
@@ -149,6 +179,8 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     });
     await trainer.attachPool(pool);
     ctx.log('info', `training on ${pool?.threads ?? 1} thread(s)`);
+    // Run lists (the Train page's picker) show the run as running from its start, not only once it ends.
+    ctx.emit({ type: 'project.changed', projectDir: store.dir, what: 'training' });
     let lastSaved = trainer.iteration;
     const checkpoint = async (): Promise<void> => {
       if (trainer.iteration === lastSaved && header) return;

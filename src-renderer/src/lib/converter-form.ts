@@ -11,6 +11,7 @@ import {
   type Side,
 } from '../../../src-shared/contract/index.js';
 import { COLOUR_MODES } from '../../../src-shared/math/colour/index.js';
+import { SIDE_ROLES, directionLabel } from '../../../src-shared/vocabulary.js';
 
 /**
  * The Convert page's converter form: every field of the contract's ConverterConfig except image_shape, which comes
@@ -135,8 +136,8 @@ export const SEGMENTATION_GROUPS: { label: string; options: Segmentation[] }[] =
 })();
 
 export const DIRECTION_LABELS: Record<DirectionName, string> = {
-  AtoB: 'A → B (A takes B’s face)',
-  BtoA: 'B → A (B takes A’s face)',
+  AtoB: directionLabel('AtoB'),
+  BtoA: directionLabel('BtoA'),
 };
 
 /** Each colour mode's label, where the mode is declared (src-shared/math/colour). */
@@ -178,7 +179,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
         kind: 'select',
         name: 'direction',
         label: 'Direction',
-        hint: 'A → B converts a video of person A.',
+        hint: `A is ${SIDE_ROLES.a.who}, B ${SIDE_ROLES.b.who}: A → B converts a video of A.`,
         groups: [{ label: null, options: options(Direction.options, DIRECTION_LABELS) }],
       },
       {
