@@ -3,12 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { ErrorCode, StudioError, type JobInfo } from '../../src-shared/contract/index.js';
 import { writeFileAtomic } from '../engine/io/atomic.js';
 import { requireTool } from '../engine/media/tools.js';
 import type { EngineProcess } from '../host-node/engine-process.js';
-import { runJob } from './main.js';
+import { runJob } from './jobs.js';
 import type { Output } from './output.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -240,26 +239,10 @@ export async function runDemo(
 
   // The report: sources, extraction numbers, loss curves, previews, before/after frames, metrics.
   const summary = await client.request('project.open', { dir });
-  const db = new Database(path.join(dir, 'index.sqlite'), { readonly: true });
-  const run = db.prepare('SELECT id, iteration, backend FROM training_runs ORDER BY id DESC LIMIT 1').get() as
-    { id: number; iteration: number; backend: string } | undefined;
-  const losses = run
-    ? (
-        db
-          .prepare('SELECT iteration, "values" AS v FROM losses WHERE run_id = ? ORDER BY iteration')
-          .all(run.id) as Array<{ iteration: number; v: string }>
-      ).map((r) => ({
-        iteration: r.iteration,
-        values: JSON.parse(r.v) as Record<string, number>,
-      }))
-    : [];
-  const previews = run
-    ? (db.prepare('SELECT iteration, path FROM previews WHERE run_id = ? ORDER BY iteration').all(run.id) as Array<{
-        iteration: number;
-        path: string;
-      }>)
-    : [];
-  db.close();
+  const run = summary.trainingRuns[summary.trainingRuns.length - 1];
+  const history = run ? await client.request('train.history', { dir, runId: run.id }) : { losses: [], previews: [] };
+  const losses = history.losses.map((r) => ({ iteration: r.iteration, values: r.losses }));
+  const previews = history.previews;
   // A frame where the face was swapped, from the middle of the followed track.
   const track = JSON.parse(readFileSync(`${outputs.ALL as string}.track.json`, 'utf8')) as {
     start: number;

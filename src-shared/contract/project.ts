@@ -148,3 +148,4 @@ export const PreviewRecord = z.object({
   iteration: z.number().int().nonnegative(),
   path: z.string(),
 });
+export type PreviewRecord = z.infer<typeof PreviewRecord>;

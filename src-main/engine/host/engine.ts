@@ -31,6 +31,7 @@ import { measureTrainingSpeed } from '../train/estimate.js';
 import { makeTimelapse } from '../train/timelapse.js';
 import { previewFace } from './preview-face.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
+import { RunsRepo } from '../project/runs-repo.js';
 
 export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
 
@@ -352,8 +353,13 @@ export class Engine {
     'jobs.list': ({ dir }) => ({ jobs: this.jobs.list(dir ? path.resolve(dir) : undefined) }),
     'jobs.get': ({ jobId }) => this.jobs.get(jobId),
 
-    'train.history': async ({ dir, runId, sinceIteration }) =>
-      trainHistory((await this.openProject(dir)).db, runId, sinceIteration),
+    'train.history': async ({ dir, runId, sinceIteration }) => {
+      const runs = new RunsRepo((await this.openProject(dir)).db);
+      // Without runId: the newest run. An unknown run, or a project that never trained, has empty lists.
+      const run = runId ?? runs.latestId();
+      if (run === undefined) return { losses: [], previews: [] };
+      return { losses: runs.losses(run, sinceIteration), previews: runs.previews(run) };
+    },
     'train.timelapse': async ({ dir, runId, format, framesPerSecond }) =>
       makeTimelapse(await this.openProject(dir), {
         format,
@@ -385,61 +391,5 @@ async function probeFor(field: string, source: string): ReturnType<typeof probeS
       ...(info.fix === undefined ? {} : { fix: info.fix }),
       ...(info.details === undefined ? {} : { details: info.details }),
     });
-  }
-}
-
-/** The most loss points train.history returns; a longer history is thinned evenly (first and last kept). */
-const MAX_HISTORY_POINTS = 20_000;
-
-type HistoryResult = ResultOf<'train.history'>;
-
-/**
- * A training run's recorded losses (after sinceIteration, in order) and all its previews, from the project index.
- * Without runId: the newest run. An unknown run, or a project that never trained, has empty lists.
- */
-function trainHistory(db: ProjectStore['db'], runId: number | undefined, sinceIteration: number): HistoryResult {
-  const run =
-    runId ?? (db.prepare('SELECT MAX(id) AS id FROM training_runs').get() as { id: number | null } | undefined)?.id;
-  if (run === null || run === undefined) return { losses: [], previews: [] };
-  const { n } = db
-    .prepare('SELECT COUNT(*) AS n FROM losses WHERE run_id = ? AND iteration > ?')
-    .get(run, sinceIteration) as { n: number };
-  const rows = db
-    .prepare('SELECT iteration, "values" AS json FROM losses WHERE run_id = ? AND iteration > ? ORDER BY iteration')
-    .iterate(run, sinceIteration) as IterableIterator<{ iteration: number; json: string }>;
-  const losses: HistoryResult['losses'] = [];
-  // Row k of n is kept when it is the next of the evenly spaced picks round(i * (n - 1) / (cap - 1)).
-  const cap = MAX_HISTORY_POINTS;
-  let pick = 0;
-  let index = 0;
-  for (const row of rows) {
-    const wanted = n <= cap ? index : Math.round((pick * (n - 1)) / (cap - 1));
-    index += 1;
-    if (index - 1 !== wanted) continue;
-    pick += 1;
-    const values = finiteValues(row.json);
-    if (values) losses.push({ runId: run, iteration: row.iteration, losses: values });
-  }
-  const previews = (
-    db.prepare('SELECT iteration, path FROM previews WHERE run_id = ? ORDER BY iteration').all(run) as Array<{
-      iteration: number;
-      path: string;
-    }>
-  ).map((row) => ({ runId: run, iteration: row.iteration, path: row.path }));
-  return { losses, previews };
-}
-
-/** A stored loss record with only its finite numbers (NaN was stored as null); null when it cannot be read. */
-function finiteValues(json: string): Record<string, number> | null {
-  try {
-    const parsed = JSON.parse(json) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) return null;
-    const values: Record<string, number> = {};
-    for (const [key, value] of Object.entries(parsed)) {
-      if (typeof value === 'number' && Number.isFinite(value)) values[key] = value;
-    }
-    return values;
-  } catch {
-    return null;
   }
 }

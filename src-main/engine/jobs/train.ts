@@ -7,7 +7,8 @@ import type { TrainJobSpec } from '../../../src-shared/contract/jobs.js';
 import { selectBackend } from '../backend/select.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { archFromSettings, type ArchConfig } from '../model/config.js';
-import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
+import { GENERATOR_FILE } from '../project/store.js';
+import { RunsRepo, type RunRow } from '../project/runs-repo.js';
 import { exportGenerator, loadLatestCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { FaceSet } from '../train/dataset.js';
 import { previewPng } from '../train/preview.js';
@@ -29,28 +30,18 @@ type TrainSpec = z.output<typeof TrainJobSpec>;
  * one. A continued run records the settings it now trains with; its target never drops below where it is.
  */
 function trainingRun(
-  store: ProjectStore,
+  runs: RunsRepo,
   arch: ArchConfig,
   total: number,
   settings: TrainingSettings,
   wanted: TrainSpec['run'],
 ): { id: number; resumed: boolean } {
-  const rows = store.db
-    .prepare(`SELECT id, config, state, iteration FROM training_runs ORDER BY id DESC`)
-    .all() as Array<{
-    id: number;
-    config: string;
-    state: string;
-    iteration: number;
-  }>;
+  const rows = runs.list().reverse();
   // A run written without its model shape (an index edited by hand, a test) matches no shape.
-  const recordedArch = (row: { config: string }): ArchConfig | undefined =>
-    (JSON.parse(row.config) as { arch?: ArchConfig }).arch;
-  const sameShape = (row: { config: string }): boolean => JSON.stringify(recordedArch(row)) === JSON.stringify(arch);
-  const resume = (row: { id: number; iteration: number }): { id: number; resumed: boolean } => {
-    store.db
-      .prepare('UPDATE training_runs SET target_iterations = ?, config = ? WHERE id = ?')
-      .run(Math.max(total, row.iteration), JSON.stringify({ arch, settings }), row.id);
+  const recordedArch = (row: RunRow): ArchConfig | undefined => row.config.arch as ArchConfig | undefined;
+  const sameShape = (row: RunRow): boolean => JSON.stringify(recordedArch(row)) === JSON.stringify(arch);
+  const resume = (row: RunRow): { id: number; resumed: boolean } => {
+    runs.continueWith(row.id, { arch, settings }, total);
     return { id: row.id, resumed: true };
   };
   if (typeof wanted === 'number') {
@@ -79,12 +70,7 @@ function trainingRun(
       if (sameShape(row) && (row.state !== 'completed' || total > row.iteration)) return resume(row);
     }
   }
-  const result = store.db
-    .prepare(
-      `INSERT INTO training_runs (started_at, config, state, iteration, target_iterations) VALUES (?, ?, 'running', 0, ?)`,
-    )
-    .run(new Date().toISOString(), JSON.stringify({ arch, settings }), total);
-  return { id: Number(result.lastInsertRowid), resumed: false };
+  return { id: runs.create({ arch, settings }, total), resumed: false };
 }
 
 /** Training as a job: resumes from the newest good checkpoint, streams losses and previews, checkpoints on stop. */
@@ -115,7 +101,8 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     );
   }
   const arch = archFromSettings(settings);
-  const run = trainingRun(store, arch, settings.iterations, settings, ctx.spec.run);
+  const runs = new RunsRepo(store.db);
+  const run = trainingRun(runs, arch, settings.iterations, settings, ctx.spec.run);
   const checkpointDir = path.join(store.dir, 'checkpoints', `run-${run.id}`);
   const trainer = new Trainer({
     arch,
@@ -128,17 +115,15 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     cycle: settings.cycleLoss,
     perceptual,
   });
-  const setRun = (state: string, checkpoint: string | null = null): void => {
-    store.db
-      .prepare(
-        'UPDATE training_runs SET state = ?, iteration = ?, backend = ?, checkpoint = COALESCE(?, checkpoint) WHERE id = ?',
-      )
-      .run(state, trainer.iteration, report.selected, checkpoint ? path.relative(store.dir, checkpoint) : null, run.id);
-  };
-  const insertLoss = store.db.prepare('INSERT OR REPLACE INTO losses (run_id, iteration, "values") VALUES (?, ?, ?)');
+  const setRun = (state: string, checkpoint: string | null = null): void =>
+    runs.setState(run.id, state, {
+      iteration: trainer.iteration,
+      backend: report.selected,
+      checkpoint: checkpoint ? path.relative(store.dir, checkpoint) : null,
+    });
+  const writeLoss = runs.lossWriter(run.id);
   let loader: BatchLoader | null = null;
   let pool: ThreadPool | null = null;
-  const insertPreview = store.db.prepare('INSERT OR REPLACE INTO previews (run_id, iteration, path) VALUES (?, ?, ?)');
   try {
     const header = await loadLatestCheckpoint(checkpointDir, trainer, (message) => ctx.log('warn', message));
     if (header) ctx.log('info', `resumed run ${run.id} at iteration ${header.iteration}`);
@@ -161,9 +146,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     if (from && !header) {
       const started = await warmStart(trainer, from.path, from.parts);
       // The run records where it started from (its history and the studio show it).
-      store.db
-        .prepare(`UPDATE training_runs SET config = json_set(config, '$.startedFrom', json(?)) WHERE id = ?`)
-        .run(JSON.stringify(started), run.id);
+      runs.setStartedFrom(run.id, started);
       ctx.log(
         'info',
         `run ${run.id} starts from ${started.file} (its ${started.parts}, iteration ${started.iteration}: ${started.variables} variables)`,
@@ -200,7 +183,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
       if (ctx.signal.aborted) break;
       const losses = await trainer.stepPrepared(await loader.next());
       const it = trainer.iteration;
-      insertLoss.run(run.id, it, JSON.stringify(losses));
+      writeLoss(it, losses);
       const rate = ((it - startIteration) * 1000) / Math.max(1, Date.now() - started);
       ctx.emit({
         type: 'train.losses',
@@ -217,7 +200,7 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
         const rel = path.posix.join('previews', `run-${run.id}`, `${String(it).padStart(8, '0')}.png`);
         await fs.mkdir(path.join(store.dir, 'previews', `run-${run.id}`), { recursive: true });
         await writeFileAtomic(path.join(store.dir, rel), await previewPng(trainer, faces));
-        insertPreview.run(run.id, it, rel);
+        runs.addPreview(run.id, it, rel);
         ctx.emit({
           type: 'train.preview',
           jobId: ctx.jobId,

@@ -19,7 +19,6 @@ import {
   ProjectFile,
   ProjectSettings,
   StudioError,
-  TrainingSettings,
   parseOrThrow,
   type FrameRecord,
   type FrameStatus,
@@ -32,6 +31,7 @@ import { TEMP_MARKER, removeStaleTemps, writeFileAtomicSync } from '../io/atomic
 import { isInside } from '../io/paths.js';
 import { listImagesSync } from '../media/image-list.js';
 import { DB_SCHEMA_VERSION, migrations } from './migrations.js';
+import { RunsRepo, recordedSettings } from './runs-repo.js';
 
 export const PROJECT_FILE = 'project.json';
 export const INDEX_FILE = 'index.sqlite';
@@ -538,19 +538,7 @@ export class ProjectStore {
         side,
       ),
     });
-    const runs = this.db
-      .prepare(
-        'SELECT id, started_at, iteration, target_iterations, state, backend, config FROM training_runs ORDER BY id',
-      )
-      .all() as Array<{
-      id: number;
-      started_at: string;
-      iteration: number;
-      target_iterations: number;
-      state: string;
-      backend: string | null;
-      config: string;
-    }>;
+    const runs = new RunsRepo(this.db).list();
     const exports = this.db.prepare('SELECT path, created_at, config FROM exports ORDER BY id').all() as Array<{
       path: string;
       created_at: string;
@@ -568,14 +556,14 @@ export class ProjectStore {
       counts: { a: sideCounts('a'), b: sideCounts('b') },
       trainingRuns: runs.map((r) => ({
         id: r.id,
-        startedAt: r.started_at,
+        startedAt: r.startedAt,
         iteration: r.iteration,
         // A run asked to train to fewer iterations than it had (the demo's "3 more" after a stop at 146) ended
         // where it was: that is its real target.
-        targetIterations: Math.max(r.target_iterations, r.iteration, 1),
+        targetIterations: Math.max(r.targetIterations, r.iteration, 1),
         state: r.state,
         backend: r.backend,
-        settings: runSettings(r.config),
+        settings: recordedSettings(r),
       })),
       exports: exports.map((e) => ({
         path: e.path,
@@ -743,17 +731,5 @@ function readdirNames(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-/** A training run's recorded settings (config JSON: { arch, settings }), defaults filled in; null when unreadable. */
-function runSettings(config: string): TrainingSettings | null {
-  try {
-    const recorded = (JSON.parse(config) as { settings?: unknown }).settings;
-    if (recorded === undefined) return null;
-    const parsed = TrainingSettings.safeParse(recorded);
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
   }
 }

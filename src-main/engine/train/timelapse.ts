@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { reserveTempPath, writeFileAtomic } from '../io/atomic.js';
 import { requireTool } from '../media/tools.js';
+import { RunsRepo } from '../project/runs-repo.js';
 import type { ProjectStore } from '../project/store.js';
 
 const execFileAsync = promisify(execFile);
@@ -54,16 +55,13 @@ export async function makeTimelapse(
 ): Promise<Timelapse> {
   const format = options.format ?? 'mp4';
   const fps = options.framesPerSecond ?? 4;
-  const run =
-    options.runId ??
-    (store.db.prepare('SELECT id FROM training_runs ORDER BY id DESC LIMIT 1').get() as { id: number } | undefined)?.id;
+  const runs = new RunsRepo(store.db);
+  const run = options.runId ?? runs.latestId();
   if (run === undefined)
     throw new StudioError(ErrorCode.notFound, 'the project has no training run yet', {
       fix: 'train the project first',
     });
-  const previews = store.db
-    .prepare('SELECT iteration, path FROM previews WHERE run_id = ? ORDER BY iteration')
-    .all(run) as Array<{ iteration: number; path: string }>;
+  const previews = runs.previews(run);
   const present: typeof previews = [];
   for (const p of previews) if (await fs.stat(path.join(store.dir, p.path)).catch(() => null)) present.push(p);
   if (present.length < 2)
