@@ -1,16 +1,6 @@
-import type { BackendName, BackendReport } from './contract/index.js';
+import { COMPUTE_NAMES, type BackendName, type BackendReport } from './contract/index.js';
 
-/**
- * The compute backends in plain words, for the status bar, the Settings page and the CLI's one line: what kind of
- * hardware each uses, with the backend's short name in brackets.
- */
-export const COMPUTE_NAMES: Readonly<Record<BackendName, string>> = {
-  'tfjs-node-gpu': 'GPU (CUDA)',
-  webgpu: 'GPU (WebGPU)',
-  'tfjs-node': 'CPU (TensorFlow native)',
-  wasm: 'CPU (wasm)',
-  cpu: 'CPU (plain JavaScript)',
-};
+export { COMPUTE_NAMES };
 
 export function computeName(name: BackendName): string {
   return COMPUTE_NAMES[name];

@@ -2,13 +2,16 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
   ConverterConfig,
+  ExtractionSettings,
+  TrainingSettings,
   ErrorCode,
   StudioError,
   type JobInfo,
   type ProjectSummary,
 } from '../../src-shared/contract/index.js';
-import { directionLabel, sideLine } from '../../src-shared/vocabulary.js';
+import { sideLine } from '../../src-shared/vocabulary.js';
 import { EXIT, Output, usageError } from './output.js';
+import { addFlags, flagSet, valuesFromFlags } from './options.js';
 import { runJob, withEngine } from './jobs.js';
 
 function formatSummary(p: ProjectSummary): string {
@@ -57,33 +60,6 @@ function parseIntOption(name: string) {
   };
 }
 
-/** Converter flags carry the converter config's own field names (--color_correction HISTMATCH). */
-function converterOptions(command: Command): Command {
-  // The direction's help says what it means in the studio's words (the other flags are the original's names).
-  const described: Record<string, string> = {
-    direction: `AtoB (the default) converts a video of A: ${directionLabel('AtoB', '->')}; BtoA a video of B: ${directionLabel('BtoA', '->')}`,
-  };
-  for (const [key, schema] of Object.entries(ConverterConfig.shape)) {
-    const description = described[key] ?? (schema as { description?: string }).description ?? `converter ${key}`;
-    command.addOption(new Option(`--${key} <value>`, description));
-  }
-  return command;
-}
-
-function parseConverterValue(value: string): unknown {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(value)) return Number(value);
-  if (value.startsWith('[')) {
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value;
-    }
-  }
-  return value;
-}
-
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('faceparts')
     .description(
@@ -94,12 +70,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   const jsonFlag = (c: Command): Command => c.option('--json', 'print one JSON object as the last stdout line');
 
-  jsonFlag(program.command('new <dir>').description('create a project from two videos or image folders'))
+  // The extraction settings are the project's: given when it is made.
+  const extractionFlags = flagSet(ExtractionSettings, 'kebab', 'params.settings.extraction');
+  const newCommand = jsonFlag(
+    program.command('new <dir>').description('create a project from two videos or image folders'),
+  )
     .requiredOption('--a <source>', `video or image folder of person ${sideLine('a')}`)
     .requiredOption('--b <source>', `video or image folder of person ${sideLine('b')}`)
-    .option('--name <name>', 'project name (default: the folder name)')
-    .action(async (dir: string, opts: { a: string; b: string; name?: string; json?: boolean }) => {
+    .option('--name <name>', 'project name (default: the folder name)');
+  addFlags(newCommand, extractionFlags).action(
+    async (dir: string, opts: { a: string; b: string; name?: string; json?: boolean }) => {
       const out = new Output(Boolean(opts.json));
+      const extraction = valuesFromFlags(newCommand, extractionFlags);
       try {
         const summary = await withEngine(out, (engine) =>
           engine.client.request('project.create', {
@@ -107,13 +89,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
             sourceA: path.resolve(opts.a),
             sourceB: path.resolve(opts.b),
             ...(opts.name ? { name: opts.name } : {}),
+            ...(Object.keys(extraction).length ? { settings: { extraction } } : {}),
           }),
         );
         out.result({ project: summary }, () => `created project\n${formatSummary(summary)}`);
       } catch (error) {
         setExit(out.error(error));
       }
-    });
+    },
+  );
 
   jsonFlag(program.command('info <dir>').description('show a project: sources, counts, settings, runs')).action(
     async (dir: string, opts: { json?: boolean }) => {
@@ -208,46 +192,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     });
 
-  jsonFlag(program.command('train <dir>').description('train the swap model; resumes from the last checkpoint'))
-    .option('--iterations <n>', 'total iterations', parseIntOption('iterations'))
-    .addOption(new Option('--resolution <px>', 'face resolution').choices(['64', '128', '256']))
-    .addOption(new Option('--capacity <c>', 'model capacity').choices(['lite', 'standard']))
-    .addOption(
-      new Option('--backend <b>', 'tfjs backend').choices([
-        'auto',
-        'tfjs-node-gpu',
-        'webgpu',
-        'tfjs-node',
-        'wasm',
-        'cpu',
-      ]),
-    )
-    .option('--batch-size <n>', 'batch size', parseIntOption('batch-size'))
-    .option('--seed <n>', 'random seed (runs with the same seed repeat exactly)', parseIntOption('seed'))
-    .option('--checkpoint-every <n>', 'iterations between checkpoints', parseIntOption('checkpoint-every'))
-    .option('--preview-every <n>', 'iterations between previews', parseIntOption('preview-every'))
-    .option(
-      '--model-width <n>',
-      'advanced: filters of the first layer (smaller is faster and worse)',
-      parseIntOption('model-width'),
-    )
-    .option(
-      '--discriminator-width <n>',
-      "advanced: filters of the discriminators' first layer (64 in the original)",
-      parseIntOption('discriminator-width'),
-    )
-    .option('--no-self-attention', 'train without the self-attention layers')
-    .option('--adversarial <loss>', 'adversarial loss: mixup-lsgan (default) or ralsgan')
-    .option('--no-perceptual', 'train without the perceptual loss')
-    .option('--cycle-loss', 'add the cycle loss (A -> B -> A back to A)')
-    .option('--motion-blur', 'add motion-blur augmentation (p = 0.25)')
-    .addOption(
-      new Option(
-        '--parts-method <method>',
-        "face parts: masks (Method #2, at conversion) or augmented (Method #1: the target's part pasted into the source's training faces)",
-      ).choices(['masks', 'augmented']),
-    )
-    .addOption(new Option('--augmented-part <part>', "Method #1's part").choices(['eyes', 'eyebrows', 'nose', 'mouth']))
+  const trainingFlags = flagSet(TrainingSettings, 'kebab', 'params.job.overrides');
+  const trainCommand = jsonFlag(
+    program
+      .command('train <dir>')
+      .description(
+        "train the swap model; resumes from the last checkpoint. Settings left out keep the project's own (the defaults below until changed)",
+      ),
+  );
+  addFlags(trainCommand, trainingFlags)
     .option(
       '--from <project-or-model>',
       'start a new run from a model trained before: a project folder, a checkpoint (.fpck) or a model (.fpm)',
@@ -261,50 +214,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         .default('generator'),
     )
     .action(
-      async (
-        dir: string,
-        opts: {
-          iterations?: number;
-          resolution?: string;
-          capacity?: 'lite' | 'standard';
-          backend?: string;
-          batchSize?: number;
-          seed?: number;
-          checkpointEvery?: number;
-          previewEvery?: number;
-          modelWidth?: number;
-          discriminatorWidth?: number;
-          selfAttention?: boolean;
-          adversarial?: string;
-          perceptual?: boolean;
-          cycleLoss?: boolean;
-          motionBlur?: boolean;
-          from?: string;
-          fromParts?: 'encoder' | 'generator' | 'all';
-          partsMethod?: 'masks' | 'augmented';
-          augmentedPart?: 'eyes' | 'eyebrows' | 'nose' | 'mouth';
-          json?: boolean;
-        },
-      ) => {
+      async (dir: string, opts: { from?: string; fromParts?: 'encoder' | 'generator' | 'all'; json?: boolean }) => {
         const out = new Output(Boolean(opts.json));
-        const overrides: Record<string, unknown> = {};
-        if (opts.iterations !== undefined) overrides.iterations = opts.iterations;
-        if (opts.resolution !== undefined) overrides.resolution = Number(opts.resolution);
-        if (opts.capacity !== undefined) overrides.capacity = opts.capacity;
-        if (opts.backend !== undefined) overrides.backend = opts.backend;
-        if (opts.batchSize !== undefined) overrides.batchSize = opts.batchSize;
-        if (opts.seed !== undefined) overrides.seed = opts.seed;
-        if (opts.checkpointEvery !== undefined) overrides.checkpointEvery = opts.checkpointEvery;
-        if (opts.previewEvery !== undefined) overrides.previewEvery = opts.previewEvery;
-        if (opts.modelWidth !== undefined) overrides.modelWidth = opts.modelWidth;
-        if (opts.discriminatorWidth !== undefined) overrides.discriminatorWidth = opts.discriminatorWidth;
-        if (opts.selfAttention === false) overrides.useSelfAttention = false;
-        if (opts.adversarial !== undefined) overrides.adversarialLoss = opts.adversarial;
-        if (opts.perceptual === false) overrides.perceptualLoss = false;
-        if (opts.cycleLoss) overrides.cycleLoss = true;
-        if (opts.motionBlur) overrides.motionBlur = true;
-        if (opts.partsMethod) overrides.partsMethod = opts.partsMethod;
-        if (opts.augmentedPart) overrides.augmentedPart = opts.augmentedPart;
+        const overrides = valuesFromFlags(trainCommand, trainingFlags);
         try {
           const job = await withEngine(out, (engine) =>
             runJob(out, engine, path.resolve(dir), {
@@ -320,38 +232,37 @@ export function buildProgram(setExit: (code: number) => void): Command {
       },
     );
 
-  converterOptions(
-    jsonFlag(
-      program
-        .command('convert <dir>')
-        .description(
-          'swap faces (or face parts) in a video with the trained model: by default a video of A, where A wears B’s face',
-        ),
-    )
-      .requiredOption('--input <video>', 'video to convert')
-      .requiredOption('--output <file>', 'output video file')
-      .option('--metrics-only', 'only measure quality of an existing conversion'),
-  ).action(async (dir: string, opts: Record<string, unknown>) => {
-    const out = new Output(Boolean(opts.json));
-    const config: Record<string, unknown> = {};
-    for (const key of Object.keys(ConverterConfig.shape)) {
-      if (typeof opts[key] === 'string') config[key] = parseConverterValue(opts[key]);
-    }
-    try {
-      const job = await withEngine(out, (engine) =>
-        runJob(out, engine, path.resolve(dir), {
-          type: 'convert',
-          input: path.resolve(String(opts.input)),
-          output: path.resolve(String(opts.output)),
-          config,
-          metricsOnly: Boolean(opts.metricsOnly),
-        }),
-      );
-      setExit(jobOutcome(out, job, () => `conversion finished: ${JSON.stringify(job.result)}`));
-    } catch (error) {
-      setExit(out.error(error));
-    }
-  });
+  // Converter flags carry the converter config's own field names (--color_correction HISTMATCH).
+  const converterFlags = flagSet(ConverterConfig, 'key', 'params.job.config');
+  const convertCommand = jsonFlag(
+    program
+      .command('convert <dir>')
+      .description(
+        "swap faces (or face parts) in a video with the trained model: by default a video of A, where A wears B’s face. Settings left out keep the project's converter defaults",
+      ),
+  )
+    .requiredOption('--input <video>', 'video to convert')
+    .requiredOption('--output <file>', 'output video file')
+    .option('--metrics-only', 'only measure quality of an existing conversion');
+  addFlags(convertCommand, converterFlags).action(
+    async (dir: string, opts: { input: string; output: string; metricsOnly?: boolean; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const job = await withEngine(out, (engine) =>
+          runJob(out, engine, path.resolve(dir), {
+            type: 'convert',
+            input: path.resolve(opts.input),
+            output: path.resolve(opts.output),
+            config: valuesFromFlags(convertCommand, converterFlags),
+            metricsOnly: Boolean(opts.metricsOnly),
+          }),
+        );
+        setExit(jobOutcome(out, job, () => `conversion finished: ${JSON.stringify(job.result)}`));
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    },
+  );
 
   jsonFlag(program.command('serve').description('serve the studio UI to a browser (HTTP + WebSocket)'))
     .option('--host <host>', 'address to bind (other than loopback requires the printed token)', '127.0.0.1')
