@@ -26,6 +26,86 @@ export default tseslint.config(
     files: ['**/*.svelte', '**/*.svelte.ts'],
     languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
   },
+  // Layer boundaries (checked, in the spirit of VS Code's layers): the contract and the pure math are
+  // shared by every process, so they reach nothing process-specific; the renderer reaches the engine only
+  // through the contract; the engine never reaches the hosts that wrap it; a stage never reaches the jobs
+  // that compose stages.
+  {
+    files: ['src-shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: 'src-(main|renderer)/',
+              message: 'src-shared is imported by every process: it must not import process code.',
+            },
+            {
+              regex: '^(node:|fs$|path$|os$|child_process$|worker_threads$)',
+              message: 'src-shared runs in the browser too: no Node built-ins.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-renderer/**/*.ts', 'src-renderer/**/*.svelte'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: 'src-main/',
+              message: 'The renderer talks to the engine only through the contract in src-shared.',
+            },
+            { regex: '^node:', message: 'The renderer runs in a browser: no Node built-ins.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-main/engine/**/*.ts'],
+    ignores: ['src-main/engine/jobs/**', 'src-main/engine/host/**', 'src-main/engine/entry.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'The engine runs under plain Node too: no Electron imports.' }],
+          patterns: [
+            {
+              regex: '/(cli|serve|electron|host-node)/',
+              message: 'The engine must not import the hosts that wrap it.',
+            },
+            {
+              regex: '^\\.\\./(jobs|host)/',
+              message: 'A stage must not import the jobs or the host that compose stages.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-main/engine/jobs/**/*.ts', 'src-main/engine/host/**/*.ts', 'src-main/engine/entry.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'The engine runs under plain Node too: no Electron imports.' }],
+          patterns: [
+            {
+              regex: '/(cli|serve|electron|host-node)/',
+              message: 'The engine must not import the hosts that wrap it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['**/*.cts', 'bin/**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -11,7 +11,7 @@ N=$(command -v node || true)
 if [ -z "$N" ]; then unz .gpu/node.xz /tmp/node && chmod +x /tmp/node && N=/tmp/node; fi
 echo "node: $N $($N --version)"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; ls /usr/local/nvidia/share/vulkan/icd.d/ 2>&1
 unz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node.xz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-(cd .gpu && ITERS=4 timeout 400 "$N" bench.mjs 2>&1 | grep -v "already registered" > "$OUT/gpu-bench.log"; echo "bench exit $?" >> "$OUT/gpu-bench.log")
+(cd .gpu && ITERS=5 timeout 420 "$N" bench.mjs 2>&1 | grep -v "already registered" > "$OUT/gpu-bench.log"; echo "bench exit $?" >> "$OUT/gpu-bench.log")
 tail -c 6000 "$OUT/gpu-bench.log"
-(cd .gpu && for a in "--lite" ""; do timeout 100 python3 peer_gan_step.py --device cuda $a --iters 10; done) > "$OUT/peer.log" 2>&1
+(cd .gpu && for a in "--lite" ""; do for b in 8 32; do timeout 100 python3 peer_gan_step.py --device cuda $a --batch $b --iters 10; done; done) > "$OUT/peer.log" 2>&1
 cat "$OUT/peer.log" | tail -5

@@ -1,9 +1,10 @@
 /** `faceparts bench`: measured figures of this machine, each beside its reference, as one JSON document. */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { trainingReport } from './training.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo =
@@ -43,50 +44,6 @@ function findMedia(): { video: string; stills: string[] } {
   return { video, stills };
 }
 
-function peer(capacity: 'lite' | 'standard', quick: boolean): Json {
-  const script = [
-    path.resolve(repo, '../shared/bench/peer_gan_step.py'),
-    path.join(repo, 'bench/peer_gan_step.py'),
-  ].find((p) => existsSync(p));
-  if (!script) return { available: false, reason: 'peer_gan_step.py not found' };
-  // The python3 first on PATH may be a private one; Debian's python3-torch lives beside /usr/bin/python3.
-  const python = ['python3', '/usr/bin/python3'].find((candidate) => {
-    try {
-      execFileSync(candidate, ['-c', 'import torch'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (!python) {
-    return {
-      available: false,
-      reason: 'python3 with torch is not installed (Debian: python3-torch libopenblas0-pthread)',
-    };
-  }
-  if (quick) return { available: true, skipped: 'quick mode' };
-  try {
-    const args = [
-      script,
-      '--res',
-      '64',
-      '--batch',
-      '8',
-      '--iters',
-      '3',
-      '--warmup',
-      '1',
-      '--threads',
-      String(os.cpus().length),
-      ...(capacity === 'lite' ? ['--lite'] : []),
-    ];
-    const out = execFileSync(python, args, { timeout: 900_000 }).toString().trim().split('\n').pop() ?? '{}';
-    return { available: true, ...(JSON.parse(out) as Json) };
-  } catch (error) {
-    return { available: false, reason: String((error as Error).message).slice(0, 200) };
-  }
-}
-
 const ratio = (a: unknown, b: unknown): number | null =>
   typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 1000) / 1000 : null;
 
@@ -98,8 +55,12 @@ function demoQuality(demoDir: string | undefined): Json {
   if (!demoDir) return { available: false, reason: 'no demo folder given' };
   const found: Json = {};
   for (const part of ['face', 'eyes']) {
-    const file = path.join(demoDir, `demo-${part}.mp4.metrics.json`);
-    if (!existsSync(file)) continue;
+    // The demo writes its exports into its project (older demos: beside the report).
+    const file = [
+      path.join(demoDir, 'project', 'exports', `demo-${part}.mp4.metrics.json`),
+      path.join(demoDir, `demo-${part}.mp4.metrics.json`),
+    ].find((f) => existsSync(f));
+    if (!file) continue;
     try {
       const metrics = JSON.parse(readFileSync(file, 'utf8')) as Json;
       found[part.toUpperCase()] = {
@@ -119,6 +80,11 @@ function demoQuality(demoDir: string | undefined): Json {
   return Object.keys(found).length
     ? { available: true, ...found }
     : { available: false, reason: `no demo metrics in ${demoDir}: run "faceparts demo --out ${demoDir}" first` };
+}
+
+/** Progress of the bench's phases on stderr (the JSON stays alone on stdout). */
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
 }
 
 export async function runBench(options: { quick: boolean; demoDir?: string }): Promise<Json> {
@@ -145,13 +111,7 @@ export async function runBench(options: { quick: boolean; demoDir?: string }): P
       decode1080 = await runPhase('decodeOnly', { video: big });
       extract1080 = await runPhase('extract', { video: big, stills: stillDir, stride: 1, workDir: work });
     }
-    const tiny = quick
-      ? { modelWidth: 8, discriminatorWidth: 8, selfAttention: false, batch: 2, iterations: 2 }
-      : { batch: 8, iterations: 2 };
-    const trainLite = await runPhase('train', { capacity: 'lite', ...tiny });
-    const trainStandard = await runPhase('train', { capacity: 'standard', ...tiny });
-    const peerLite = peer('lite', quick);
-    const peerStandard = peer('standard', quick);
+    const training = await trainingReport(runPhase, repo, quick, progress);
     const decodeEncode = await runPhase('decodeEncode', { video });
     const conversion = extract360.project
       ? await runPhase('convert', {
@@ -183,14 +143,7 @@ export async function runBench(options: { quick: boolean; demoDir?: string }): P
           ratioToRealtime: ratio(extract1080.fps, decode1080.clipFps),
         },
       },
-      training: {
-        lite: { ...trainLite, peer: peerLite, ratioToPeer: ratio(trainLite.msPerIteration, peerLite.ms_per_iter) },
-        standard: {
-          ...trainStandard,
-          peer: peerStandard,
-          ratioToPeer: ratio(trainStandard.msPerIteration, peerStandard.ms_per_iter),
-        },
-      },
+      training,
       conversion: {
         ...conversion,
         output: undefined,
@@ -217,8 +170,8 @@ export function benchTable(report: Json): string {
   return [
     `extraction 360p : ${f(r.extraction.clip360.fps)} fps (decode only ${f(r.extraction.clip360.decodeOnlyFps)}; x${f(r.extraction.clip360.ratioToRealtime, 2)} real time; peak ${f(r.extraction.clip360.peakRssMB, 0)} MB)`,
     `extraction 1080p: ${f(r.extraction.clip1080.fps)} fps (decode only ${f(r.extraction.clip1080.decodeOnlyFps)}; x${f(r.extraction.clip1080.ratioToRealtime, 2)} real time)`,
-    `training lite   : ${f(r.training.lite.msPerIteration, 0)} ms/it on ${String(r.training.lite.backend)} (peer ${f((r.training.lite.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.lite.ratioToPeer, 2)})`,
-    `training std    : ${f(r.training.standard.msPerIteration, 0)} ms/it (peer ${f((r.training.standard.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.standard.ratioToPeer, 2)})`,
+    `training lite   : ${f(r.training.lite.msPerIteration, 0)} ms/it on ${String(r.training.lite.backend)} x${String(r.training.lite.threads)} threads (peer ${f((r.training.lite.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.lite.ratioToPeer, 2)}; 18k iterations in ${f(r.training.lite.hoursTo18k)} h)`,
+    `training std    : ${f(r.training.standard.msPerIteration, 0)} ms/it (peer ${f((r.training.standard.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.standard.ratioToPeer, 2)}; 18k iterations in ${f(r.training.standard.hoursTo18k)} h)`,
     `conversion      : ${f(r.conversion.fps)} fps (decode+encode ${f(r.conversion.decodeEncodeFps)}; x${f(r.conversion.ratioToRealtime, 2)} real time; peak ${f(r.conversion.peakRssMB, 0)} MB)`,
   ].join('\n');
 }

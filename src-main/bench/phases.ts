@@ -11,17 +11,14 @@ import { runConvert } from '../engine/jobs/convert.js';
 import type { JobSpec } from '../../src-shared/contract/index.js';
 import type { JobContext } from '../engine/jobs/context.js';
 import { runExtract } from '../engine/jobs/extract.js';
-import { GENERATOR_FILE } from '../engine/jobs/train.js';
 import { decodeFrames } from '../engine/media/decode.js';
 import { probeSource } from '../engine/media/probe.js';
 import { requireTool } from '../engine/media/tools.js';
 import { archFromSettings } from '../engine/model/config.js';
-import { ProjectStore } from '../engine/project/store.js';
+import { GENERATOR_FILE, ProjectStore } from '../engine/project/store.js';
 import { exportGenerator } from '../engine/train/checkpoint.js';
-import { drawIteration } from '../engine/train/batch.js';
-import { FaceSet } from '../engine/train/dataset.js';
-import type { Sample } from '../engine/train/augment.js';
 import { Trainer } from '../engine/train/trainer.js';
+import { trainPhase, type TrainPhaseOptions } from './training.js';
 
 type Options = Record<string, unknown>;
 
@@ -150,45 +147,6 @@ function sampleMemory(): { stop: () => Record<string, number> } {
   };
 }
 
-function syntheticFaces(seed: number): Sample[] {
-  return Array.from({ length: 8 }, (_, k) => {
-    const rgb = new Uint8Array(256 * 256 * 3);
-    const eyes = new Uint8Array(256 * 256);
-    for (let i = 0; i < rgb.length; i += 1) rgb[i] = (i * (7 + k + seed)) % 251;
-    for (let y = 100; y < 118; y += 1) for (let x = 80; x < 176; x += 1) eyes[y * 256 + x] = 255;
-    return { rgb, eyes };
-  });
-}
-
-async function train(o: Options): Promise<Record<string, unknown>> {
-  const report = await selectBackend('auto');
-  const arch = archFromSettings({
-    resolution: 64,
-    capacity: o.capacity as 'lite' | 'standard',
-    useSelfAttention: o.selfAttention !== false,
-    norm: 'instancenorm',
-    modelWidth: o.modelWidth as number | undefined,
-    discriminatorWidth: o.discriminatorWidth as number | undefined,
-  });
-  const batch = Number(o.batch ?? 8);
-  const trainer = new Trainer({ arch, batchSize: batch, totalIterations: 20_000, seed: 1, learningRateFactor: 1 });
-  const faces = new FaceSet({ a: syntheticFaces(0), b: syntheticFaces(1) });
-  const iterations = Number(o.iterations ?? 3);
-  const batches = Array.from({ length: iterations + 1 }, () =>
-    drawIteration(faces.faces, { count: batch, size: 64 }, trainer.dataRng),
-  );
-  await trainer.stepBatches(batches[0] as (typeof batches)[number]);
-  const t0 = performance.now();
-  for (let i = 1; i <= iterations; i += 1) await trainer.stepBatches(batches[i] as (typeof batches)[number]);
-  const ms = (performance.now() - t0) / iterations;
-  const p0 = performance.now();
-  faces.batch('a', batch, 64, trainer.dataRng);
-  const prepMs = performance.now() - p0;
-  const params = trainer.weights.count();
-  trainer.dispose();
-  return { backend: report.selected, msPerIteration: ms, batchPrepMsPerSide: prepMs, params, arch };
-}
-
 /** Conversion speed with a 64 px lite generator (untrained weights: speed does not depend on training). */
 async function convert(o: Options): Promise<Record<string, unknown>> {
   await selectBackend('auto');
@@ -247,7 +205,7 @@ const phases: Record<string, (o: Options) => Promise<Record<string, unknown>>> =
   decodeOnly,
   decodeEncode,
   extract,
-  train,
+  train: (o) => trainPhase(o as unknown as TrainPhaseOptions),
   convert,
   upscale,
 };

@@ -1,35 +1,18 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import {
   ConverterConfig,
+  ExtractionSettings,
+  TrainingSettings,
   ErrorCode,
   StudioError,
-  type EngineEvent,
   type JobInfo,
-  type JobSpec,
   type ProjectSummary,
 } from '../../src-shared/contract/index.js';
-import { EngineProcess } from '../host-node/engine-process.js';
+import { sideLine } from '../../src-shared/vocabulary.js';
 import { EXIT, Output, usageError } from './output.js';
-
-export async function withEngine<T>(out: Output, work: (engine: EngineProcess) => Promise<T>): Promise<T> {
-  const engine = new EngineProcess({
-    onInvalidMessage: (e) => out.warn(`engine sent an invalid message: ${e.message}`),
-  });
-  // What the engine says outside any job (a project repaired on opening, partial files removed) reaches the user
-  // on every command; a job's own messages are printed by runJob.
-  const unsubscribe = engine.client.onEvent((event) => {
-    if (event.type === 'log' && event.jobId === null && (event.level === 'warn' || event.level === 'error'))
-      process.stderr.write(`${event.level}: ${event.message}\n`);
-  });
-  try {
-    return await work(engine);
-  } finally {
-    unsubscribe();
-    await engine.stop();
-  }
-}
+import { addFlags, flagSet, valuesFromFlags } from './options.js';
+import { runJob, withEngine } from './jobs.js';
 
 function formatSummary(p: ProjectSummary): string {
   const side = (s: 'a' | 'b'): string => {
@@ -55,82 +38,6 @@ function formatSummary(p: ProjectSummary): string {
   ].join('\n');
 }
 
-/** Start a job and follow it to its end, with a progress bar on a terminal; Ctrl-C cancels (work so far is kept). */
-export async function runJob(out: Output, engine: EngineProcess, dir: string, job: JobSpec): Promise<JobInfo> {
-  const bar = out.interactive
-    ? new cliProgress.SingleBar(
-        {
-          format: ' {stage} |{bar}| {value}/{total} {rate}/s ETA {eta_formatted}',
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  let barStarted = false;
-  let jobId: string | null = null;
-  let lastLine = 0;
-  let finish: (info: JobInfo) => void = () => undefined;
-  const finished = new Promise<JobInfo>((resolve) => (finish = resolve));
-  const early: EngineEvent[] = [];
-  const onEvent = (event: EngineEvent): void => {
-    if (jobId === null) {
-      early.push(event);
-      return;
-    }
-    if (event.type === 'job.progress' && event.jobId === jobId) {
-      if (bar) {
-        if (!barStarted || bar.getTotal() !== event.total) {
-          if (barStarted) bar.stop();
-          bar.start(event.total, event.done, { stage: event.stage, rate: event.rate.toFixed(1) });
-          barStarted = true;
-        }
-        bar.update(event.done, { stage: event.stage, rate: event.rate.toFixed(1) });
-      } else if (Date.now() - lastLine > 2000 || event.done === event.total) {
-        lastLine = Date.now();
-        const eta = event.etaSeconds === null ? '' : `, ETA ${Math.round(event.etaSeconds)} s`;
-        process.stderr.write(`${event.stage}: ${event.done}/${event.total} (${event.rate.toFixed(1)}/s${eta})\n`);
-      }
-    } else if (event.type === 'log' && (event.jobId === jobId || (event.jobId === null && event.level === 'info'))) {
-      if (barStarted) bar?.stop();
-      barStarted = false;
-      process.stderr.write(`${event.level}: ${event.message}\n`);
-    } else if (
-      event.type === 'job.state' &&
-      event.job.id === jobId &&
-      ['completed', 'failed', 'cancelled'].includes(event.job.state)
-    ) {
-      finish(event.job);
-    }
-  };
-  const unsubscribe = engine.client.onEvent(onEvent);
-  const onSigint = (): void => {
-    if (jobId) {
-      out.warn('\ncancelling (finished work is kept; run the command again to resume)...');
-      void engine.client.request('jobs.cancel', { jobId }).catch(() => undefined);
-    }
-  };
-  process.on('SIGINT', onSigint);
-  try {
-    const started = await engine.client.request('jobs.start', { dir, job });
-    jobId = started.id;
-    for (const event of early.splice(0)) onEvent(event);
-    const done = await Promise.race([
-      finished,
-      engine.exited.then(({ code, signal }) => {
-        throw new StudioError(ErrorCode.engineGone, `the engine stopped during the job (${signal ?? `exit ${code}`})`, {
-          fix: 'run the command again to resume',
-        });
-      }),
-    ]);
-    return done;
-  } finally {
-    if (barStarted) bar?.stop();
-    process.off('SIGINT', onSigint);
-    unsubscribe();
-  }
-}
-
 function jobOutcome(out: Output, job: JobInfo, human: () => string): number {
   if (job.state === 'completed') {
     out.result({ job: job.id, state: job.state, ...(job.result ?? {}) }, human);
@@ -153,43 +60,28 @@ function parseIntOption(name: string) {
   };
 }
 
-/** Converter flags carry the converter config's own field names (--color_correction HISTMATCH). */
-function converterOptions(command: Command): Command {
-  for (const [key, schema] of Object.entries(ConverterConfig.shape)) {
-    const description = (schema as { description?: string }).description ?? `converter ${key}`;
-    command.addOption(new Option(`--${key} <value>`, description));
-  }
-  return command;
-}
-
-function parseConverterValue(value: string): unknown {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(value)) return Number(value);
-  if (value.startsWith('[')) {
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value;
-    }
-  }
-  return value;
-}
-
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('faceparts')
-    .description('FaceParts Studio: swap whole faces or chosen face parts between two people in video')
+    .description(
+      `FaceParts Studio: swap whole faces or chosen face parts between two people in video. Person ${sideLine('a')}; person ${sideLine('b')}.`,
+    )
     .showHelpAfterError()
     .exitOverride();
 
   const jsonFlag = (c: Command): Command => c.option('--json', 'print one JSON object as the last stdout line');
 
-  jsonFlag(program.command('new <dir>').description('create a project from two videos or image folders'))
-    .requiredOption('--a <source>', 'video or image folder of person A (the source)')
-    .requiredOption('--b <source>', 'video or image folder of person B (the target)')
-    .option('--name <name>', 'project name (default: the folder name)')
-    .action(async (dir: string, opts: { a: string; b: string; name?: string; json?: boolean }) => {
+  // The extraction settings are the project's: given when it is made.
+  const extractionFlags = flagSet(ExtractionSettings, 'kebab', 'params.settings.extraction');
+  const newCommand = jsonFlag(
+    program.command('new <dir>').description('create a project from two videos or image folders'),
+  )
+    .requiredOption('--a <source>', `video or image folder of person ${sideLine('a')}`)
+    .requiredOption('--b <source>', `video or image folder of person ${sideLine('b')}`)
+    .option('--name <name>', 'project name (default: the folder name)');
+  addFlags(newCommand, extractionFlags).action(
+    async (dir: string, opts: { a: string; b: string; name?: string; json?: boolean }) => {
       const out = new Output(Boolean(opts.json));
+      const extraction = valuesFromFlags(newCommand, extractionFlags);
       try {
         const summary = await withEngine(out, (engine) =>
           engine.client.request('project.create', {
@@ -197,13 +89,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
             sourceA: path.resolve(opts.a),
             sourceB: path.resolve(opts.b),
             ...(opts.name ? { name: opts.name } : {}),
+            ...(Object.keys(extraction).length ? { settings: { extraction } } : {}),
           }),
         );
         out.result({ project: summary }, () => `created project\n${formatSummary(summary)}`);
       } catch (error) {
         setExit(out.error(error));
       }
-    });
+    },
+  );
 
   jsonFlag(program.command('info <dir>').description('show a project: sources, counts, settings, runs')).action(
     async (dir: string, opts: { json?: boolean }) => {
@@ -218,6 +112,35 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     },
   );
+
+  jsonFlag(
+    program
+      .command('timelapse <dir>')
+      .description("a training run's previews as a timelapse (MP4 or animated WebP) in the run's preview folder"),
+  )
+    .option('--run <n>', 'the run (default: the newest)', parseIntOption('run'))
+    .addOption(new Option('--format <format>', 'file format').choices(['mp4', 'webp']).default('mp4'))
+    .option('--fps <n>', 'previews a second', parseIntOption('fps'))
+    .action(async (dir: string, opts: { run?: number; format: 'mp4' | 'webp'; fps?: number; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const project = path.resolve(dir);
+        const made = await withEngine(out, (engine) =>
+          engine.client.request('train.timelapse', {
+            dir: project,
+            format: opts.format,
+            ...(opts.run === undefined ? {} : { runId: opts.run }),
+            ...(opts.fps === undefined ? {} : { framesPerSecond: opts.fps }),
+          }),
+        );
+        out.result(
+          { ...made, file: path.join(project, made.path) },
+          () => `timelapse of run ${made.runId} (${made.frames} previews): ${path.join(project, made.path)}`,
+        );
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    });
 
   jsonFlag(program.command('extract <dir>').description('find, track and align faces; resumes where it stopped'))
     .addOption(new Option('--side <side>', 'which side to extract').choices(['a', 'b', 'both']).default('both'))
@@ -269,81 +192,38 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     });
 
-  jsonFlag(program.command('train <dir>').description('train the swap model; resumes from the last checkpoint'))
-    .option('--iterations <n>', 'total iterations', parseIntOption('iterations'))
-    .addOption(new Option('--resolution <px>', 'face resolution').choices(['64', '128', '256']))
-    .addOption(new Option('--capacity <c>', 'model capacity').choices(['lite', 'standard']))
+  const trainingFlags = flagSet(TrainingSettings, 'kebab', 'params.job.overrides');
+  const trainCommand = jsonFlag(
+    program
+      .command('train <dir>')
+      .description(
+        "train the swap model; resumes from the last checkpoint. Settings left out keep the project's own (the defaults below until changed)",
+      ),
+  );
+  addFlags(trainCommand, trainingFlags)
+    .option(
+      '--from <project-or-model>',
+      'start a new run from a model trained before: a project folder, a checkpoint (.fpck) or a model (.fpm)',
+    )
     .addOption(
-      new Option('--backend <b>', 'tfjs backend').choices([
-        'auto',
-        'tfjs-node-gpu',
-        'webgpu',
-        'tfjs-node',
-        'wasm',
-        'cpu',
-      ]),
+      new Option(
+        '--from-parts <parts>',
+        'what --from takes: encoder, generator (encoder + decoders) or all (+ discriminators)',
+      )
+        .choices(['encoder', 'generator', 'all'])
+        .default('generator'),
     )
-    .option('--batch-size <n>', 'batch size', parseIntOption('batch-size'))
-    .option('--seed <n>', 'random seed (runs with the same seed repeat exactly)', parseIntOption('seed'))
-    .option('--checkpoint-every <n>', 'iterations between checkpoints', parseIntOption('checkpoint-every'))
-    .option('--preview-every <n>', 'iterations between previews', parseIntOption('preview-every'))
-    .option(
-      '--model-width <n>',
-      'advanced: filters of the first layer (smaller is faster and worse)',
-      parseIntOption('model-width'),
-    )
-    .option(
-      '--discriminator-width <n>',
-      "advanced: filters of the discriminators' first layer (64 in the original)",
-      parseIntOption('discriminator-width'),
-    )
-    .option('--no-self-attention', 'train without the self-attention layers')
-    .option('--adversarial <loss>', 'adversarial loss: mixup-lsgan (default) or ralsgan')
-    .option('--no-perceptual', 'train without the perceptual loss')
-    .option('--cycle-loss', 'add the cycle loss (A -> B -> A back to A)')
-    .option('--motion-blur', 'add motion-blur augmentation (p = 0.25)')
     .action(
-      async (
-        dir: string,
-        opts: {
-          iterations?: number;
-          resolution?: string;
-          capacity?: 'lite' | 'standard';
-          backend?: string;
-          batchSize?: number;
-          seed?: number;
-          checkpointEvery?: number;
-          previewEvery?: number;
-          modelWidth?: number;
-          discriminatorWidth?: number;
-          selfAttention?: boolean;
-          adversarial?: string;
-          perceptual?: boolean;
-          cycleLoss?: boolean;
-          motionBlur?: boolean;
-          json?: boolean;
-        },
-      ) => {
+      async (dir: string, opts: { from?: string; fromParts?: 'encoder' | 'generator' | 'all'; json?: boolean }) => {
         const out = new Output(Boolean(opts.json));
-        const overrides: Record<string, unknown> = {};
-        if (opts.iterations !== undefined) overrides.iterations = opts.iterations;
-        if (opts.resolution !== undefined) overrides.resolution = Number(opts.resolution);
-        if (opts.capacity !== undefined) overrides.capacity = opts.capacity;
-        if (opts.backend !== undefined) overrides.backend = opts.backend;
-        if (opts.batchSize !== undefined) overrides.batchSize = opts.batchSize;
-        if (opts.seed !== undefined) overrides.seed = opts.seed;
-        if (opts.checkpointEvery !== undefined) overrides.checkpointEvery = opts.checkpointEvery;
-        if (opts.previewEvery !== undefined) overrides.previewEvery = opts.previewEvery;
-        if (opts.modelWidth !== undefined) overrides.modelWidth = opts.modelWidth;
-        if (opts.discriminatorWidth !== undefined) overrides.discriminatorWidth = opts.discriminatorWidth;
-        if (opts.selfAttention === false) overrides.useSelfAttention = false;
-        if (opts.adversarial !== undefined) overrides.adversarialLoss = opts.adversarial;
-        if (opts.perceptual === false) overrides.perceptualLoss = false;
-        if (opts.cycleLoss) overrides.cycleLoss = true;
-        if (opts.motionBlur) overrides.motionBlur = true;
+        const overrides = valuesFromFlags(trainCommand, trainingFlags);
         try {
           const job = await withEngine(out, (engine) =>
-            runJob(out, engine, path.resolve(dir), { type: 'train', overrides }),
+            runJob(out, engine, path.resolve(dir), {
+              type: 'train',
+              overrides,
+              ...(opts.from ? { from: { path: path.resolve(opts.from), parts: opts.fromParts ?? 'generator' } } : {}),
+            }),
           );
           setExit(jobOutcome(out, job, () => `training finished: ${JSON.stringify(job.result)}`));
         } catch (error) {
@@ -352,34 +232,37 @@ export function buildProgram(setExit: (code: number) => void): Command {
       },
     );
 
-  converterOptions(
-    jsonFlag(
-      program.command('convert <dir>').description('swap faces (or face parts) in a video with the trained model'),
-    )
-      .requiredOption('--input <video>', 'video to convert')
-      .requiredOption('--output <file>', 'output video file')
-      .option('--metrics-only', 'only measure quality of an existing conversion'),
-  ).action(async (dir: string, opts: Record<string, unknown>) => {
-    const out = new Output(Boolean(opts.json));
-    const config: Record<string, unknown> = {};
-    for (const key of Object.keys(ConverterConfig.shape)) {
-      if (typeof opts[key] === 'string') config[key] = parseConverterValue(opts[key]);
-    }
-    try {
-      const job = await withEngine(out, (engine) =>
-        runJob(out, engine, path.resolve(dir), {
-          type: 'convert',
-          input: path.resolve(String(opts.input)),
-          output: path.resolve(String(opts.output)),
-          config,
-          metricsOnly: Boolean(opts.metricsOnly),
-        }),
-      );
-      setExit(jobOutcome(out, job, () => `conversion finished: ${JSON.stringify(job.result)}`));
-    } catch (error) {
-      setExit(out.error(error));
-    }
-  });
+  // Converter flags carry the converter config's own field names (--color_correction HISTMATCH).
+  const converterFlags = flagSet(ConverterConfig, 'key', 'params.job.config');
+  const convertCommand = jsonFlag(
+    program
+      .command('convert <dir>')
+      .description(
+        "swap faces (or face parts) in a video with the trained model: by default a video of A, where A wears B’s face. Settings left out keep the project's converter defaults",
+      ),
+  )
+    .requiredOption('--input <video>', 'video to convert')
+    .requiredOption('--output <file>', 'output video file')
+    .option('--metrics-only', 'only measure quality of an existing conversion');
+  addFlags(convertCommand, converterFlags).action(
+    async (dir: string, opts: { input: string; output: string; metricsOnly?: boolean; json?: boolean }) => {
+      const out = new Output(Boolean(opts.json));
+      try {
+        const job = await withEngine(out, (engine) =>
+          runJob(out, engine, path.resolve(dir), {
+            type: 'convert',
+            input: path.resolve(opts.input),
+            output: path.resolve(opts.output),
+            config: valuesFromFlags(convertCommand, converterFlags),
+            metricsOnly: Boolean(opts.metricsOnly),
+          }),
+        );
+        setExit(jobOutcome(out, job, () => `conversion finished: ${JSON.stringify(job.result)}`));
+      } catch (error) {
+        setExit(out.error(error));
+      }
+    },
+  );
 
   jsonFlag(program.command('serve').description('serve the studio UI to a browser (HTTP + WebSocket)'))
     .option('--host <host>', 'address to bind (other than loopback requires the printed token)', '127.0.0.1')
@@ -442,8 +325,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const out = new Output(Boolean(opts.json));
       try {
         const { runBench, benchTable } = await import('../bench/bench.js');
+        // The benchmark runs the engine's code in this process: its compute line comes from here.
+        const { onBackendChosen } = await import('../engine/backend/select.js');
+        const { computeLine } = await import('../../src-shared/compute.js');
+        const offChosen = onBackendChosen((report) => process.stderr.write(`${computeLine(report)}\n`));
         out.info(opts.quick ? 'benchmark (quick)...' : 'benchmark (full; several minutes on CPU)...');
-        const report = await runBench({ quick: Boolean(opts.quick), demoDir: path.resolve(opts.demo) });
+        const report = await runBench({ quick: Boolean(opts.quick), demoDir: path.resolve(opts.demo) }).finally(
+          offChosen,
+        );
         out.result(report, () => benchTable(report));
       } catch (error) {
         setExit(out.error(error));

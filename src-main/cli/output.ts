@@ -38,6 +38,7 @@ export class Output {
       process.stderr.write(`error: ${info.message}\n`);
       if (info.file) process.stderr.write(`  file: ${info.file}\n`);
       if (info.fix) process.stderr.write(`  fix: ${info.fix}\n`);
+      if (info.details) process.stderr.write(`  details: ${info.details.replace(/\n/g, '\n    ')}\n`);
     }
     return exitCodeFor(info);
   }

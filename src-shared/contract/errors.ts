@@ -30,11 +30,12 @@ export class StudioError extends Error {
   readonly field: string | undefined;
   readonly file: string | undefined;
   readonly fix: string | undefined;
+  readonly details: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    extra: { field?: string; file?: string; fix?: string; cause?: unknown } = {},
+    extra: { field?: string; file?: string; fix?: string; details?: string; cause?: unknown } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'StudioError';
@@ -42,6 +43,7 @@ export class StudioError extends Error {
     this.field = extra.field;
     this.file = extra.file;
     this.fix = extra.fix;
+    this.details = extra.details;
   }
 
   toInfo(): ErrorInfo {
@@ -49,16 +51,18 @@ export class StudioError extends Error {
     if (this.field !== undefined) info.field = this.field;
     if (this.file !== undefined) info.file = this.file;
     if (this.fix !== undefined) info.fix = this.fix;
+    if (this.details !== undefined) info.details = this.details;
     return info;
   }
 
   static fromInfo(info: ErrorInfo): StudioError {
     const known = Object.values(ErrorCode) as string[];
     const code = (known.includes(info.code) ? info.code : ErrorCode.internal) as ErrorCode;
-    const extra: { field?: string; file?: string; fix?: string } = {};
+    const extra: { field?: string; file?: string; fix?: string; details?: string } = {};
     if (info.field !== undefined) extra.field = info.field;
     if (info.file !== undefined) extra.file = info.file;
     if (info.fix !== undefined) extra.fix = info.fix;
+    if (info.details !== undefined) extra.details = info.details;
     return new StudioError(code, info.message, extra);
   }
 }

@@ -5,7 +5,10 @@ import { ErrorInfo, JobInfo, JobState, JobType } from './jobs.js';
 export const BackendAttempt = z.object({
   name: BackendName,
   ok: z.boolean(),
+  /** Why, in plain words ("not installed", "no Vulkan driver on this machine"). */
   reason: z.string(),
+  /** The library's or driver's own message, when there was one (for a "details" disclosure). */
+  detail: z.string().optional(),
 });
 export const BackendReport = z.object({
   selected: BackendName.nullable(),
@@ -27,6 +30,8 @@ export const JobProgressEvent = z.object({
   /** Items per second over the recent window. */
   rate: z.number().nonnegative(),
   etaSeconds: z.number().nonnegative().nullable(),
+  /** What the rate (and so the ETA) is averaged over: this many items done in this many seconds. */
+  rateBasis: z.object({ items: z.number().nonnegative(), seconds: z.number().nonnegative() }).optional(),
 });
 export const JobStateEvent = z.object({
   type: z.literal('job.state'),

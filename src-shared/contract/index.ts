@@ -1,4 +1,5 @@
 export * from './settings.js';
+export * from './options.js';
 export * from './project.js';
 export * from './jobs.js';
 export * from './events.js';

@@ -11,9 +11,24 @@ export const ExtractJobSpec = z.object({
   type: z.literal('extract'),
   side: z.enum(['a', 'b', 'both']).default('both'),
 });
+/** What a warm start takes from the earlier model: its encoder, its generator, or everything (a checkpoint). */
+export const WarmStartParts = z.enum(['encoder', 'generator', 'all']);
+export type WarmStartParts = z.infer<typeof WarmStartParts>;
+
 export const TrainJobSpec = z.object({
   type: z.literal('train'),
   overrides: TrainingPatch.default({}),
+  /**
+   * Begin a new run from a model trained before (a project folder, a checkpoint .fpck or an exported model .fpm)
+   * instead of random weights; only when the run starts from iteration 0.
+   */
+  from: z.strictObject({ path: z.string().min(1), parts: WarmStartParts.default('generator') }).optional(),
+  /**
+   * Which run to train: a run id continues that run (its model shape must stay the same), 'new' starts a new run
+   * from iteration 0. Absent: the newest run with the same model shape that is unfinished or below the new target,
+   * else a new one (what the CLI does).
+   */
+  run: z.union([z.literal('new'), z.number().int().positive()]).optional(),
 });
 export const ConvertJobSpec = z.object({
   type: z.literal('convert'),
@@ -34,6 +49,8 @@ export const ErrorInfo = z.object({
   file: z.string().optional(),
   /** What the user can do about it. */
   fix: z.string().optional(),
+  /** A tool's own words (ffmpeg's or a driver's output): kept out of the message, shown behind a "details" disclosure. */
+  details: z.string().optional(),
 });
 export type ErrorInfo = z.infer<typeof ErrorInfo>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { BackendChoice, ConverterPatch, ProjectSettingsPatch, Side } from './settings.js';
+import { BackendChoice, ConverterPatch, ProjectSettingsPatch, Side, TrainingPatch } from './settings.js';
 import {
+  Box,
   FaceRecord,
   FrameRecord,
   LossPoint,
@@ -45,6 +46,8 @@ export const methods = {
       memory: z
         .strictObject({ rssMB: z.number(), heapUsedMB: z.number(), tensors: z.number().int().nullable() })
         .optional(),
+      /** The engine user's home folder, so the UI can show paths under it as ~/… (absent from older engines). */
+      home: z.string().optional(),
     }),
   ),
   'engine.probeBackend': method(z.strictObject({ force: BackendChoice.optional() }), BackendReport),
@@ -89,7 +92,13 @@ export const methods = {
     z.strictObject({ total: z.number().int(), frames: z.array(FrameRecord) }),
   ),
   'faces.list': method(
-    ProjectRef.extend({ side: Side, frameIndex: z.number().int().nonnegative().optional(), ...Page }),
+    ProjectRef.extend({
+      side: Side,
+      frameIndex: z.number().int().nonnegative().optional(),
+      /** Only this track's faces (one person's): the mask editor steps through them. */
+      trackId: z.number().int().optional(),
+      ...Page,
+    }),
     z.strictObject({ total: z.number().int(), faces: z.array(FaceRecord) }),
   ),
   'faces.chooseTrack': method(
@@ -146,13 +155,63 @@ export const methods = {
     z.strictObject({ losses: z.array(LossPoint), previews: z.array(PreviewRecord) }),
   ),
 
+  /** A run's previews as a timelapse (MP4 or animated WebP) in its preview folder. */
+  'train.timelapse': method(
+    ProjectRef.extend({
+      runId: z.number().int().optional(),
+      format: z.enum(['mp4', 'webp']).default('mp4'),
+      framesPerSecond: z.number().min(0.5).max(30).default(4),
+    }),
+    z.strictObject({
+      runId: z.number().int(),
+      path: z.string(),
+      frames: z.number().int(),
+      format: z.enum(['mp4', 'webp']),
+    }),
+  ),
+
+  /** How fast a training configuration runs on this machine (a few iterations on synthetic faces). */
+  'train.estimate': method(
+    z.strictObject({ overrides: TrainingPatch.default({}) }),
+    z.strictObject({
+      backend: z.string(),
+      threads: z.number().int(),
+      batch: z.number().int(),
+      msPerIteration: z.number(),
+      iterationsPerHour: z.number(),
+      hoursTo18k: z.number(),
+      samplesPerSecond: z.number(),
+      timedIterations: z.number().int(),
+      loaderWaitMsPerIteration: z.number(),
+      kernelsPerIterationOneThread: z.number().int().nullable(),
+      params: z.number().int(),
+    }),
+  ),
+
   'convert.preview': method(
     ProjectRef.extend({
       side: Side,
       frameIndex: z.number().int().nonnegative(),
       config: ConverterPatch.default({}),
     }),
-    z.strictObject({ before: z.string(), after: z.string(), mask: z.string() }),
+    z.strictObject({
+      before: z.string(),
+      after: z.string(),
+      /** The blend mask in the model's face patch (square; white is swapped). */
+      mask: z.string(),
+      /**
+       * Where the converted face lies in the frame: its detected box, and the affine map [a, b, c, d, e, f] from the
+       * patch's unit square (mask pixel / mask size) to frame pixels, x' = a x + b y + c, y' = d x + e y + f, that
+       * places the mask over the frame. Absent from older engines.
+       */
+      face: z
+        .strictObject({
+          box: Box,
+          patchToFrame: z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.number()]).nullable(),
+        })
+        .nullable()
+        .optional(),
+    }),
   ),
 } as const;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProjectSettings, Side } from './settings.js';
+import { ProjectSettings, Side, TrainingSettings } from './settings.js';
 
 /** Bumped when project.json's shape changes; the store migrates older files and refuses newer ones. */
 export const PROJECT_SCHEMA_VERSION = 1;
@@ -57,6 +57,8 @@ export const TrainingRunSummary = z.object({
   targetIterations: z.number().int().positive(),
   state: z.string(),
   backend: z.string().nullable(),
+  /** The training settings the run was last trained with (null when its record cannot be read). */
+  settings: TrainingSettings.nullable().optional(),
 });
 
 export const ProjectSummary = z.object({
@@ -97,6 +99,8 @@ export const FrameRecord = z.object({
   /** The frame's own size in pixels (face boxes are in these), when known; images of a folder may differ. */
   width: z.number().int().positive().nullable().default(null),
   height: z.number().int().positive().nullable().default(null),
+  /** For an image folder: the image's file name (a frame's time means nothing there). */
+  fileName: z.string().nullable().optional(),
 });
 export type FrameRecord = z.infer<typeof FrameRecord>;
 
@@ -144,3 +148,4 @@ export const PreviewRecord = z.object({
   iteration: z.number().int().nonnegative(),
   path: z.string(),
 });
+export type PreviewRecord = z.infer<typeof PreviewRecord>;

@@ -87,6 +87,12 @@ export interface MaskEdits {
   parts: Partial<Record<MaskPart, PartEdit>>;
 }
 
+/** A face's hand-edited masks and where its aligned crop lies in the frame (frame -> crop pixels). */
+export interface MaskOverride {
+  edits: MaskEdits;
+  frameToCrop: Affine;
+}
+
 /**
  * The parts mask of a swap, in the generator patch's pixels (size x size, 0..1, not yet feathered): parts without
  * an edit come from the landmark hulls, dilated as partMask does; an edited part is used as the user drew it (its

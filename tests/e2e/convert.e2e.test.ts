@@ -7,6 +7,7 @@ import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '
 import { runCli } from '../helpers/cli.js';
 import { REPO, copyMedia, scratch } from '../helpers/paths.js';
 import { synthClip } from '../helpers/synth.js';
+import sharp from 'sharp';
 
 /**
  * The Convert page in a real browser (serve mode, the built renderer in dist/renderer, so `npm run build` first) on
@@ -29,9 +30,14 @@ beforeAll(async () => {
   if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
     throw new Error('dist/renderer is missing: run npm run build');
   root = scratch('e2e-convert');
-  const env = { FACEPARTS_HOME: path.join(root, 'home') };
+  // HOME at the test's folder: the pages show its paths as ~/…, and the screenshots hold no machine's own folders.
+  const env = { FACEPARTS_HOME: path.join(root, 'home'), HOME: root };
   [video] = copyMedia(path.join(root, 'media'), [VIDEO]) as [string];
   const a = await synthClip(path.join(root, 'clips', 'a'), ['a_obama_1.jpg', 'a_obama_2.jpg'], 2);
+  // A last frame without anyone in it: the preview must say so on the frame, not after a click.
+  await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 90, g: 96, b: 104 } } })
+    .jpeg()
+    .toFile(path.join(a, 'frame999.jpg'));
   const b = await synthClip(path.join(root, 'clips', 'b'), ['b_biden_2.jpg', 'b_biden_1.jpg'], 2);
   dir = path.join(root, 'project');
   const created = await runCli(['new', dir, '--a', a, '--b', b, '--name', NAME, '--json'], env);
@@ -169,7 +175,6 @@ describe('Convert page (serve mode)', () => {
     await before.waitFor();
     await expect.poll(() => loaded(before), { timeout: 30_000 }).toBeGreaterThan(0);
     await expect.poll(() => loaded(after), { timeout: 30_000 }).toBeGreaterThan(0);
-    await expect.poll(() => loaded(page.getByTestId('preview-mask'))).toBeGreaterThan(0);
     const shownBefore = await imageStats(page, 'preview-before');
     const shownAfter = await imageStats(page, 'preview-after');
     expect(shownBefore.width).toBeGreaterThan(100);
@@ -178,7 +183,58 @@ describe('Convert page (serve mode)', () => {
     expect(shownBefore.spread).toBeGreaterThan(10);
     expect(shownAfter.spread).toBeGreaterThan(10);
     expect(await changedPixels(page)).toBeGreaterThan(20);
-    expect(await page.getByTestId('preview-mask').getAttribute('alt')).toMatch(/Eyes/);
+
+    // The face view beside the whole frame: the face region enlarged, before and after, the blend mask over it.
+    const face = page.getByTestId('face-view-svg');
+    await face.waitFor();
+    expect(squash(await page.getByTestId('face-title').textContent())).toBe('Face · Eyes');
+    const [, , viewWidth] = ((await face.getAttribute('data-view')) ?? '').split(' ').map(Number);
+    // A part of the frame, shown larger than the whole frame shows it.
+    expect(viewWidth).toBeGreaterThan(10);
+    expect(viewWidth).toBeLessThan(shownBefore.width);
+    const fitted = Number(((await page.getByTestId('face-zoom').textContent()) ?? '').replace('×', ''));
+    const wholeScale = ((await before.boundingBox())?.width ?? 0) / shownBefore.width;
+    expect(fitted).toBeGreaterThan(wholeScale * 1.5);
+    expect(await face.locator('[data-testid="face-before"]').getAttribute('href')).toBe(
+      await before.getAttribute('src'),
+    );
+    expect(await face.locator('[data-testid="face-after"]').getAttribute('href')).toBe(await after.getAttribute('src'));
+    // The mask is placed over the face (its image inside the SVG mask), and can be hidden.
+    expect(await page.getByTestId('face-mask').count()).toBe(1);
+    expect(await face.locator('mask image').getAttribute('href')).toMatch(/previews%2Fconvert%2F|previews\/convert\//);
+    await page.getByTestId('face-mask-toggle').uncheck();
+    expect(await page.getByTestId('face-mask').count()).toBe(0);
+    await page.getByTestId('face-mask-toggle').check();
+    // The whole frame outlines what the face view shows.
+    await page.getByTestId('compare-region').waitFor();
+    // The wheel zooms in towards the pointer; Fit (double-click) goes back.
+    const faceBox = await face.boundingBox();
+    if (!faceBox) throw new Error('no face view');
+    await page.mouse.move(faceBox.x + faceBox.width / 2, faceBox.y + faceBox.height / 2);
+    await page.mouse.wheel(0, -300);
+    await expect
+      .poll(async () => Number(((await page.getByTestId('face-zoom').textContent()) ?? '').replace('×', '')))
+      .toBeGreaterThan(fitted * 1.1);
+    await screenshot(page, 'convert-face-zoomed');
+    await face.dblclick();
+    await expect
+      .poll(async () => Number(((await page.getByTestId('face-zoom').textContent()) ?? '').replace('×', '')))
+      .toBeCloseTo(fitted, 1);
+
+    // A frame without the person says so on the frame, and Preview is not offered there.
+    const slider = page.getByTestId('preview-frame');
+    const kept = await slider.inputValue();
+    await slider.focus();
+    await page.keyboard.press('End');
+    await page.getByTestId('preview-not-here').waitFor();
+    expect(squash(await page.getByTestId('preview-not-here').textContent())).toMatch(
+      /The chosen person is not in this frame.*No face/,
+    );
+    expect(await page.getByTestId('preview-run').isDisabled()).toBe(true);
+    await page.getByTestId('preview-still').waitFor();
+    await screenshot(page, 'convert-no-person');
+    await slider.fill(kept);
+    await page.getByTestId('face-view-svg').waitFor();
 
     // Dragging the split line moves the boundary between before and after.
     const view = await page.getByTestId('compare-view').locator('.frame').boundingBox();

@@ -1,16 +1,17 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src-main/serve/server.js';
 import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
-import { REPO, copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+import { REPO, copyMedia, imageFolder, scratch, shownPath } from '../helpers/paths.js';
 
 /**
  * The studio in a real browser, through serve mode: the built renderer (dist/renderer, so `npm run build` first)
  * talking to a real engine over the WebSocket. Each test gets its own FACEPARTS_HOME (recent-projects list), server
- * and browser context; one Chromium serves the whole file.
+ * and browser context; one Chromium serves the whole file. The engine's HOME is the test's scratch folder, so the
+ * pages show its paths as ~/… and the screenshots hold no machine's own folders.
  */
 
 const VIDEO = 'whitehouse_performance_360p.mp4';
@@ -45,7 +46,7 @@ async function studio(name: string): Promise<Studio> {
   const home = path.join(root, 'home');
   const [video] = copyMedia(path.join(root, 'media'), [VIDEO]) as [string];
   const stills = imageFolder(path.join(root, 'media', 'biden stills'), STILLS);
-  const server = await startServer({ host: '127.0.0.1', port: 0, env: { FACEPARTS_HOME: home } });
+  const server = await startServer({ host: '127.0.0.1', port: 0, env: { FACEPARTS_HOME: home, HOME: root } });
   const page = await browser.newPage();
   page.page.setDefaultTimeout(20_000);
   const result: Studio = {
@@ -85,6 +86,11 @@ async function current(page: Page, route: string): Promise<void> {
   expect(await page.locator('nav [aria-current="page"]').count()).toBe(1);
 }
 
+/** Dismisses every error in the banner. */
+async function dismissErrors(page: Page): Promise<void> {
+  while ((await page.getByTestId('error-dismiss').count()) > 0) await page.getByTestId('error-dismiss').first().click();
+}
+
 function squash(text: string | null): string {
   return (text ?? '').replace(/\s+/g, ' ').trim();
 }
@@ -107,7 +113,10 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
 
     const row = page.getByTestId('project-row').filter({ hasText: name });
     await row.waitFor();
-    expect(squash(await row.textContent())).toContain(dir);
+    // Under the engine's home folder, paths read ~/…; the full path is in the title.
+    expect(squash(await row.textContent())).toContain(shownPath(dir, s.root));
+    expect(shownPath(dir, s.root)).toMatch(/^~\//);
+    expect(await row.locator(`[title="${dir}"]`).count()).toBe(1);
     await expect(page.getByTestId('project-title').count()).resolves.toBe(0);
     await row.getByTestId('project-open').click();
 
@@ -116,7 +125,7 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
     const a = squash(await page.getByTestId('source-a').textContent());
     expect(a).toMatch(/640×360/);
     expect(a).toMatch(/275 frames/);
-    expect(a).toContain(s.video);
+    expect(a).toContain(shownPath(s.video, s.root));
     const b = squash(await page.getByTestId('source-b').textContent());
     expect(b).toMatch(/image folder/);
     expect(b).toMatch(/2 images/);
@@ -160,9 +169,9 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
     })()`);
     await page.getByTestId('extract-start').click();
 
-    const outcome = squash(await waitText(page.getByTestId('status-job'), /Extract (completed|failed)/, 80_000));
+    const outcome = squash(await waitText(page.getByTestId('status-job'), /Extraction (completed|failed)/, 80_000));
     const seen = (await page.evaluate('globalThis.__jobSeen')) as string[];
-    const running = seen.filter((line) => line.startsWith('[bar') && /Extract/.test(line));
+    const running = seen.filter((line) => line.startsWith('[bar') && /Extraction/.test(line));
     expect(running.length, seen.join('\n')).toBeGreaterThan(0);
     expect(
       running.some((line) => /\d+\/\d+/.test(line)),
@@ -173,7 +182,7 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
       const banner = squash(await waitText(page.getByTestId('error-item'), /frames indexed/));
       expect(banner).toMatch(/A: 275, B: 2/);
     } else {
-      expect(outcome).toMatch(/Extract completed/);
+      expect(outcome).toMatch(/Extraction completed/);
     }
     // The project is re-read once the job ends: the frame counts fill in.
     await waitText(page.getByTestId('source-a').locator('[title="Frames indexed"] dd'), /^275$/);
@@ -205,12 +214,84 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
     expect(item).toMatch(/Could not create the project/);
     expect(item).toMatch(/does not exist/);
     await expect(page.getByTestId('project-title').count()).resolves.toBe(0);
-    // The form keeps what was typed so the path can be fixed.
+    // The form keeps what was typed so the path can be fixed, and the field the error is about is highlighted.
     expect(await page.getByTestId('create-a').inputValue()).toBe(missing);
+    expect(await page.getByTestId('create-a').getAttribute('aria-invalid')).toBe('true');
+    expect(squash(await page.getByTestId('create-a-error').textContent())).toMatch(/no-such-video\.mp4 does not exist/);
+    for (const other of ['create-dir', 'create-b']) {
+      expect(await page.getByTestId(other).getAttribute('aria-invalid'), other).toBeNull();
+    }
     expect(existsSync(path.join(dir, 'project.json'))).toBe(false);
     await screenshot(page, 'create-error');
+
+    // A file that is no video: the headline says so in plain words, ffprobe's own text waits behind Details.
+    const broken = path.join(s.root, 'media', 'broken.mp4');
+    writeFileSync(broken, 'this is not a video');
+    await dismissErrors(page);
+    await page.getByTestId('create-a').fill(broken);
+    await page.getByTestId('create-submit').click();
+    const message = page.getByTestId('error-message').filter({ hasText: /broken\.mp4/ });
+    await message.waitFor({ timeout: 30_000 });
+    expect(squash(await message.textContent())).toMatch(/broken\.mp4 is not a readable video$/);
+    const details = page.getByTestId('error-details');
+    expect(await details.evaluate((node) => (node as unknown as { open: boolean }).open)).toBe(false);
+    await details.locator('summary').click();
+    expect(squash(await details.locator('pre').textContent())).toMatch(/Invalid data|moov atom|could not find/i);
+    expect(await page.getByTestId('create-a').getAttribute('aria-invalid')).toBe('true');
+    await screenshot(page, 'create-error-details');
     await s.close();
   }, 60_000);
+
+  it('opens a project folder by its path, and offers Open when New project is given one', async () => {
+    const s = await studio('open-by-path');
+    const name = 'Opened by path';
+    const dir = path.join(s.root, 'FaceParts', 'opened by path');
+    await newProjectWithCli(s, dir, name);
+    // Another studio home: the browser's recent list does not know the project.
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      env: { FACEPARTS_HOME: path.join(s.root, 'elsewhere'), HOME: s.root },
+    });
+    const { page } = s;
+    try {
+      await load(page, server);
+      await page.getByTestId('recent-empty').waitFor();
+
+      // Not a project: the field says why.
+      await page.getByTestId('open-dir').fill(path.join(s.root, 'media'));
+      await page.getByTestId('open-submit').click();
+      await waitText(page.getByTestId('open-dir-error'), /is not a FaceParts project/);
+      expect(await page.getByTestId('open-dir').getAttribute('aria-invalid')).toBe('true');
+      await dismissErrors(page);
+
+      // The project's folder opens it.
+      await page.getByTestId('open-dir').fill(dir);
+      expect(await page.getByTestId('open-dir-error').count()).toBe(0);
+      await page.getByTestId('open-submit').click();
+      await waitText(page.getByTestId('project-title'), new RegExp(`^${name}$`));
+      await page.getByTestId('project-row').filter({ hasText: name }).waitFor();
+      await page.getByTestId('project-close').click();
+
+      // New project in that folder: the error's fix is a button that opens it (in the banner, and under the field).
+      await page.getByTestId('create-dir').fill(dir);
+      await page.getByTestId('create-a').fill(s.video);
+      await page.getByTestId('create-b').fill(s.stills);
+      await page.getByTestId('create-submit').click();
+      const item = squash(await waitText(page.getByTestId('error-item'), /already holds a project/, 30_000));
+      expect(item).toMatch(/open it instead/);
+      expect(await page.getByTestId('create-dir').getAttribute('aria-invalid')).toBe('true');
+      await page.getByTestId('create-open-existing').waitFor();
+      await screenshot(page, 'projects-already-exists');
+      await page.getByTestId('error-open-project').click();
+      await waitText(page.getByTestId('project-title'), new RegExp(`^${name}$`));
+      await expect.poll(() => page.getByTestId('error-banner').count()).toBe(0);
+      expect(s.problems).toEqual([]);
+    } finally {
+      await server.close();
+      await s.close();
+    }
+  }, 90_000);
 
   it('probes the backends on the settings page and shows every page', async () => {
     const s = await studio('pages');
@@ -226,27 +307,42 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
     await current(page, 'settings');
     await page.getByTestId('probe-backends').click();
     await page.getByTestId('probe-attempts').waitFor({ timeout: 60_000 });
-    await waitText(page.getByTestId('probe-backends'), /Probe backends/, 60_000);
-    // After a probe the page re-reads engine.info: what it reports is what the table must mark as selected.
-    const selected = squash(await waitText(page.getByTestId('settings-backend'), /^(?!not probed)\S+/));
+    await waitText(page.getByTestId('probe-backends'), /^Check$/, 60_000);
+    // After a probe the page re-reads engine.info: what it reports is what the table must mark as in use.
+    await waitText(page.getByTestId('settings-backend'), /^(GPU|CPU) \(/);
+    const selected = (await page.getByTestId('settings-backend').getAttribute('data-backend')) ?? '';
     expect(['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu']).toContain(selected);
-    await waitText(page.getByTestId('status-backend'), new RegExp(selected));
+    const plain = squash(await page.getByTestId('settings-backend').textContent());
+    // Plain words in the status bar too ("Compute CPU (wasm)"), never "not probed".
+    await waitText(page.getByTestId('status-backend'), new RegExp(`Compute ${plain.replace(/[()]/g, '\\$&')}`));
 
     const rows = page.getByTestId('probe-attempt');
-    const attempts: { name: string; result: string; reason: string }[] = [];
+    const attempts: { name: string; plain: string; result: string; reason: string }[] = [];
     for (let i = 0; i < (await rows.count()); i += 1) {
       const cells = (await rows.nth(i).locator('td').allTextContents()).map(squash);
-      attempts.push({ name: cells[0] ?? '', result: cells[1] ?? '', reason: cells[2] ?? '' });
+      attempts.push({
+        name: (await rows.nth(i).getAttribute('data-backend')) ?? '',
+        plain: cells[0] ?? '',
+        result: cells[1] ?? '',
+        reason: squash(await rows.nth(i).getByTestId('probe-reason').textContent()),
+      });
     }
     const described = JSON.stringify(attempts, null, 1);
     expect(
-      attempts.filter((row) => row.result === 'selected').map((row) => row.name),
+      attempts.filter((row) => row.result === 'in use').map((row) => row.name),
       described,
     ).toEqual([selected]);
-    for (const row of attempts.filter((row) => row.result !== 'selected' && row.result !== 'works')) {
-      expect(row.result, described).toMatch(/skipped|failed/);
+    for (const row of attempts) {
+      expect(row.plain, described).toMatch(/^(GPU|CPU) \(/);
+      // No addon paths or stack text in the reasons: those wait behind Details.
+      expect(row.reason, described).not.toMatch(/tfjs_binding|node_modules|\.cpp|Cannot find package/);
+    }
+    for (const row of attempts.filter((row) => row.result !== 'in use' && row.result !== 'works')) {
+      expect(row.result, described).toMatch(/not tried|not usable/);
       expect(row.reason.length, described).toBeGreaterThan(3);
     }
+    const webgpu = attempts.find((row) => row.name === 'webgpu');
+    if (webgpu?.result === 'not usable') expect(webgpu.reason, described).toMatch(/^not (found|installed)/);
     expect(await page.getByTestId('settings-json').textContent()).toMatch(/"extraction"/);
     await screenshot(page, 'settings');
 

@@ -12,12 +12,14 @@ import { REPO, copyMedia, imageFolder, scratch } from '../helpers/paths.js';
 /**
  * The Timeline and Masks pages in a real browser (serve mode, the built renderer in dist/renderer, so
  * `npm run build` first) on a project made and extracted with the CLI once for the whole file: the sample video as
- * side A, two stills as side B.
+ * side A, two stills as side B. The engine's HOME is a "you" folder inside the test's folder, holding the media
+ * under Videos/ and the projects under FaceParts/, as a user's would: the pages show ~/… paths, and the README's
+ * screenshot is taken here.
  */
 
 const VIDEO = 'whitehouse_performance_360p.mp4';
 const STILLS = ['b_biden_1.jpg', 'b_biden_2.jpg'];
-const NAME = 'Timeline and masks';
+const NAME = 'Obama to Biden';
 const FRAME = 100;
 
 let root: string;
@@ -32,17 +34,18 @@ beforeAll(async () => {
   if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
     throw new Error('dist/renderer is missing: run npm run build');
   root = scratch('e2e-timeline-masks');
-  home = path.join(root, 'home');
-  const [video] = copyMedia(path.join(root, 'media'), [VIDEO]) as [string];
-  const stills = imageFolder(path.join(root, 'media', 'biden stills'), STILLS);
-  const env = { FACEPARTS_HOME: home };
-  dir = path.join(root, 'extracted');
+  home = path.join(root, 'studio-home');
+  const you = path.join(root, 'you');
+  const [video] = copyMedia(path.join(you, 'Videos'), [VIDEO]) as [string];
+  const stills = imageFolder(path.join(you, 'Pictures', 'biden stills'), STILLS);
+  const env = { FACEPARTS_HOME: home, HOME: you };
+  dir = path.join(you, 'FaceParts', 'obama-to-biden');
   const created = await runCli(['new', dir, '--a', video, '--b', stills, '--name', NAME, '--json'], env);
   expect(created.code, created.stderr).toBe(0);
   const extracted = await runCli(['extract', dir, '--json'], env);
   expect(extracted.code, extracted.stderr).toBe(0);
   // A second project that was never extracted, for the empty states.
-  bare = path.join(root, 'not extracted');
+  bare = path.join(you, 'FaceParts', 'not extracted');
   const made = await runCli(['new', bare, '--a', video, '--b', stills, '--name', 'Not extracted', '--json'], env);
   expect(made.code, made.stderr).toBe(0);
 
@@ -166,7 +169,30 @@ describe('Timeline and Masks pages (serve mode)', () => {
     await expect
       .poll(() => crop.locator('img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth))
       .toBe(256);
+    // Each face's label sits by its box, and no two labels overlap.
+    const labels = page.getByTestId('face-label');
+    expect(await labels.count()).toBe(await page.getByTestId('face-box').count());
+    const rects = await labels.evaluateAll((nodes) =>
+      nodes.map((node) => {
+        const r = (node as unknown as { getBoundingClientRect(): DOMRectLike }).getBoundingClientRect();
+        return { x: r.x, y: r.y, width: r.width, height: r.height };
+      }),
+    );
+    for (let i = 0; i < rects.length; i += 1)
+      for (let j = i + 1; j < rects.length; j += 1)
+        expect(overlap(rects[i], rects[j]), `labels ${i}, ${j}`).toBe(false);
+    expect(squash(await labels.filter({ hasText: /Person/ }).textContent())).toMatch(/^Person · track \d+$/);
     await screenshot(page, 'timeline');
+
+    // An image folder's frames show their file names, not a time.
+    await page.getByTestId('side-b').click();
+    await waitText(page.getByTestId('frame-when'), /^b_biden_1\.jpg$/);
+    await page.keyboard.press('ArrowRight');
+    await waitText(page.getByTestId('frame-when'), /^b_biden_2\.jpg$/);
+    await screenshot(page, 'timeline-images');
+    await page.getByTestId('side-a').click();
+    await waitText(page.getByTestId('frame-position'), new RegExp(`Frame ${FRAME}\\b`));
+    expect(squash(await page.getByTestId('frame-when').textContent())).toMatch(/^\d+\.\d\d s$/);
   }, 60_000);
 
   it('edits the eyes polygon, saves it, keeps it across a reload, paints and undoes', async () => {
@@ -256,10 +282,87 @@ describe('Timeline and Masks pages (serve mode)', () => {
     // Nothing was saved by painting: the engine still has the polygon-only edit.
     const after = await server.engine.client.request('masks.get', { dir, faceId });
     expect(after.edits[0]?.raster).toBeNull();
+  }, 90_000);
+
+  it('zooms and pans, keeps one tool looking selected, and steps to the next face of the person', async () => {
+    const { page } = studio;
+    const editor = page.getByTestId('mask-editor');
+    const canvas = page.getByTestId('mask-canvas');
+    const faceId = Number(await editor.getAttribute('data-face-id'));
+    const box = await canvas.boundingBox();
+    if (!box) throw new Error('no editor canvas');
+
+    // The wheel zooms towards the pointer; 0 shows the whole face again.
+    expect(squash(await page.getByTestId('mask-zoom').textContent())).toBe('100 %');
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.4);
+    await page.mouse.wheel(0, -300);
+    await expect.poll(async () => Number(await canvas.getAttribute('data-zoom'))).toBeGreaterThan(1.2);
+    const zoomed = await canvasPixel(page, 256, 256);
+    // The View tool pans: the picture under a fixed point moves.
+    await page.getByTestId('tool-view').click();
+    await page.mouse.move(box.x + 300, box.y + 300);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 200, box.y + 250, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(() => canvasPixel(page, 256, 256)).not.toEqual(zoomed);
+    await screenshot(page, 'mask-editor-zoomed');
+    await page.keyboard.press('0');
+    await expect.poll(async () => Number(await canvas.getAttribute('data-zoom'))).toBe(1);
+
+    // A shortcut moves the focus with the choice: no second tool looks selected.
+    await page.getByTestId('tool-brush').click();
+    await page.keyboard.press('v');
+    expect(await page.getByTestId('tool-view').getAttribute('aria-pressed')).toBe('true');
+    expect(await page.evaluate(`document.activeElement?.dataset?.testid ?? null`)).toBe('tool-view');
+    expect(await page.locator('[data-testid^="tool-"][aria-pressed="true"]').count()).toBe(1);
+
+    // Next face of the same person, inside the editor; the unsaved painting is saved on the way.
+    await waitText(page.getByTestId('face-position'), /^face \d+ of \d+ of this person$/);
+    const [position, count] = (
+      /face (\d+) of (\d+)/.exec(squash(await page.getByTestId('face-position').textContent())) ?? []
+    )
+      .slice(1)
+      .map(Number) as [number, number];
+    expect(count).toBeGreaterThan(position);
+    await page.getByTestId('face-next').click();
+    await expect.poll(async () => Number(await editor.getAttribute('data-face-id'))).not.toBe(faceId);
+    await waitText(page.getByTestId('face-position'), new RegExp(`^face ${position + 1} of ${count} of this person$`));
+    const next = Number(await editor.getAttribute('data-face-id'));
+    expect(page.url()).toMatch(new RegExp(`#/masks/a/\\d+/${next}$`));
+    const saved = await server.engine.client.request('masks.get', { dir, faceId });
+    expect(saved.edits.find((edit) => edit.part === 'eyes')?.raster).toBeTruthy();
+    // And back with the keyboard.
+    await page.keyboard.press('a');
+    await expect.poll(async () => Number(await editor.getAttribute('data-face-id'))).toBe(faceId);
     expect(studio.problems).toEqual([]);
     expect(browser.problems).toEqual([]);
-  }, 90_000);
+  }, 60_000);
+
+  it('takes the README screenshot: the open, extracted project, paths under the home folder as ~/…', async () => {
+    const { page } = studio;
+    await page.getByTestId('nav-projects').click();
+    await page.getByTestId('project-summary').waitFor();
+    expect(squash(await page.getByTestId('project-summary').textContent())).toContain('~/FaceParts/obama-to-biden');
+    expect(squash(await page.getByTestId('source-a').textContent())).toContain(
+      '~/Videos/whitehouse_performance_360p.mp4',
+    );
+    expect(await page.locator('main').textContent()).not.toContain(root);
+    await page.locator('main.content').evaluate((element) => element.scrollTo(0, 0));
+    await screenshot(page, 'readme');
+  }, 30_000);
 });
+
+interface DOMRectLike {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+function overlap(a: DOMRectLike | undefined, b: DOMRectLike | undefined): boolean {
+  if (!a || !b) return false;
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;

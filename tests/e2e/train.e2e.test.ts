@@ -11,7 +11,9 @@ import { synthClip } from '../helpers/synth.js';
 /**
  * The Train page in a real browser (serve mode, the built renderer in dist/renderer, so `npm run build` first): a
  * project made and extracted with the CLI from synthesised stills is trained for four tiny iterations from the page,
- * paused and resumed on the way; the charts, the previews and the state come back after a reload.
+ * paused and resumed on the way (the pending state shows at once); the charts, the previews and the state come back
+ * after a reload; Start continues the run by default; a model change asks first and starts run 2, while run 1's
+ * history stays viewable through the run picker.
  */
 
 const NAME = 'Training run';
@@ -26,7 +28,8 @@ beforeAll(async () => {
   if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
     throw new Error('dist/renderer is missing: run npm run build');
   root = scratch('e2e-train');
-  const env = { FACEPARTS_HOME: path.join(root, 'home') };
+  // HOME at the test's folder: the pages show its paths as ~/…, and the screenshots hold no machine's own folders.
+  const env = { FACEPARTS_HOME: path.join(root, 'home'), HOME: root };
   const a = await synthClip(path.join(root, 'clips', 'a'), ['a_obama_1.jpg', 'a_obama_2.jpg'], 3);
   const b = await synthClip(path.join(root, 'clips', 'b'), ['b_biden_2.jpg', 'b_biden_1.jpg'], 3);
   dir = path.join(root, 'project');
@@ -91,8 +94,35 @@ async function previewWidth(page: Page): Promise<number> {
 
 const GA_BLUE: [number, number, number] = [127, 167, 217];
 
+/**
+ * Starts recording every text the page's training state and the status bar's job state show: a pending state can
+ * be on screen for less time than two looks at the page take, so a MutationObserver keeps each one.
+ */
+async function recordStates(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    const seen = (globalThis.__states = { page: [], bar: [] });
+    const record = () => {
+      const state = document.querySelector('[data-testid="train-state"]');
+      const bar = document.querySelector('[data-testid="status-job"]');
+      const push = (list, text) => { text = (text ?? '').replace(/\\s+/g, ' ').trim(); if (list.at(-1) !== text) list.push(text); };
+      push(seen.page, state?.textContent);
+      push(seen.bar, bar?.textContent);
+    };
+    record();
+    new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+  })()`);
+}
+
+async function recordedStates(page: Page): Promise<{ page: string[]; bar: string[] }> {
+  return (await page.evaluate('globalThis.__states')) as { page: string[]; bar: string[] };
+}
+
+function iterationOf(text: string | null): number {
+  return Number(/Iteration (\d+)/.exec(squash(text))?.[1] ?? 0);
+}
+
 describe('Train page (serve mode)', () => {
-  it('trains four iterations from the form, pauses and resumes, and draws losses and previews', async () => {
+  it('trains a first run from the form, showing Pausing… at once, and draws losses and previews', async () => {
     const { page } = studio;
     await page.goto(server.url);
     await connected(page);
@@ -102,6 +132,8 @@ describe('Train page (serve mode)', () => {
     await page.getByTestId('train-page').waitFor();
     expect(squash(await page.getByTestId('train-state').textContent())).toBe('Not started');
     await page.getByTestId('train-preview-none').waitFor();
+    await page.getByTestId('train-run-none').waitFor();
+    expect(squash(await page.getByTestId('train-settings-title').textContent())).toMatch(/first run/i);
 
     // Prefilled from the project's training settings (the defaults).
     expect(await page.getByTestId('train-iterations').inputValue()).toBe('20000');
@@ -117,12 +149,23 @@ describe('Train page (serve mode)', () => {
     await waitText(page.getByTestId('train-form-error'), /Checkpoint every/);
     expect(await page.getByTestId('train-start').isDisabled()).toBe(true);
     await page.getByTestId('train-checkpoint-every').fill('500');
+    expect(squash(await page.getByTestId('train-start').textContent())).toBe('Start');
     await page.getByTestId('train-start').click();
 
-    // Paused while it sets up (the pause holds before the next iteration), then resumed.
+    // Paused while it sets up (the pause holds before the next iteration), then resumed. The engine answers between
+    // steps (on a CPU that can be 15 s away): the page and the status bar say "Pausing…" the moment Pause is pressed.
+    await recordStates(page);
     await page.getByTestId('train-pause').click();
     await page.locator('[data-testid="train-state"][data-state="paused"]').waitFor();
     expect(squash(await page.getByTestId('train-state').textContent())).toBe('Paused');
+    const paused = await recordedStates(page);
+    const pausing = paused.page.indexOf('Pausing…');
+    expect(pausing, paused.page.join(' | ')).toBeGreaterThanOrEqual(0);
+    expect(paused.page.indexOf('Paused', pausing), paused.page.join(' | ')).toBeGreaterThan(pausing);
+    expect(
+      paused.bar.some((line) => /^Training Pausing…/.test(line)),
+      paused.bar.join(' | '),
+    ).toBe(true);
     await page.getByTestId('train-resume').click();
 
     // Four points on each chart, two previews, and the job completes.
@@ -132,9 +175,8 @@ describe('Train page (serve mode)', () => {
     await page.locator('[data-testid="train-state"][data-state="completed"]').waitFor({ timeout: 30_000 });
     expect(squash(await page.getByTestId('train-state').textContent())).toBe('Completed');
     expect(squash(await page.getByTestId('train-iteration').textContent())).toBe('Iteration 4 / 4');
-    expect(squash(await page.getByTestId('train-backend').textContent())).toMatch(
-      /^Backend (tfjs-node-gpu|webgpu|tfjs-node|wasm|cpu)$/,
-    );
+    // Compute in plain words: "CPU (wasm)", "GPU (WebGPU)".
+    expect(squash(await page.getByTestId('train-backend').textContent())).toMatch(/^Compute (GPU|CPU) \(.+\)$/);
     await page.locator('[data-testid="train-preview"][data-iteration="4"]').waitFor();
     await expect.poll(() => previewWidth(page)).toBe(1536);
     expect(
@@ -165,6 +207,24 @@ describe('Train page (serve mode)', () => {
     await page.getByTestId('preview-latest').click();
     await page.locator('[data-testid="train-preview"][data-iteration="4"]').waitFor();
 
+    // The preview enlarges with a title over each of its twelve columns; the arrows step through the previews.
+    await page.getByTestId('train-preview-open').click();
+    const dialog = page.getByTestId('train-preview-dialog');
+    await dialog.waitFor();
+    expect(await dialog.getByTestId('preview-column').count()).toBe(12);
+    expect(squash(await dialog.getByTestId('preview-column').first().textContent())).toBe('Input');
+    const large = dialog.getByTestId('train-preview-large');
+    await expect
+      .poll(() => large.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth))
+      .toBe(1536);
+    expect((await large.boundingBox())?.width ?? 0).toBeGreaterThan(900);
+    await screenshot(page, 'train-preview-large');
+    await page.keyboard.press('ArrowLeft');
+    await page.locator('[data-testid="train-preview"][data-iteration="2"]').waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByTestId('preview-latest').click();
+
     // Components add lines to the generator charts; log scale and the recent window keep the points.
     await page.getByTestId('chart-components').check();
     await waitText(page.getByTestId('chart-legend'), /adv.*recon.*edge.*mask.*tv/);
@@ -180,7 +240,7 @@ describe('Train page (serve mode)', () => {
     await chart(page, 'GA', 4).waitFor();
   }, 90_000);
 
-  it('draws the same history after a reload', async () => {
+  it('draws the same history after a reload, with the run and its own settings', async () => {
     const { page } = studio;
     await page.reload();
     await connected(page);
@@ -190,39 +250,58 @@ describe('Train page (serve mode)', () => {
     expect(await page.getByTestId('preview-thumb').count()).toBe(2);
     expect(squash(await page.getByTestId('train-state').textContent())).toBe('Completed');
     expect(squash(await page.getByTestId('train-iteration').textContent())).toBe('Iteration 4 / 4');
+    expect(squash(await page.getByTestId('train-run').locator('option:checked').textContent())).toBe(
+      'Run 1 · 4 / 4 · completed',
+    );
+    expect(squash(await page.getByTestId('train-settings-title').textContent())).toBe('Settings of run 1');
     expect(await page.getByTestId('train-iterations').inputValue()).toBe('4');
     expect(await page.getByTestId('train-model-width').inputValue()).toBe('8');
-    expect(await page.getByTestId('train-start').isEnabled()).toBe(true);
+    expect(await page.getByTestId('train-attention').inputValue()).toBe('false');
+    // Continuing is the default; a finished run needs a higher target first, and says so.
+    expect(squash(await page.getByTestId('train-start').textContent())).toBe('Continue run 1');
+    expect(await page.getByTestId('train-start').isDisabled()).toBe(true);
+    await waitText(page.getByTestId('train-reached-target'), /reached its target of 4 iterations/);
+    expect(await page.getByTestId('train-new-run').isEnabled()).toBe(true);
     await expect.poll(() => linePixels(page, 'GA', GA_BLUE)).toBeGreaterThan(30);
     await expect.poll(() => previewWidth(page)).toBe(1536);
     await screenshot(page, 'train');
   }, 60_000);
 
-  it('stops a longer run with a checkpoint, and offers to continue it', async () => {
+  let stoppedAt = 0;
+
+  it('continues run 1 by default, and shows Stopping… at once when stopped', async () => {
     const { page } = studio;
     await page.getByTestId('train-iterations').fill('200');
+    expect(squash(await page.getByTestId('train-start').textContent())).toBe('Continue run 1');
     await page.getByTestId('train-start').click();
     // The finished run 1 (4 iterations) goes on towards the new target: same run, its history kept.
     await page.locator('[data-testid="train-state"][data-state="running"]').waitFor();
     await expect
-      .poll(
-        async () =>
-          Number(/Iteration (\d+)/.exec(squash(await page.getByTestId('train-iteration').textContent()))?.[1] ?? 0),
-        {
-          timeout: 30_000,
-        },
-      )
-      .toBeGreaterThan(4);
+      .poll(async () => iterationOf(await page.getByTestId('train-iteration').textContent()), { timeout: 30_000 })
+      .toBeGreaterThan(6);
+    expect(squash(await page.getByTestId('train-iteration').textContent())).toMatch(/ \/ 200$/);
+    // Speed and ETA are averaged, and the page says over what.
+    await waitText(page.getByTestId('train-eta-basis'), /the average of the last \d+\s+iterations? \(/);
     await screenshot(page, 'train-running');
+
+    await recordStates(page);
     await page.getByTestId('train-stop').click();
     await page.locator('[data-testid="train-state"][data-state="cancelled"]').waitFor({ timeout: 30_000 });
     expect(squash(await page.getByTestId('train-state').textContent())).toBe('Stopped');
+    const stopped = await recordedStates(page);
+    expect(stopped.page.indexOf('Stopping…'), stopped.page.join(' | ')).toBeGreaterThanOrEqual(0);
+    expect(
+      stopped.bar.some((line) => /^Training Stopping…/.test(line)),
+      stopped.bar.join(' | '),
+    ).toBe(true);
+    // The status bar uses the page's word.
+    await waitText(page.getByTestId('status-job-outcome'), /^Training stopped$/);
 
     const project = await server.engine.client.request('project.open', { dir });
     expect(project.trainingRuns).toHaveLength(1);
     const run = project.trainingRuns.find((item) => item.id === 1);
     expect(run).toMatchObject({ state: 'stopped', targetIterations: 200 });
-    const stoppedAt = run?.iteration as number;
+    stoppedAt = run?.iteration as number;
     expect(stoppedAt).toBeGreaterThan(4);
     expect(stoppedAt).toBeLessThan(200);
     const history = await server.engine.client.request('train.history', { dir });
@@ -232,8 +311,69 @@ describe('Train page (serve mode)', () => {
     await expect
       .poll(async () => squash(await page.getByTestId('train-iteration').textContent()))
       .toBe(`Iteration ${stoppedAt} / 200`);
-    await waitText(page.getByTestId('train-status'), /Start continues run 1 from its last checkpoint/);
+    await waitText(page.getByTestId('train-continue-hint'), /Continue run 1 goes on from its last checkpoint/);
     expect(await page.getByTestId('train-start').isEnabled()).toBe(true);
-    expect(studio.problems).toEqual([]);
   }, 60_000);
+
+  it('asks before a model change starts run 2, and keeps run 1 viewable with its own settings', async () => {
+    const { page } = studio;
+    // Self-attention changes the model's shape: the page says so, and Start asks first.
+    await page.getByTestId('train-attention').selectOption({ label: 'on' });
+    await waitText(page.getByTestId('train-needs-new-run'), /Self-attention\s+differs from run 1/);
+    expect(await page.locator('[data-shape-changed]').count()).toBe(1);
+    expect(squash(await page.getByTestId('train-start').textContent())).toBe('Start a new run…');
+    await page.getByTestId('train-iterations').fill('2');
+    await page.getByTestId('train-start').click();
+    const confirm = page.getByTestId('train-confirm');
+    await waitText(confirm, /Start run 2 from iteration 0/);
+    expect(squash(await confirm.textContent())).toMatch(/Run 1 and its history stay/);
+    // Nothing started yet.
+    expect((await server.engine.client.request('project.open', { dir })).trainingRuns).toHaveLength(1);
+    await screenshot(page, 'train-confirm-new-run');
+    await page.getByTestId('train-confirm-new').click();
+
+    // Run 2 trains from iteration 0 and is shown; run 1 is untouched.
+    await page.locator('[data-testid="train-state"][data-state="completed"]').waitFor({ timeout: 60_000 });
+    await expect
+      .poll(async () => squash(await page.getByTestId('train-run').locator('option:checked').textContent()))
+      .toBe('Run 2 · 2 / 2 · completed');
+    for (const key of ['GA', 'GB', 'DA', 'DB']) await chart(page, key, 2).waitFor();
+    expect(squash(await page.getByTestId('train-iteration').textContent())).toBe('Iteration 2 / 2');
+    expect(squash(await page.getByTestId('train-settings-title').textContent())).toBe('Settings of run 2');
+    expect(await page.getByTestId('train-attention').inputValue()).toBe('true');
+    const project = await server.engine.client.request('project.open', { dir });
+    expect(project.trainingRuns.map((item) => [item.id, item.state, item.iteration])).toEqual([
+      [1, 'stopped', stoppedAt],
+      [2, 'completed', 2],
+    ]);
+    expect(project.trainingRuns[0]?.settings).toMatchObject({ useSelfAttention: false, iterations: 200 });
+    expect(project.trainingRuns[1]?.settings).toMatchObject({ useSelfAttention: true, iterations: 2 });
+    const first = await server.engine.client.request('train.history', { dir, runId: 1 });
+    expect(first.losses).toHaveLength(stoppedAt);
+
+    // Run 1's history is one pick away: its curves, its previews, its own settings, and Continue.
+    await page.getByTestId('train-run').selectOption('1');
+    await chart(page, 'GA', stoppedAt).waitFor();
+    await expect
+      .poll(async () => squash(await page.getByTestId('train-iteration').textContent()))
+      .toBe(`Iteration ${stoppedAt} / 200`);
+    expect(squash(await page.getByTestId('train-state').textContent())).toBe('Stopped');
+    // Its previews: the newest shown, the earlier ones (iteration 4 of its first job among them) in the strip.
+    const newest = stoppedAt - (stoppedAt % 2);
+    await page.locator(`[data-testid="train-preview"][data-iteration="${newest}"]`).waitFor();
+    await page.locator('[data-testid="preview-thumb"][data-iteration="4"]').waitFor();
+    expect(squash(await page.getByTestId('train-preview-caption').textContent())).toMatch(/^run 1 · iteration/);
+    expect(squash(await page.getByTestId('train-settings-title').textContent())).toBe('Settings of run 1');
+    expect(await page.getByTestId('train-attention').inputValue()).toBe('false');
+    expect(await page.getByTestId('train-iterations').inputValue()).toBe('200');
+    expect(squash(await page.getByTestId('train-start').textContent())).toBe('Continue run 1');
+    expect(await linePixels(page, 'GA', GA_BLUE)).toBeGreaterThan(30);
+    await screenshot(page, 'train-run-picker');
+
+    // And back to run 2.
+    await page.getByTestId('train-run').selectOption('2');
+    await chart(page, 'GA', 2).waitFor();
+    expect(await page.getByTestId('train-attention').inputValue()).toBe('true');
+    expect(studio.problems).toEqual([]);
+  }, 90_000);
 });

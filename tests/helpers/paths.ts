@@ -38,3 +38,8 @@ export function walk(dir: string): string[] {
     e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)],
   );
 }
+
+/** A path as the studio shows it when the engine's home folder is `home`: under it as "~/…" (app.svelte.ts). */
+export function shownPath(file: string, home: string): string {
+  return file.startsWith(`${home}/`) ? `~${file.slice(home.length)}` : file;
+}

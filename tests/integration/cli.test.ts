@@ -60,7 +60,10 @@ describe('faceparts CLI on real media', () => {
       [['new', bad, '--a', text, '--b', stills, '--json'], /notes\.txt is not a readable video/],
       [['new', bad, '--a', path.join(root, 'missing.mp4'), '--b', stills, '--json'], /missing\.mp4 does not exist/],
       [['info', path.join(root, 'nothing-here'), '--json'], /is not a FaceParts project/],
-      [['train', path.join(root, 'nothing-here'), '--iterations', 'ten', '--json'], /--iterations must be an integer/],
+      [
+        ['train', path.join(root, 'nothing-here'), '--iterations', 'ten', '--json'],
+        /--iterations must be a whole number, 1 to/,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const result = await runCli(args, env);

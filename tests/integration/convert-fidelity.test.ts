@@ -22,6 +22,7 @@ const R = 64;
 function youngModel(alpha: number, darken: number): Generator {
   return {
     arch: { resolution: R },
+    decoderFor: () => 'B',
     run: (_side: string, faces: Float32Array) =>
       Promise.resolve({ alpha: new Float32Array(R * R).fill(alpha), color: faces.map((v) => v * darken) }),
   } as unknown as Generator;

@@ -42,5 +42,5 @@ describe('faceparts demo --quick (the README first command, small)', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/resuming/);
     expect(again.stderr).toMatch(/frames already indexed/);
-  });
+  }, 300_000);
 });

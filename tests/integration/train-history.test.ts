@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineProcess } from '../../src-main/host-node/engine-process.js';
+import type { JobInfo, JobSpec } from '../../src-shared/contract/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startEngine } from '../helpers/engine.js';
 import { scratch } from '../helpers/paths.js';
@@ -11,7 +12,8 @@ import { synthClip } from '../helpers/synth.js';
 /**
  * train.history through an engine child process (the compiled engine: `npm run build` first), on a project trained
  * for three iterations with the CLI: what the index recorded comes back in order, after sinceIteration, with the
- * previews; a long history is thinned evenly to 20,000 points.
+ * previews; a long history is thinned evenly to 20,000 points. Then the run a train job names: an id continues that
+ * run (refused when its model shape changed), 'new' starts another, and each run keeps its own history and settings.
  */
 
 const TRAIN_FLAGS = [
@@ -128,4 +130,58 @@ describe('train.history', () => {
     const first = await engine.client.request('train.history', { dir: project, runId: 1 });
     expect(first.losses.map((point) => point.iteration)).toEqual([1, 2, 3]);
   }, 60_000);
+
+  /** Starts a job through the engine and waits for its end. */
+  async function runJob(job: JobSpec): Promise<JobInfo> {
+    let off: () => void = () => undefined;
+    const ended = new Promise<JobInfo>((resolve) => {
+      off = engine.client.onEvent((event) => {
+        if (event.type === 'job.state' && ['completed', 'failed', 'cancelled'].includes(event.job.state))
+          resolve(event.job);
+      });
+    });
+    const started = await engine.client.request('jobs.start', { dir: project, job });
+    let info = await ended;
+    while (info.id !== started.id) info = await engine.client.request('jobs.get', { jobId: started.id });
+    off();
+    return info;
+  }
+
+  it('continues the run a job names, refuses a changed model shape, and starts a new run on request', async () => {
+    // Run 1's model: the CLI flags above (the rest defaults).
+    const model = { batchSize: 2, modelWidth: 8, useSelfAttention: false, previewEvery: 3 };
+    const continued = await runJob({ type: 'train', overrides: { ...model, iterations: 4 }, run: 1 });
+    expect(continued.state, JSON.stringify(continued.error)).toBe('completed');
+    expect(continued.result).toMatchObject({ runId: 1, iteration: 4 });
+
+    const changed = await runJob({ type: 'train', overrides: { ...model, modelWidth: 16, iterations: 6 }, run: 1 });
+    expect(changed.state).toBe('failed');
+    expect(changed.error).toMatchObject({ code: 'INVALID_PARAMS', field: 'params.job.run' });
+    expect(changed.error?.message).toMatch(/run 1 has another model shape \(baseFilters 8 -> 16\)/);
+    // Run 2 was written without a model shape (above): refused by name.
+    const shapeless = await runJob({ type: 'train', overrides: { ...model, iterations: 6 }, run: 2 });
+    expect(shapeless.error?.message).toMatch(/run 2 has another model shape/);
+    const missing = await runJob({ type: 'train', overrides: model, run: 99 });
+    expect(missing.error).toMatchObject({ code: 'NOT_FOUND', field: 'params.job.run' });
+
+    // A new run with run 1's very settings: iteration 0, its own history.
+    const fresh = await runJob({ type: 'train', overrides: { ...model, iterations: 2 }, run: 'new' });
+    expect(fresh.state, JSON.stringify(fresh.error)).toBe('completed');
+    expect(fresh.result).toMatchObject({ runId: 3, iteration: 2 });
+
+    const summary = await engine.client.request('project.open', { dir: project });
+    expect(summary.trainingRuns.map((run) => [run.id, run.iteration, run.targetIterations, run.state])).toEqual([
+      [1, 4, 4, 'completed'],
+      [2, 50_000, 100_000, 'stopped'],
+      [3, 2, 2, 'completed'],
+    ]);
+    // Each run's own settings, as it was last trained; none recorded for the hand-written run 2.
+    expect(summary.trainingRuns[0]?.settings).toMatchObject({ ...model, iterations: 4 });
+    expect(summary.trainingRuns[1]?.settings).toBeNull();
+    expect(summary.trainingRuns[2]?.settings).toMatchObject({ ...model, iterations: 2 });
+    const first = await engine.client.request('train.history', { dir: project, runId: 1 });
+    expect(first.losses.map((point) => point.iteration)).toEqual([1, 2, 3, 4]);
+    const third = await engine.client.request('train.history', { dir: project, runId: 3 });
+    expect(third.losses.map((point) => point.iteration)).toEqual([1, 2]);
+  }, 240_000);
 });

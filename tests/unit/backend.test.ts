@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKEND_CHAIN, effectiveChoice, selectBackend, tf } from '../../src-main/engine/backend/select.js';
+import { computeLine } from '../../src-shared/compute.js';
 
 afterEach(() => {
   delete process.env.FACEPARTS_BACKEND;
@@ -17,9 +18,14 @@ describe('tfjs backend selection', () => {
     );
     for (const attempt of report.attempts.filter((a) => !a.ok)) expect(attempt.reason.length).toBeGreaterThan(5);
     // The optional accelerated packages are not usable on the test machines; the chain must fall back past them.
+    // Reasons in plain words; the library's own text is the detail.
     if (report.selected === 'wasm') {
-      expect(report.attempts[0]?.reason).toMatch(/tfjs_binding|Cannot find/);
-      expect(report.attempts[4]?.reason).toMatch(/wasm was picked first/);
+      expect(report.attempts[0]).toMatchObject({ reason: /^not installed/, detail: /tfjs_binding|Cannot find/ });
+      expect(report.attempts[1]?.reason).toMatch(/^not (found|installed)/);
+      expect(report.attempts[4]?.reason).toBe('not tried: wasm works and comes first');
+      expect(computeLine(report)).toMatch(
+        /^compute: CPU \(wasm\), the fastest that works here; not usable: GPU \(CUDA\)/,
+      );
     }
   });
 
@@ -29,7 +35,8 @@ describe('tfjs backend selection', () => {
     const report = await selectBackend('wasm');
     expect(report).toMatchObject({ selected: 'cpu', forcedBy: 'env' });
     expect(tf.getBackend()).toBe('cpu');
-    expect(report.attempts.find((a) => a.name === 'wasm')?.reason).toMatch(/forced by env/);
+    expect(report.attempts.find((a) => a.name === 'wasm')?.reason).toBe('not tried: FACEPARTS_BACKEND asks for cpu');
+    expect(computeLine(report)).toBe('compute: CPU (plain JavaScript), because FACEPARTS_BACKEND asks for cpu');
   });
 
   it('can be forced by the setting', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConverterConfig, SegmentationName } from '../../src-shared/contract/index.js';
+import { ColorCorrection, ConverterConfig, SegmentationName } from '../../src-shared/contract/index.js';
 import { patchCorners, type Affine, type Point } from '../../src-shared/math/geometry.js';
 import { partMask, segmentationParts } from '../../src-shared/math/masks.js';
 import { blendPatch, borderFeather } from '../../src-main/engine/convert/blend.js';
-import { correctColour } from '../../src-main/engine/convert/colour.js';
+import { COLOUR_MODES, correctColour, type ColourMode } from '../../src-shared/math/colour/index.js';
 import { patchTransform } from '../../src-main/engine/convert/frame.js';
 import {
   jitter,
@@ -12,7 +12,7 @@ import {
   smoothBoxes,
   smoothPlacements,
 } from '../../src-main/engine/convert/smoothing.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { Rng } from '../../src-shared/math/rng.js';
 import { rateArgument } from '../../src-main/engine/convert/encoder.js';
 import { DETECTED_LANDMARKS_B_BIDEN_2 } from '../helpers/landmarks-fixture.js';
 
@@ -191,5 +191,25 @@ describe('placing the face', () => {
     const back = placementFromAnchors(...(patchCorners(t, size).slice(0, 2) as [Point, Point]), size);
     back.forEach((v, i) => expect(v).toBeCloseTo(t[i] as number, 9));
     expect(smoothPlacements(measured, { ...options, enabled: false }, size)).toEqual(measured);
+  });
+});
+
+describe('colour modes as plug-ins', () => {
+  it('a new mode is one object in the list: the converter takes it by name, and falls back when it cannot measure', () => {
+    const invert: ColourMode = {
+      name: 'INVERT',
+      label: 'Invert',
+      help: 'a toy mode for this test',
+      correct: (generated, _source, weight) => (weight ? null : generated.map((v) => 1 - v)),
+    };
+    const modes = [...COLOUR_MODES, invert];
+    const gen = Float32Array.from({ length: 300 }, (_, i) => (i % 10) / 10);
+    const src = new Float32Array(300).fill(0.5);
+    expect(correctColour(gen, src, 'INVERT', null, modes)[0]).toBeCloseTo(1, 6);
+    // A region the mode cannot use: the whole patch instead.
+    expect(correctColour(gen, src, 'INVERT', new Float32Array(100).fill(1), modes)[1]).toBeCloseTo(0.9, 6);
+    expect(() => correctColour(gen, src, 'SEPIA', null, modes)).toThrow(/unknown colour correction/);
+    // The contract's choices are the list's names.
+    expect(ColorCorrection.options).toEqual(COLOUR_MODES.map((m) => m.name));
   });
 });

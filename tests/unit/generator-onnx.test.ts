@@ -6,7 +6,7 @@ import { archFromSettings, type ArchConfig } from '../../src-main/engine/model/c
 import { generatorModel } from '../../src-main/engine/model/generator-onnx.js';
 import { buildNetworks, decoder, encoder } from '../../src-main/engine/model/networks.js';
 import { Weights } from '../../src-main/engine/model/weights.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { Rng } from '../../src-shared/math/rng.js';
 
 /** Random weights everywhere (attention gammas and norm parameters too, which start at 0 and 1). */
 function randomWeights(arch: ArchConfig, seed: number): Weights {

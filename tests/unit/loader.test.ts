@@ -3,7 +3,7 @@ import path from 'node:path';
 import { startLoader } from '../../src-main/engine/train/loader.js';
 import { drawIteration } from '../../src-main/engine/train/batch.js';
 import { FaceSet } from '../../src-main/engine/train/dataset.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { Rng } from '../../src-shared/math/rng.js';
 
 // The compiled worker (npm test builds first): a thread cannot run the TypeScript source.
 const WORKER = path.resolve('dist/src-main/engine/train/loader-worker.js');

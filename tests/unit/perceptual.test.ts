@@ -6,7 +6,7 @@ import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import { filter2D, motionBlurKernel } from '../../src-main/engine/train/augment.js';
 import { drawBatch } from '../../src-main/engine/train/batch.js';
 import { PerceptualNet, perceptualLoss } from '../../src-main/engine/train/perceptual.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { Rng } from '../../src-shared/math/rng.js';
 import { media } from '../helpers/paths.js';
 
 const W = [0.01, 0.1, 0.3, 0.1] as const;

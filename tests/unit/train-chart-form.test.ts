@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { TrainingSettings } from '../../src-shared/contract/index.js';
-import { formErrors, formFromSettings, overridesFromForm } from '../../src-renderer/src/lib/train-form.js';
+import { TrainingPatch, TrainingSettings } from '../../src-shared/contract/index.js';
+import {
+  formErrors,
+  formFromSettings,
+  overridesFromForm,
+  runLabel,
+  runOverrides,
+  runTarget,
+  shapeChanges,
+} from '../../src-renderer/src/lib/train-form.js';
 
 const defaults = TrainingSettings.parse({});
 
@@ -81,5 +89,47 @@ describe('Train page settings form', () => {
     expect(formErrors({ ...form, batchSize: undefined as unknown as null })).toEqual({
       batchSize: 'Batch size: enter a whole number',
     });
+  });
+});
+
+describe('Train page runs', () => {
+  const run = (settings: Partial<TrainingSettings>) => ({
+    id: 1,
+    iteration: 146,
+    targetIterations: 3,
+    state: 'completed',
+    settings: { ...defaults, ...settings },
+  });
+
+  it("shows a run's real target: never below where it is (the demo's 146 / 3)", () => {
+    expect(runTarget(run({}))).toBe(146);
+    expect(runTarget({ iteration: 8, targetIterations: 200 })).toBe(200);
+    expect(runLabel(run({}), false, String)).toBe('Run 1 · 146 / 146 · completed');
+    expect(runLabel({ ...run({}), state: 'running' }, false, String)).toMatch(/interrupted$/);
+    expect(runLabel({ ...run({}), state: 'running' }, true, String)).toMatch(/training$/);
+  });
+
+  it('names the model-shape settings a form changes from the run: those need a new run', () => {
+    const trained = run({ useSelfAttention: false, modelWidth: 8, discriminatorWidth: 8 });
+    const same = formFromSettings(trained.settings);
+    expect(shapeChanges(trained.settings, overridesFromForm(same))).toEqual([]);
+    // Batch size, iterations, losses: the same run goes on.
+    expect(
+      shapeChanges(trained.settings, overridesFromForm({ ...same, batchSize: 4, iterations: 500, cycleLoss: true })),
+    ).toEqual([]);
+    expect(
+      shapeChanges(trained.settings, overridesFromForm({ ...same, useSelfAttention: true, resolution: 128 })),
+    ).toEqual(['Resolution', 'Self-attention']);
+    // An empty width means the capacity's default: 32 for lite, so clearing 8 changes the shape, clearing 32 not.
+    expect(shapeChanges(trained.settings, overridesFromForm({ ...same, modelWidth: null }))).toEqual(['Model width']);
+    expect(shapeChanges({ ...defaults, modelWidth: 32 }, overridesFromForm(formFromSettings(defaults)))).toEqual([]);
+  });
+
+  it("continues a run with its own settings under the form's (also those the form does not show)", () => {
+    const trained = run({ useSelfAttention: false, modelWidth: 8, discriminatorWidth: 8, seed: 7 });
+    const overrides = runOverrides(trained, { ...formFromSettings(trained.settings), iterations: 300 });
+    expect(overrides).toMatchObject({ discriminatorWidth: 8, seed: 7, iterations: 300, useSelfAttention: false });
+    expect(TrainingPatch.safeParse(overrides).success).toBe(true);
+    expect(runOverrides(null, formFromSettings(defaults))).toEqual(overridesFromForm(formFromSettings(defaults)));
   });
 });

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
 import { pixelShuffle } from '../../src-main/engine/model/layers.js';
-import { randomWarp, randomTransform, type Sample } from '../../src-main/engine/train/augment.js';
-import { decode } from '../../src-main/engine/train/checkpoint.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { colourMatch, randomWarp, randomTransform, type Sample } from '../../src-main/engine/train/augment.js';
+import { decodeModelFile } from '../../src-main/engine/io/model-file.js';
+import { Rng } from '../../src-shared/math/rng.js';
 import { INITIAL_SCHEDULE_STATE, scaledSchedule, scheduleAt } from '../../src-main/engine/train/schedule.js';
 
 function gradientFace(): Sample {
@@ -95,6 +95,47 @@ describe('augmentation', () => {
     expect(out.eyes.some((v) => v > 200)).toBe(true);
   });
 
+  it("random_color_match moves the centre's colour statistics towards the reference's by the drawn ratio", () => {
+    const flat = (r: number, g: number, b: number): Uint8Array => {
+      const img = new Uint8Array(256 * 256 * 3);
+      for (let i = 0; i < img.length; i += 3) {
+        const wobble = ((i / 3) % 7) - 3;
+        img[i] = r + wobble;
+        img[i + 1] = g + wobble;
+        img[i + 2] = b + wobble;
+      }
+      return img;
+    };
+    const source = flat(60, 90, 120);
+    const reference = flat(180, 150, 100);
+    const centreMean = (img: Uint8Array, ch: number): number => {
+      let sum = 0;
+      let n = 0;
+      for (let y = 60; y < 196; y += 1)
+        for (let x = 60; x < 196; x += 1) {
+          sum += img[(y * 256 + x) * 3 + ch] as number;
+          n += 1;
+        }
+      return sum / n;
+    };
+    let rgbRuns = 0;
+    for (let seed = 1; seed <= 12; seed += 1) {
+      const draws = new Rng(seed);
+      const xyz = draws.next() < 0.5;
+      const ratio = draws.uniform(0, 1);
+      const out = colourMatch(source, reference, new Rng(seed));
+      // The same draws give the same image (each face's statistics are kept from its first match).
+      expect(Buffer.from(colourMatch(source, reference, new Rng(seed))).equals(Buffer.from(out))).toBe(true);
+      if (xyz) continue;
+      rgbRuns += 1;
+      for (let ch = 0; ch < 3; ch += 1) {
+        const want = ratio * centreMean(reference, ch) + (1 - ratio) * centreMean(source, ch);
+        expect(Math.abs(centreMean(out, ch) - want), `seed ${seed} channel ${ch}`).toBeLessThan(1);
+      }
+    }
+    expect(rgbRuns).toBeGreaterThan(2);
+  });
+
   it('random_transform moves image and mask together', () => {
     const face = gradientFace();
     const moved = randomTransform(face, new Rng(9));
@@ -131,14 +172,14 @@ describe('model pieces', () => {
   });
 
   it('refuses a truncated or corrupted checkpoint with a clear error', () => {
-    expect(() => decode('/x/ckpt.fpck', Buffer.from('nope'))).toThrow(/not a FaceParts checkpoint/);
+    expect(() => decodeModelFile('/x/ckpt.fpck', Buffer.from('nope'))).toThrow(/not a FaceParts checkpoint/);
     const header = Buffer.from(JSON.stringify({ version: 1, sha256: '00', tensors: [] }));
     const lengths = Buffer.alloc(8);
     lengths.writeUInt32LE(1, 0);
     lengths.writeUInt32LE(header.length, 4);
     const bytes = Buffer.concat([Buffer.from('FPCK'), lengths, header, Buffer.from([1, 2, 3, 4])]);
-    expect(() => decode('/x/ckpt.fpck', bytes)).toThrow(/checksum mismatch/);
-    expect(() => decode('/x/ckpt.fpck', bytes.subarray(0, 20))).toThrow(/truncated header/);
+    expect(() => decodeModelFile('/x/ckpt.fpck', bytes)).toThrow(/checksum mismatch/);
+    expect(() => decodeModelFile('/x/ckpt.fpck', bytes.subarray(0, 20))).toThrow(/truncated header/);
   });
 });
 

@@ -14,7 +14,7 @@ import {
   relativisticDiscriminator,
   relativisticGenerator,
 } from '../../src-main/engine/train/losses.js';
-import { Rng } from '../../src-main/engine/train/rng.js';
+import { Rng } from '../../src-shared/math/rng.js';
 import { Trainer, batchTensors } from '../../src-main/engine/train/trainer.js';
 
 const W = DEFAULT_LOSS_WEIGHTS;

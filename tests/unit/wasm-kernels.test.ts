@@ -33,6 +33,12 @@ const CASES: Case[] = [
   { x: [2, 13, 13, 2], k: [3, 3], co: 3, stride: 3, pad: 1, dilation: 1 },
   { x: [1, 7, 7, 6], k: [1, 1], co: 4, stride: 1, pad: 'valid', dilation: 1 },
   { x: [8, 16, 16, 8], k: [5, 5], co: 8, stride: 1, pad: 'same', dilation: 1 },
+  // Stride 2 takes the sub-pixel path: odd and uneven sizes, both paddings, even and odd kernels.
+  { x: [2, 9, 9, 3], k: [3, 3], co: 4, stride: 2, pad: 'same', dilation: 1 },
+  { x: [1, 7, 10, 2], k: [4, 4], co: 3, stride: 2, pad: 'same', dilation: 1 },
+  { x: [2, 11, 9, 3], k: [4, 4], co: 2, stride: 2, pad: 'valid', dilation: 1 },
+  { x: [1, 12, 12, 2], k: [3, 5], co: 3, stride: 2, pad: 2, dilation: 1 },
+  { x: [2, 8, 8, 4], k: [2, 2], co: 3, stride: 2, pad: 'valid', dilation: 1 },
 ];
 
 async function gradients(backend: string, c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {

@@ -8,24 +8,20 @@ import {
   type Affine,
   type Point,
 } from '../../../src-shared/math/geometry.js';
-import { segmentationParts, swapPartsMask, type MaskEdits } from '../../../src-shared/math/masks.js';
+import { segmentationParts, swapPartsMask, type MaskOverride } from '../../../src-shared/math/masks.js';
+
+export type { MaskOverride } from '../../../src-shared/math/masks.js';
 import { gaussianBlur, warpAffine } from '../../../src-shared/math/raster.js';
 import type { FaceGenerator } from '../model/generator.js';
 import { FACE_SIZE, trainedRegion } from '../train/augment.js';
 import { blendPatch, borderFeather } from './blend.js';
-import { correctColour } from './colour.js';
+import { correctColour } from '../../../src-shared/math/colour/index.js';
 
 /**
  * The patch's outer margin where the blend fades to 0 (a share of the patch): narrow enough that the template's
  * eyebrows and lower lip lie inside the full-strength area (tests/unit/convert-math.test.ts checks it).
  */
 export const BORDER_FADE = 0.04;
-
-/** A face's hand-edited masks and where its aligned crop lies in the frame (frame -> crop pixels). */
-export interface MaskOverride {
-  edits: MaskEdits;
-  frameToCrop: Affine;
-}
 
 export interface SwapResult {
   /** The final blend mask in patch pixels (0..1), for TRIPLE output and metrics. */
@@ -125,10 +121,6 @@ export function finishSwap(
   return { mask, region, toPatch, changed };
 }
 
-/** The decoder a conversion runs: B's for AtoB (the face becomes B's person). */
-export const decoderSide = (config: Pick<ConverterConfig, 'direction'>): 'A' | 'B' =>
-  config.direction === 'AtoB' ? 'B' : 'A';
-
 /**
  * Swap the face with these landmarks in `frame` (packed RGB, modified in place), placed by `toPatch` (frame ->
  * generator patch; the conversion smooths it over time). As upstream: the generator's raw colour, colour-corrected
@@ -149,6 +141,6 @@ export async function swapFace(
 ): Promise<SwapResult> {
   const r = generator.arch.resolution;
   const prepared = prepareSwap(frame, width, height, landmarks, toPatch, r, config, override);
-  const generated = await generator.run(decoderSide(config), prepared.input, 1);
+  const generated = await generator.run(generator.decoderFor(config.direction), prepared.input, 1);
   return finishSwap(frame, width, height, prepared, generated, r, config);
 }

@@ -14,8 +14,7 @@ import { probeSource } from '../media/probe.js';
 import { Generator } from '../model/generator.js';
 import { MaskStore } from '../masks/edits.js';
 import { FacesRepo } from '../project/faces-repo.js';
-import type { ProjectStore } from '../project/store.js';
-import { GENERATOR_FILE } from '../jobs/train.js';
+import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
 import { patchTransform, swapFace } from './frame.js';
 
 let cached: { file: string; mtimeMs: number; generator: Generator } | null = null;

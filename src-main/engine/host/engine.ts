@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -12,9 +13,11 @@ import {
   type ParsedParamsOf,
   type ResponseEnvelope,
   type ResultOf,
+  type TrainingSettings,
 } from '../../../src-shared/contract/index.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { currentBackend, selectBackend } from '../backend/select.js';
+import { currentBackend, onBackendChosen, selectBackend } from '../backend/select.js';
+import { computeLine } from '../../../src-shared/compute.js';
 import { JobManager } from '../jobs/manager.js';
 import { resolveTools } from '../media/tools.js';
 import { probeSource } from '../media/probe.js';
@@ -24,7 +27,11 @@ import { availableStages } from '../stages.js';
 import { choosePerson, choosePersonByReference } from '../jobs/extract.js';
 import { MaskStore } from '../masks/edits.js';
 import { previewFrame } from '../convert/preview.js';
+import { measureTrainingSpeed } from '../train/estimate.js';
+import { makeTimelapse } from '../train/timelapse.js';
+import { previewFace } from './preview-face.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
+import { RunsRepo } from '../project/runs-repo.js';
 
 export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
 
@@ -66,7 +73,21 @@ export class Engine {
       store: (dir) => this.store(dir),
       onBusyChange: (busy) => this.setStatus(busy ? 'busy' : 'ready'),
     });
+    // Which compute was chosen and why, once, in plain words: the CLI prints it as its one line about compute, and
+    // the studio's status bar hears of it at once (not only at the next change of the engine's status).
+    this.offBackendChosen = onBackendChosen((report) => {
+      this.emit({
+        type: 'log',
+        level: 'info',
+        message: computeLine(report),
+        jobId: null,
+        time: new Date().toISOString(),
+      });
+      this.emit({ type: 'engine.state', status: this.status, backend: report });
+    });
   }
+
+  private readonly offBackendChosen: () => void;
 
   onEvent(listener: (event: EngineEvent) => void): () => void {
     this.listeners.add(listener);
@@ -167,6 +188,7 @@ export class Engine {
   async shutdown(checkpoint: boolean): Promise<void> {
     this.setStatus('stopping');
     await this.jobs.stopAll(checkpoint);
+    this.offBackendChosen();
     for (const store of this.stores.values()) store.close();
     this.stores.clear();
   }
@@ -188,6 +210,7 @@ export class Engine {
           // Only once a backend is up: asking tfjs for its memory would otherwise start one.
           tensors: currentBackend() ? tf.memory().numTensors : null,
         },
+        home: homedir(),
       };
     },
     'engine.probeBackend': async ({ force }) => selectBackend(force ?? 'auto'),
@@ -199,7 +222,9 @@ export class Engine {
 
     'project.list': () => ({ projects: listRecent() }),
     'project.create': async ({ dir, name, sourceA, sourceB, settings }) => {
-      const [a, b] = await Promise.all([probeSource(sourceA), probeSource(sourceB)]);
+      // The folder first (instant), then the sources; each error names the field it is about.
+      ProjectStore.assertCreatable(dir);
+      const [a, b] = await Promise.all([probeFor('params.sourceA', sourceA), probeFor('params.sourceB', sourceB)]);
       const store = ProjectStore.create(dir, {
         name,
         settings,
@@ -271,8 +296,8 @@ export class Engine {
 
     'frames.list': async ({ dir, side, offset, limit }) =>
       (await this.openProject(dir)).listFrames(side, offset, limit),
-    'faces.list': async ({ dir, side, frameIndex, offset, limit }) => {
-      const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit);
+    'faces.list': async ({ dir, side, frameIndex, trackId, offset, limit }) => {
+      const listed = new FacesRepo((await this.openProject(dir)).db).list(side, frameIndex, offset, limit, trackId);
       return { total: listed.total, faces: listed.faces.map(toFaceRecord) };
     },
     'faces.chooseTrack': async ({ dir, side, trackId }) => {
@@ -328,65 +353,43 @@ export class Engine {
     'jobs.list': ({ dir }) => ({ jobs: this.jobs.list(dir ? path.resolve(dir) : undefined) }),
     'jobs.get': ({ jobId }) => this.jobs.get(jobId),
 
-    'train.history': async ({ dir, runId, sinceIteration }) =>
-      trainHistory((await this.openProject(dir)).db, runId, sinceIteration),
-    'convert.preview': async ({ dir, side, frameIndex, config }) =>
-      previewFrame(await this.openProject(dir), side, frameIndex, config),
+    'train.history': async ({ dir, runId, sinceIteration }) => {
+      const runs = new RunsRepo((await this.openProject(dir)).db);
+      // Without runId: the newest run. An unknown run, or a project that never trained, has empty lists.
+      const run = runId ?? runs.latestId();
+      if (run === undefined) return { losses: [], previews: [] };
+      return { losses: runs.losses(run, sinceIteration), previews: runs.previews(run) };
+    },
+    'train.timelapse': async ({ dir, runId, format, framesPerSecond }) =>
+      makeTimelapse(await this.openProject(dir), {
+        format,
+        framesPerSecond,
+        ...(runId === undefined ? {} : { runId }),
+      }),
+    'train.estimate': ({ overrides }) => {
+      const settings = overrides as Partial<TrainingSettings>;
+      return measureTrainingSpeed(settings, { perceptual: settings.perceptualLoss !== false });
+    },
+    'convert.preview': async ({ dir, side, frameIndex, config }) => {
+      const store = await this.openProject(dir);
+      const frame = await previewFrame(store, side, frameIndex, config);
+      return { ...frame, face: previewFace(store, side, frameIndex, config) };
+    },
   };
 }
 
-/** The most loss points train.history returns; a longer history is thinned evenly (first and last kept). */
-const MAX_HISTORY_POINTS = 20_000;
-
-type HistoryResult = ResultOf<'train.history'>;
-
-/**
- * A training run's recorded losses (after sinceIteration, in order) and all its previews, from the project index.
- * Without runId: the newest run. An unknown run, or a project that never trained, has empty lists.
- */
-function trainHistory(db: ProjectStore['db'], runId: number | undefined, sinceIteration: number): HistoryResult {
-  const run =
-    runId ?? (db.prepare('SELECT MAX(id) AS id FROM training_runs').get() as { id: number | null } | undefined)?.id;
-  if (run === null || run === undefined) return { losses: [], previews: [] };
-  const { n } = db
-    .prepare('SELECT COUNT(*) AS n FROM losses WHERE run_id = ? AND iteration > ?')
-    .get(run, sinceIteration) as { n: number };
-  const rows = db
-    .prepare('SELECT iteration, "values" AS json FROM losses WHERE run_id = ? AND iteration > ? ORDER BY iteration')
-    .iterate(run, sinceIteration) as IterableIterator<{ iteration: number; json: string }>;
-  const losses: HistoryResult['losses'] = [];
-  // Row k of n is kept when it is the next of the evenly spaced picks round(i * (n - 1) / (cap - 1)).
-  const cap = MAX_HISTORY_POINTS;
-  let pick = 0;
-  let index = 0;
-  for (const row of rows) {
-    const wanted = n <= cap ? index : Math.round((pick * (n - 1)) / (cap - 1));
-    index += 1;
-    if (index - 1 !== wanted) continue;
-    pick += 1;
-    const values = finiteValues(row.json);
-    if (values) losses.push({ runId: run, iteration: row.iteration, losses: values });
-  }
-  const previews = (
-    db.prepare('SELECT iteration, path FROM previews WHERE run_id = ? ORDER BY iteration').all(run) as Array<{
-      iteration: number;
-      path: string;
-    }>
-  ).map((row) => ({ runId: run, iteration: row.iteration, path: row.path }));
-  return { losses, previews };
-}
-
-/** A stored loss record with only its finite numbers (NaN was stored as null); null when it cannot be read. */
-function finiteValues(json: string): Record<string, number> | null {
+/** A source probed for project.create: its errors name the form field (params.sourceA or params.sourceB). */
+async function probeFor(field: string, source: string): ReturnType<typeof probeSource> {
   try {
-    const parsed = JSON.parse(json) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) return null;
-    const values: Record<string, number> = {};
-    for (const [key, value] of Object.entries(parsed)) {
-      if (typeof value === 'number' && Number.isFinite(value)) values[key] = value;
-    }
-    return values;
-  } catch {
-    return null;
+    return await probeSource(source);
+  } catch (error) {
+    if (!(error instanceof StudioError) || error.field !== undefined) throw error;
+    const info = error.toInfo();
+    throw new StudioError(error.code, error.message, {
+      field,
+      ...(info.file === undefined ? {} : { file: info.file }),
+      ...(info.fix === undefined ? {} : { fix: info.fix }),
+      ...(info.details === undefined ? {} : { details: info.details }),
+    });
   }
 }

@@ -13,7 +13,6 @@ import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
 import { VideoWriter } from '../convert/encoder.js';
 import {
   blendRegion,
-  decoderSide,
   finishSwap,
   patchTransform,
   prepareSwap,
@@ -43,10 +42,9 @@ import { flatPoints, pointsOf } from '../pipeline/rpc.js';
 import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipeline/stages.js';
 import { ModelPool } from '../pipeline/workers.js';
 import { FacesRepo } from '../project/faces-repo.js';
-import type { ProjectStore } from '../project/store.js';
+import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
 import { Follower, pooledModels, resolvePeople, type FollowModels } from '../track/follow.js';
 import type { JobContext } from './context.js';
-import { GENERATOR_FILE } from './train.js';
 
 type ConvertSpec = z.output<typeof ConvertJobSpec>;
 
@@ -275,7 +273,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     const columns = columnsOf(config);
     const exported = exportTiming(timing, range);
     const writer = new VideoWriter(output, w * columns, h, exported, input.media.hasAudio ? input.path : null);
-    const side = decoderSide(config);
+    const side = generator.decoderFor(config.direction);
     let swapped = 0;
     let done = 0;
     let framesWithEdits = 0;

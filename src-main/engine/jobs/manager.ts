@@ -106,14 +106,18 @@ export class JobManager {
         get shutdownRequested() {
           return job.shutdown;
         },
-        waitWhilePaused: () =>
-          job.paused ? new Promise<void>((resolve) => job.resumeWaiters.push(resolve)) : Promise.resolve(),
+        waitWhilePaused: async () => {
+          if (!job.paused) return;
+          await new Promise<void>((resolve) => job.resumeWaiters.push(resolve));
+          // The time spent paused is not a slow rate: measure afresh.
+          meter.reset();
+        },
         progress: (stage, done, total) => {
           if (stage !== lastStage) {
             meter.reset();
             lastStage = stage;
           }
-          const { rate } = meter.update(done);
+          const { rate, basis } = meter.update(done);
           job.info.stage = stage;
           job.info.done = done;
           job.info.total = total;
@@ -131,6 +135,7 @@ export class JobManager {
             total,
             rate,
             etaSeconds: etaSeconds(done, total, rate),
+            rateBasis: { items: basis.items, seconds: Math.round(basis.seconds * 10) / 10 },
           });
         },
         log: (level, message) =>

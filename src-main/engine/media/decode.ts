@@ -165,14 +165,11 @@ async function* decodeVideo(
   const code = await exited;
   if (signal?.aborted) return;
   if (code !== 0 && emitted === 0) {
-    throw new StudioError(
-      ErrorCode.badMedia,
-      `${source.path} could not be decoded: ${stderr.trim().split('\n').slice(-2).join(' ')}`,
-      {
-        file: source.path,
-        fix: 'the file may be corrupt or truncated; re-export it or choose another video',
-      },
-    );
+    throw new StudioError(ErrorCode.badMedia, `${source.path} could not be decoded`, {
+      file: source.path,
+      fix: 'the file may be corrupt or truncated; re-export it or choose another video',
+      ...(stderr.trim() ? { details: stderr.trim() } : {}),
+    });
   }
   // A truncated stream decodes what it can: the frames read are kept, the end is simply shorter.
 }

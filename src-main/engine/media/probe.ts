@@ -4,11 +4,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { ErrorCode, StudioError, type MediaInfo } from '../../../src-shared/contract/index.js';
+import { IMAGE_EXTENSIONS, listImages } from './image-list.js';
 import { requireTool } from './tools.js';
 
 const execFileAsync = promisify(execFile);
 
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
+export { IMAGE_EXTENSIONS, listImages, listImagesSync } from './image-list.js';
 
 export interface ProbedSource {
   kind: 'video' | 'images';
@@ -59,14 +60,14 @@ export async function probeVideo(file: string): Promise<MediaInfo> {
       { maxBuffer: 16 * 1024 * 1024, timeout: 60_000 },
     ));
   } catch (error) {
-    const detail = String((error as { stderr?: string }).stderr ?? (error as Error).message)
+    // ffprobe's words ("moov atom not found", addresses) mean little to most people: they go to the details.
+    const details = String((error as { stderr?: string }).stderr ?? (error as Error).message)
       .trim()
-      .split('\n')
-      .slice(-2)
-      .join(' ');
-    throw new StudioError(ErrorCode.badMedia, `${file} is not a readable video (${detail})`, {
+      .slice(-2000);
+    throw new StudioError(ErrorCode.badMedia, `${file} is not a readable video`, {
       file,
-      fix: badMediaFix,
+      fix: `${badMediaFix}; a video that is still downloading or was cut short cannot be read`,
+      ...(details ? { details } : {}),
     });
   }
   const parsed = JSON.parse(stdout) as {
@@ -103,14 +104,6 @@ export async function probeVideo(file: string): Promise<MediaInfo> {
     hasAudio: streams.some((s) => s.codec_type === 'audio'),
     codec: video.codec_name ?? 'unknown',
   };
-}
-
-export async function listImages(folder: string): Promise<string[]> {
-  const entries = await fs.readdir(folder, { withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
-    .map((e) => path.join(folder, e.name))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
 /** A video file or a folder of images, probed; errors name the file and the fix. */

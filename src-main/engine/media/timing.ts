@@ -173,9 +173,10 @@ export async function probeTiming(file: string): Promise<SourceTiming> {
       return (await execFileAsync(ffprobe, ['-v', 'error', ...args, file], { maxBuffer: 512 * 1024 * 1024 })).stdout;
     } catch (error) {
       const detail = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim();
-      throw new StudioError(ErrorCode.badMedia, `${file}: could not read its frame times (${detail.slice(-300)})`, {
+      throw new StudioError(ErrorCode.badMedia, `${file}: could not read its frame times`, {
         file,
         fix: 'the file may be corrupt or truncated; re-export it or choose another video',
+        ...(detail ? { details: detail.slice(-2000) } : {}),
       });
     }
   };

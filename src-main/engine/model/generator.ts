@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
-import { decode } from '../train/checkpoint.js';
+import { decodeModelFile } from '../io/model-file.js';
 import { ARCH_REVISION, type ArchConfig } from './config.js';
 import { generatorModel } from './generator-onnx.js';
 import type { Side } from './networks.js';
@@ -11,6 +11,8 @@ export interface FaceGenerator {
   readonly arch: Pick<ArchConfig, 'resolution'>;
   /** Faces (R x R RGB, 0..1, packed) through the decoder of `side`: attention mask and colour, 0..1. */
   run(side: Side, faces: Float32Array, count: number): Promise<{ alpha: Float32Array; color: Float32Array }>;
+  /** The decoder that swaps a video of the direction's source person (see Generator.decoderFor). */
+  decoderFor(direction: 'AtoB' | 'BtoA'): Side;
 }
 
 /**
@@ -38,7 +40,7 @@ export class Generator implements FaceGenerator {
         fix: 'train the project first ("faceparts train <project>")',
       });
     }
-    const { header, tensor } = decode(file, bytes);
+    const { header, tensor } = decodeModelFile(file, bytes);
     const arch = header.arch;
     if (arch.revision !== ARCH_REVISION)
       throw new StudioError(
@@ -75,6 +77,17 @@ export class Generator implements FaceGenerator {
       this.sessions.set(side, session);
     }
     return session;
+  }
+
+  /**
+   * The decoder that swaps a video of the direction's source person: the other side's (A -> B draws with decoder
+   * B), or, for a model trained with Method #1 (the target's part pasted into the source's training faces), the
+   * source's own decoder, which learnt the source face with the target's part.
+   */
+  decoderFor(direction: 'AtoB' | 'BtoA'): Side {
+    const own = (this.meta.settings as { partsMethod?: string } | undefined)?.partsMethod === 'augmented';
+    if (direction === 'AtoB') return own ? 'A' : 'B';
+    return own ? 'B' : 'A';
   }
 
   /** Faces (R x R RGB, 0..1, packed) through the decoder of `side`: attention mask and colour, 0..1. */

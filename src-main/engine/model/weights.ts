@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../../../src-shared/math/rng.js';
 
 /**
  * Keras' initialisers as upstream uses them: 'he' is he_normal (truncated at two standard deviations, scaled so

@@ -52,7 +52,7 @@ const handlers: Record<string, Handler> = {
         detector: d
           ? { name: d.plugin.name, inputSize: d.plugin.inputSize, minFaceInput: d.plugin.minFaceInput }
           : null,
-        generator: g ? { arch: g.arch } : null,
+        generator: g ? { arch: g.arch, decoders: { AtoB: g.decoderFor('AtoB'), BtoA: g.decoderFor('BtoA') } } : null,
       },
     };
   },

@@ -118,7 +118,7 @@ export interface PoolModels {
 
 interface Loaded {
   detector: { name: string; inputSize: number; minFaceInput: number } | null;
-  generator: { arch: ArchConfig } | null;
+  generator: { arch: ArchConfig; decoders: Record<'AtoB' | 'BtoA', Side> } | null;
 }
 
 /** Split items into up to `parts` contiguous runs (order kept), for spreading one request over workers. */
@@ -265,6 +265,7 @@ export class ModelPool {
     const worker = this.worker(index);
     return {
       arch: info.arch,
+      decoderFor: (direction) => info.decoders[direction],
       run: (side: Side, faces: Float32Array, count: number) =>
         worker.call<{ alpha: Float32Array; color: Float32Array }>('generate', { side, faces, count }, 'generate'),
     };

@@ -249,9 +249,24 @@ export class FacesRepo {
     return raw ? toRow(raw) : null;
   }
 
-  list(side: Side, frameIndex: number | undefined, offset: number, limit: number): { total: number; faces: FaceRow[] } {
-    const where = frameIndex === undefined ? 'side = ?' : 'side = ? AND frame_idx = ?';
-    const args = frameIndex === undefined ? [side] : [side, frameIndex];
+  list(
+    side: Side,
+    frameIndex: number | undefined,
+    offset: number,
+    limit: number,
+    trackId?: number,
+  ): { total: number; faces: FaceRow[] } {
+    const clauses = ['side = ?'];
+    const args: Array<string | number> = [side];
+    if (frameIndex !== undefined) {
+      clauses.push('frame_idx = ?');
+      args.push(frameIndex);
+    }
+    if (trackId !== undefined) {
+      clauses.push('track_id = ?');
+      args.push(trackId);
+    }
+    const where = clauses.join(' AND ');
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM faces WHERE ${where}`).get(...args) as { n: number }).n;
     const rows = this.db
       .prepare(`${SELECT} WHERE ${where} ORDER BY frame_idx, id LIMIT ? OFFSET ?`)

@@ -9,6 +9,7 @@ import {
   renameSync,
   rmSync,
   rmdirSync,
+  statSync,
 } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -28,7 +29,9 @@ import {
 } from '../../../src-shared/contract/index.js';
 import { TEMP_MARKER, removeStaleTemps, writeFileAtomicSync } from '../io/atomic.js';
 import { isInside } from '../io/paths.js';
+import { listImagesSync } from '../media/image-list.js';
 import { DB_SCHEMA_VERSION, migrations } from './migrations.js';
+import { RunsRepo, recordedSettings } from './runs-repo.js';
 
 export const PROJECT_FILE = 'project.json';
 export const INDEX_FILE = 'index.sqlite';
@@ -46,6 +49,8 @@ export const PROJECT_FOLDERS = [
   'exports',
   'models',
 ] as const;
+/** The trained generator a finished run exports, which conversion and previews load. */
+export const GENERATOR_FILE = 'models/generator.fpm';
 
 const now = (): string => new Date().toISOString();
 
@@ -193,6 +198,36 @@ export class ProjectStore {
     readonly db: Database.Database,
   ) {}
 
+  /**
+   * Whether a new project may go in this folder (a new path, or an empty folder): throws the reason, naming the
+   * field params.dir, before any slower check of the sources.
+   */
+  static assertCreatable(dir: string): void {
+    const root = path.resolve(dir);
+    if (existsSync(path.join(root, PROJECT_FILE))) {
+      throw new StudioError(ErrorCode.alreadyExists, `${root} already holds a project`, {
+        field: 'params.dir',
+        file: path.join(root, PROJECT_FILE),
+        fix: 'open it instead, or choose an empty folder',
+      });
+    }
+    if (!existsSync(root)) return;
+    // Any entry at all, hidden ones included: a home folder holding only .ssh/ and .bashrc is not empty. The names
+    // are not listed: the caller may be a browser client, and this would list any folder on the machine.
+    const entries = readdirNames(root);
+    if (entries.length > 0) {
+      throw new StudioError(
+        ErrorCode.alreadyExists,
+        `${root} is not empty (it holds ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}, hidden ones included)`,
+        {
+          field: 'params.dir',
+          file: root,
+          fix: 'choose a new folder, or an empty one: a project keeps a folder of its own, so that deleting it never touches your files',
+        },
+      );
+    }
+  }
+
   static create(
     dir: string,
     init: {
@@ -202,28 +237,8 @@ export class ProjectStore {
     },
   ): ProjectStore {
     const root = path.resolve(dir);
-    if (existsSync(path.join(root, PROJECT_FILE))) {
-      throw new StudioError(ErrorCode.alreadyExists, `${root} already holds a project`, {
-        file: path.join(root, PROJECT_FILE),
-        fix: 'open it instead, or choose an empty folder',
-      });
-    }
+    ProjectStore.assertCreatable(root);
     const existed = existsSync(root);
-    if (existed) {
-      // Any entry at all, hidden ones included: a home folder holding only .ssh/ and .bashrc is not empty. The names
-      // are not listed: the caller may be a browser client, and this would list any folder on the machine.
-      const entries = readdirNames(root);
-      if (entries.length > 0) {
-        throw new StudioError(
-          ErrorCode.alreadyExists,
-          `${root} is not empty (it holds ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}, hidden ones included)`,
-          {
-            file: root,
-            fix: 'choose a new folder, or an empty one: a project keeps a folder of its own, so that deleting it never touches your files',
-          },
-        );
-      }
-    }
     try {
       for (const folder of PROJECT_FOLDERS) mkdirSync(path.join(root, folder), { recursive: true });
     } catch (error) {
@@ -393,7 +408,7 @@ export class ProjectStore {
 
   upsertFrames(
     frames: ReadonlyArray<
-      Omit<FrameRecord, 'faceCount' | 'width' | 'height'> & {
+      Omit<FrameRecord, 'faceCount' | 'width' | 'height' | 'fileName'> & {
         faceCount?: number;
         width?: number | null;
         height?: number | null;
@@ -434,6 +449,9 @@ export class ProjectStore {
       width: number | null;
       height: number | null;
     }>;
+    const source = this.file.sources[side];
+    // An image folder's frame i is its i-th image in name order, as extraction read them (media/probe.ts).
+    const names = source.kind === 'images' ? this.imageNames(source.path) : null;
     return {
       total,
       frames: rows.map((r) => ({
@@ -446,8 +464,23 @@ export class ProjectStore {
         faceCount: r.face_count,
         width: r.width,
         height: r.height,
+        fileName: names?.[r.idx] ?? null,
       })),
     };
+  }
+
+  private imageListing: { folder: string; mtimeMs: number; names: string[] } | null = null;
+
+  /** The image folder's file names in frame order, re-read only when the folder changes; null when unreadable. */
+  private imageNames(folder: string): string[] | null {
+    try {
+      const mtimeMs = statSync(folder).mtimeMs;
+      if (this.imageListing?.folder !== folder || this.imageListing.mtimeMs !== mtimeMs)
+        this.imageListing = { folder, mtimeMs, names: listImagesSync(folder).map((file) => path.basename(file)) };
+      return this.imageListing.names;
+    } catch {
+      return null;
+    }
   }
 
   /** Where a resumable stage stopped: the next frame index to do, and whether it finished. */
@@ -505,16 +538,7 @@ export class ProjectStore {
         side,
       ),
     });
-    const runs = this.db
-      .prepare('SELECT id, started_at, iteration, target_iterations, state, backend FROM training_runs ORDER BY id')
-      .all() as Array<{
-      id: number;
-      started_at: string;
-      iteration: number;
-      target_iterations: number;
-      state: string;
-      backend: string | null;
-    }>;
+    const runs = new RunsRepo(this.db).list();
     const exports = this.db.prepare('SELECT path, created_at, config FROM exports ORDER BY id').all() as Array<{
       path: string;
       created_at: string;
@@ -532,11 +556,14 @@ export class ProjectStore {
       counts: { a: sideCounts('a'), b: sideCounts('b') },
       trainingRuns: runs.map((r) => ({
         id: r.id,
-        startedAt: r.started_at,
+        startedAt: r.startedAt,
         iteration: r.iteration,
-        targetIterations: r.target_iterations,
+        // A run asked to train to fewer iterations than it had (the demo's "3 more" after a stop at 146) ended
+        // where it was: that is its real target.
+        targetIterations: Math.max(r.targetIterations, r.iteration, 1),
         state: r.state,
         backend: r.backend,
+        settings: recordedSettings(r),
       })),
       exports: exports.map((e) => ({
         path: e.path,
@@ -606,6 +633,8 @@ const OWN_FILES = [
   /^masks\/\d+-(eyes|eyebrows|nose|mouth|face)\.png$/,
   /^checkpoints\/run-\d+\/ckpt-\d+\.fpck$/,
   /^previews\/run-\d+\/\d{8,}\.png$/,
+  /^previews\/run-\d+\/timelapse\.(mp4|webp)$/,
+  /^previews\/run-\d+\/pairs\.png$/,
   /^previews\/convert\/[ab]-\d{6,}-(before|after|mask)\.png$/,
   /^models\/generator\.fpm$/,
 ];

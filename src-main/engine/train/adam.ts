@@ -4,11 +4,7 @@
  * order, and the decoder swap of the schedule can move moments with the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-export interface NamedTensor {
-  name: string;
-  tensor: tf.Tensor;
-}
+import type { NamedTensor } from '../io/model-file.js';
 
 interface Slot {
   m: tf.Variable;

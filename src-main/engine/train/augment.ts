@@ -1,7 +1,7 @@
 /** Data augmentation of faceswap-GAN, pure: random_transform, random_warp (Umeyama target), colour match. */
 import { composeAffine, umeyama, type Affine, type Point } from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../../../src-shared/math/rng.js';
 
 export const FACE_SIZE = 256;
 
@@ -35,83 +35,124 @@ export function randomTransform(sample: Sample, rng: Rng, size = FACE_SIZE): Sam
 const COLOUR_MATCH_MARGIN = 60;
 
 /** Per-channel mean and (population) standard deviation of the centre region (the face, not the background). */
-function centreStats(img: Float32Array, size: number): { mean: number[]; std: number[] } {
+function centreStats(img: ArrayLike<number>, size: number): { mean: number[]; std: number[] } {
   const from = Math.round((COLOUR_MATCH_MARGIN * size) / FACE_SIZE);
   const to = size - from;
-  const mean = [0, 0, 0];
-  const sq = [0, 0, 0];
-  let n = 0;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let q0 = 0;
+  let q1 = 0;
+  let q2 = 0;
   for (let y = from; y < to; y += 1)
-    for (let x = from; x < to; x += 1) {
-      n += 1;
-      for (let ch = 0; ch < 3; ch += 1) {
-        const v = img[(y * size + x) * 3 + ch] as number;
-        mean[ch] = (mean[ch] as number) + v;
-        sq[ch] = (sq[ch] as number) + v * v;
-      }
+    for (let i = (y * size + from) * 3, end = (y * size + to) * 3; i < end; i += 3) {
+      const r = img[i] as number;
+      const g = img[i + 1] as number;
+      const b = img[i + 2] as number;
+      s0 += r;
+      s1 += g;
+      s2 += b;
+      q0 += r * r;
+      q1 += g * g;
+      q2 += b * b;
     }
-  const m = mean.map((s) => s / n);
-  return { mean: m, std: sq.map((s, ch) => Math.sqrt(Math.max(0, s / n - (m[ch] as number) ** 2))) };
+  const n = (to - from) * (to - from);
+  const mean = [s0 / n, s1 / n, s2 / n];
+  const sq = [q0 / n, q1 / n, q2 / n];
+  return { mean, std: sq.map((q, ch) => Math.sqrt(Math.max(0, q - (mean[ch] as number) ** 2))) };
 }
 
 /** OpenCV's RGB <-> XYZ (D65) matrices, applied to 8-bit values as cv2.cvtColor does. */
 const RGB_TO_XYZ = [0.412453, 0.35758, 0.180423, 0.212671, 0.71516, 0.072169, 0.019334, 0.119193, 0.950227];
 const XYZ_TO_RGB = [3.240479, -1.53715, -0.498535, -0.969256, 1.875991, 0.041556, 0.055648, -0.204043, 1.057311];
 
-/** A 3x3 matrix on packed triplets; `saturate` rounds and clamps to 0..255 as cv2 does for 8-bit images. */
-function mat3(img: Float32Array, m: number[], saturate: boolean): Float32Array {
-  const out = new Float32Array(img.length);
+/** A 3x3 matrix on packed 8-bit triplets, rounded and clamped to 0..255 as cv2.cvtColor does for 8-bit images. */
+function mat3Bytes(img: ArrayLike<number>, m: readonly number[]): Uint8Array {
+  const out = new Uint8Array(img.length);
+  const [a, b, c, d, e, f, g, h, k] = m as [number, number, number, number, number, number, number, number, number];
   for (let i = 0; i < img.length; i += 3) {
     const r = img[i] as number;
-    const g = img[i + 1] as number;
-    const b = img[i + 2] as number;
-    for (let row = 0; row < 3; row += 1) {
-      const v = (m[row * 3] as number) * r + (m[row * 3 + 1] as number) * g + (m[row * 3 + 2] as number) * b;
-      out[i + row] = saturate ? Math.min(255, Math.max(0, Math.round(v))) : v;
-    }
+    const gg = img[i + 1] as number;
+    const bb = img[i + 2] as number;
+    // Uint8Array stores clamp via the explicit min/max; Math.round as cv2's saturate_cast.
+    out[i] = Math.min(255, Math.max(0, Math.round(a * r + b * gg + c * bb)));
+    out[i + 1] = Math.min(255, Math.max(0, Math.round(d * r + e * gg + f * bb)));
+    out[i + 2] = Math.min(255, Math.max(0, Math.round(g * r + h * gg + k * bb)));
   }
   return out;
+}
+
+/** What colour matching needs of a face in one colour space, computed once per face (faces do not change). */
+interface ColourFacts {
+  /** The face in this space, 8-bit (the XYZ conversion as cv2 makes it). */
+  pixels: Uint8Array;
+  mean: number[];
+  std: number[];
+  min: number[];
+  max: number[];
+}
+
+const colourFacts = new WeakMap<Uint8Array, { rgb?: ColourFacts; xyz?: ColourFacts }>();
+
+function factsOf(rgb: Uint8Array, xyz: boolean, size: number): ColourFacts {
+  const cached = colourFacts.get(rgb) ?? {};
+  const known = xyz ? cached.xyz : cached.rgb;
+  if (known) return known;
+  const pixels = xyz ? mat3Bytes(rgb, RGB_TO_XYZ) : rgb;
+  const min = [255, 255, 255];
+  const max = [0, 0, 0];
+  for (let i = 0; i < pixels.length; i += 1) {
+    const ch = i % 3;
+    const v = pixels[i] as number;
+    if (v < (min[ch] as number)) min[ch] = v;
+    if (v > (max[ch] as number)) max[ch] = v;
+  }
+  const facts = { pixels, ...centreStats(pixels, size), min, max };
+  colourFacts.set(rgb, xyz ? { ...cached, xyz: facts } : { ...cached, rgb: facts });
+  return facts;
 }
 
 /**
  * random_color_match: move this face's colour statistics towards another face's (mean/std transfer measured on
  * the centre region), half the time in XYZ, the statistics interpolated by a random ratio. As upstream, an
- * out-of-range result is shifted up (min below 0) and scaled down (max above 255) rather than clipped.
+ * out-of-range result is shifted up (min below 0) and scaled down (max above 255) rather than clipped. The
+ * transfer is an affine map per channel, so its extremes come from the channel's own; each face's statistics
+ * are kept from its first match.
  */
 export function colourMatch(rgb: Uint8Array, reference: Uint8Array, rng: Rng, size = FACE_SIZE): Uint8Array {
   const xyz = rng.next() < 0.5;
   const ratio = rng.uniform(0, 1);
-  const src = xyz ? mat3(Float32Array.from(rgb), RGB_TO_XYZ, true) : Float32Array.from(rgb);
-  const ref = xyz ? mat3(Float32Array.from(reference), RGB_TO_XYZ, true) : Float32Array.from(reference);
-  const s = centreStats(src, size);
-  const r = centreStats(ref, size);
+  const s = factsOf(rgb, xyz, size);
+  const r = factsOf(reference, xyz, size);
   if (s.std.every((v) => v <= 1e-7)) return rgb;
-  const mt = r.mean.map((v, ch) => ratio * v + (1 - ratio) * (s.mean[ch] as number));
-  const st = r.std.map((v, ch) => ratio * v + (1 - ratio) * (s.std[ch] as number));
-  const moved = new Float32Array(src.length);
+  // v -> slope * v + offset per channel: st * (v - ms) / (ss + eps) + mt, the target statistics interpolated.
+  const slope: number[] = [];
+  const offset: number[] = [];
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < src.length; i += 1) {
-    const ch = i % 3;
-    const v =
-      ((st[ch] as number) * ((src[i] as number) - (s.mean[ch] as number))) / ((s.std[ch] as number) + 1e-7) +
-      (mt[ch] as number);
-    moved[i] = v;
-    if (v < min) min = v;
-    if (v > max) max = v;
+  for (let ch = 0; ch < 3; ch += 1) {
+    const mt = ratio * (r.mean[ch] as number) + (1 - ratio) * (s.mean[ch] as number);
+    const st = ratio * (r.std[ch] as number) + (1 - ratio) * (s.std[ch] as number);
+    const k = st / ((s.std[ch] as number) + 1e-7);
+    slope.push(k);
+    offset.push(mt - k * (s.mean[ch] as number));
+    min = Math.min(min, k * (s.min[ch] as number) + (offset[ch] as number));
+    max = Math.max(max, k * (s.max[ch] as number) + (offset[ch] as number));
   }
   const shift = min < 0 ? -min : 0;
   const scale = max + shift > 255 ? 255 / (max + shift) : 1;
-  for (let i = 0; i < moved.length; i += 1) moved[i] = ((moved[i] as number) + shift) * scale;
-  // XYZ goes back through 8 bits, as upstream's astype(np.uint8) before COLOR_XYZ2BGR.
-  const back = xyz
-    ? mat3(
-        Float32Array.from(moved, (v) => Math.floor(v)),
-        XYZ_TO_RGB,
-        true,
-      )
-    : moved;
-  return Uint8Array.from(back, (v) => Math.min(255, Math.max(0, Math.round(v))));
+  const [k0, k1, k2] = slope.map((k) => k * scale) as [number, number, number];
+  const [o0, o1, o2] = offset.map((o) => (o + shift) * scale) as [number, number, number];
+  const src = s.pixels;
+  const moved = new Uint8Array(src.length);
+  // XYZ goes back through 8 bits (upstream's astype(np.uint8), a truncation) before COLOR_XYZ2BGR; RGB rounds.
+  const store = xyz ? Math.floor : Math.round;
+  for (let i = 0; i < src.length; i += 3) {
+    moved[i] = Math.min(255, Math.max(0, store(k0 * (src[i] as number) + o0)));
+    moved[i + 1] = Math.min(255, Math.max(0, store(k1 * (src[i + 1] as number) + o1)));
+    moved[i + 2] = Math.min(255, Math.max(0, store(k2 * (src[i + 2] as number) + o2)));
+  }
+  return xyz ? mat3Bytes(moved, XYZ_TO_RGB) : moved;
 }
 
 /** Bilinear lookup in a 5x5 grid of points at fractional grid coordinates. */

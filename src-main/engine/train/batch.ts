@@ -1,7 +1,7 @@
 /** Drawing an augmented training batch from decoded faces: pure, so the loader thread can run it. */
 import type { Side } from '../../../src-shared/contract/index.js';
 import { colourMatch, filter2D, motionBlurKernel, randomTransform, randomWarp, type Sample } from './augment.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../../../src-shared/math/rng.js';
 
 /** A batch as flat arrays: images in -1..1 (NHWC), eye masks in 0..1 (NHW1). */
 export interface Batch {
@@ -56,12 +56,18 @@ export function drawBatch(
   return { warped, target, eyes, size, count };
 }
 
+/** The four batches of one iteration: the discriminators' pair, then the generators' pair (upstream draws both). */
+export interface IterationBatches {
+  d: Record<Side, Batch>;
+  g: Record<Side, Batch>;
+}
+
 /** The four batches of one training iteration, in upstream's order: D's pair (A, B), then G's pair (A, B). */
 export function drawIteration(
   faces: Record<Side, Sample[]>,
   request: { count: number; size: number } & AugmentOptions,
   rng: Rng,
-): { d: Record<Side, Batch>; g: Record<Side, Batch> } {
+): IterationBatches {
   const draw = (side: Side): Batch => drawBatch(faces, side, request.count, request.size, rng, request);
   const d = { a: draw('a'), b: draw('b') };
   const g = { a: draw('a'), b: draw('b') };

@@ -2,102 +2,30 @@
  * Checkpoints: every variable, the optimisers' state, the iteration and the RNG state in one file, written
  * atomically; the newest few are kept and a damaged one falls back to the one before.
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { ArchConfig } from '../model/config.js';
-import type { NamedTensor, Trainer } from './trainer.js';
+import {
+  decodeModelFile,
+  encodeModelFile,
+  type CheckpointHeader,
+  type ModelFileFields,
+  type NamedTensor,
+} from '../io/model-file.js';
+import type { Trainer } from './trainer.js';
 
-const MAGIC = Buffer.from('FPCK');
-const VERSION = 1;
+export type { CheckpointHeader } from '../io/model-file.js';
 
-export interface CheckpointHeader {
-  version: number;
-  kind: 'training' | 'generator';
-  iteration: number;
-  rngState: number;
-  dataRngState: number;
-  arch: ArchConfig;
-  meta: Record<string, unknown>;
-  sha256: string;
-  tensors: Array<{ name: string; shape: number[]; offset: number; length: number }>;
-}
-
-async function encode(
-  kind: CheckpointHeader['kind'],
-  trainer: Trainer,
-  meta: Record<string, unknown>,
-  named: NamedTensor[],
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const tensors: CheckpointHeader['tensors'] = [];
-  let offset = 0;
-  for (const { name, tensor } of named) {
-    const data = Buffer.from(((await tensor.data()) as Float32Array).buffer.slice(0));
-    tensors.push({ name, shape: tensor.shape, offset, length: data.length });
-    parts.push(data);
-    offset += data.length;
-  }
-  const payload = Buffer.concat(parts);
-  const header: CheckpointHeader = {
-    version: VERSION,
+function fieldsOf(kind: ModelFileFields['kind'], trainer: Trainer, meta: Record<string, unknown>): ModelFileFields {
+  return {
     kind,
     iteration: trainer.iteration,
     rngState: trainer.rng.seedState,
     dataRngState: trainer.dataRng.seedState,
     arch: trainer.options.arch,
     meta,
-    sha256: createHash('sha256').update(payload).digest('hex'),
-    tensors,
-  };
-  const json = Buffer.from(JSON.stringify(header));
-  const lengths = Buffer.alloc(8);
-  lengths.writeUInt32LE(VERSION, 0);
-  lengths.writeUInt32LE(json.length, 4);
-  return Buffer.concat([MAGIC, lengths, json, payload]);
-}
-
-export function decode(
-  file: string,
-  bytes: Buffer,
-): { header: CheckpointHeader; tensor: (name: string) => Float32Array | null } {
-  const fail = (why: string): never => {
-    throw new StudioError(ErrorCode.projectInvalid, `checkpoint ${file} is damaged: ${why}`, {
-      file,
-      fix: 'training falls back to the previous checkpoint; delete this file if it persists',
-    });
-  };
-  if (bytes.length < 12 || !bytes.subarray(0, 4).equals(MAGIC)) fail('not a FaceParts checkpoint');
-  const version = bytes.readUInt32LE(4);
-  if (version > VERSION) {
-    throw new StudioError(ErrorCode.projectTooNew, `checkpoint ${file} was written by a newer FaceParts Studio`, {
-      file,
-      fix: 'update FaceParts Studio',
-    });
-  }
-  const headerLength = bytes.readUInt32LE(8);
-  if (12 + headerLength > bytes.length) fail('truncated header');
-  let header: CheckpointHeader;
-  try {
-    header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8')) as CheckpointHeader;
-  } catch {
-    return fail('unreadable header');
-  }
-  const payload = bytes.subarray(12 + headerLength);
-  if (createHash('sha256').update(payload).digest('hex') !== header.sha256)
-    fail('checksum mismatch (truncated or corrupted)');
-  const byName = new Map(header.tensors.map((t) => [t.name, t]));
-  return {
-    header,
-    tensor: (name) => {
-      const t = byName.get(name);
-      if (!t) return null;
-      const copy = Buffer.from(payload.subarray(t.offset, t.offset + t.length));
-      return new Float32Array(copy.buffer, copy.byteOffset, t.length / 4);
-    },
   };
 }
 
@@ -116,7 +44,7 @@ export async function saveCheckpoint(
     ...trainer.optimizerWeights(),
   ];
   const file = path.join(dir, fileName(trainer.iteration));
-  await writeFileAtomic(file, await encode('training', trainer, meta, named));
+  await writeFileAtomic(file, await encodeModelFile(fieldsOf('training', trainer, meta), named));
   const all = (await fs.readdir(dir)).filter((f) => /^ckpt-\d+\.fpck$/.test(f)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) await fs.rm(path.join(dir, old), { force: true });
   return file;
@@ -140,7 +68,7 @@ export async function loadLatestCheckpoint(
   for (const name of files) {
     const file = path.join(dir, name);
     try {
-      const { header, tensor } = decode(file, await fs.readFile(file));
+      const { header, tensor } = decodeModelFile(file, await fs.readFile(file));
       if (JSON.stringify(header.arch) !== JSON.stringify(trainer.options.arch)) {
         throw new StudioError(ErrorCode.projectInvalid, `checkpoint ${file} is for another model shape`, { file });
       }
@@ -172,5 +100,5 @@ export async function exportGenerator(file: string, trainer: Trainer, meta: Reco
   const named = [...trainer.weights.vars.entries()]
     .filter(([name]) => /^(enc|decA|decB)\//.test(name))
     .map(([name, tensor]) => ({ name: `var:${name}`, tensor }));
-  await writeFileAtomic(file, await encode('generator', trainer, meta, named));
+  await writeFileAtomic(file, await encodeModelFile(fieldsOf('generator', trainer, meta), named));
 }

@@ -1,14 +1,14 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { ErrorCode, StudioError, type Side } from '../../../src-shared/contract/index.js';
-import { applyAffine } from '../../../src-shared/math/geometry.js';
+import { applyAffine, type Point } from '../../../src-shared/math/geometry.js';
 import { toByteMask } from '../../../src-shared/math/raster.js';
 import { trainingEyeMask, trainingEyeMaskFromEdit } from '../../../src-shared/math/masks.js';
 import { MaskStore } from '../masks/edits.js';
 import type { ProjectStore } from '../project/store.js';
 import { FACE_SIZE, type Sample } from './augment.js';
 import { drawBatch, type AugmentOptions, type Batch } from './batch.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../../../src-shared/math/rng.js';
 
 export type { Batch } from './batch.js';
 
@@ -17,10 +17,14 @@ export class FaceSet {
   /** How many faces train with a hand-edited eyes mask instead of the automatic one. */
   editedEyeMasks = 0;
 
+  /** Each face's 68 landmarks in its crop (for Method #1's pastes), beside `faces` in the same order. */
+  landmarks: Record<Side, Point[][]> = { a: [], b: [] };
+
   constructor(readonly faces: Record<Side, Sample[]>) {}
 
   static async fromProject(store: ProjectStore): Promise<FaceSet> {
     const faces: Record<Side, Sample[]> = { a: [], b: [] };
+    const landmarksOf: Record<Side, Point[][]> = { a: [], b: [] };
     const masks = new MaskStore(store);
     const edits = new Set(
       (
@@ -52,6 +56,7 @@ export class FaceSet {
             trainingEyeMask(landmarks, FACE_SIZE, FACE_SIZE);
           if (edited) editedFaces += 1;
           faces[side].push({ rgb: new Uint8Array(data), eyes: toByteMask(eyes) });
+          landmarksOf[side].push(landmarks);
         } catch {
           /* a face crop that went missing or is damaged is left out; extraction can recreate it */
         }
@@ -64,6 +69,7 @@ export class FaceSet {
     }
     const set = new FaceSet(faces);
     set.editedEyeMasks = editedFaces;
+    set.landmarks = landmarksOf;
     return set;
   }
 

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { drawIteration } from './batch.js';
 import type { LoaderRequest, LoaderSetup, PreparedBatches } from './loader.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../../src-shared/math/rng.js';
 
 const setup = workerData as LoaderSetup;
 const rng = new Rng(setup.rngState);

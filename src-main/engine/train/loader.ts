@@ -7,10 +7,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { drawIteration } from './batch.js';
-import type { IterationBatches } from './trainer.js';
+import { drawIteration, type IterationBatches } from './batch.js';
 import type { FaceSet } from './dataset.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../../src-shared/math/rng.js';
 
 export interface LoaderSetup {
   faces: FaceSet['faces'];

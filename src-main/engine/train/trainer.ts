@@ -6,33 +6,36 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchConfig } from '../model/config.js';
-import { buildNetworks, composite, decoder, discriminator, encoder, type Side } from '../model/networks.js';
+import {
+  buildNetworks,
+  composite,
+  decoder,
+  discriminator,
+  encoder,
+  type DecoderOutput,
+  type Side,
+} from '../model/networks.js';
 import { Weights } from '../model/weights.js';
-import { drawIteration, type AugmentOptions, type Batch } from './batch.js';
+import { drawIteration, type AugmentOptions, type Batch, type IterationBatches } from './batch.js';
 import type { FaceSet } from './dataset.js';
 import {
   DEFAULT_LOSS_WEIGHTS,
-  cycleLoss,
-  edgeLoss,
-  maskRegularisation,
-  maskTotalVariation,
   mixupDiscriminator,
-  mixupGenerator,
-  reconstruction,
   relativisticDiscriminator,
-  relativisticGenerator,
   sumOf,
   type LossWeights,
 } from './losses.js';
+import { GENERATOR_TERMS, type GeneratorStep } from './loss-terms.js';
 import type { AdversarialLoss } from '../../../src-shared/contract/index.js';
-import { NamedAdam, type NamedTensor } from './adam.js';
-import { perceptualLoss, type PerceptualNet } from './perceptual.js';
+import type { NamedTensor } from '../io/model-file.js';
+import { NamedAdam } from './adam.js';
+import type { PerceptualNet } from './perceptual.js';
 import type { PreparedBatches } from './loader.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../../src-shared/math/rng.js';
 import { eventsAt, scaledSchedule, scheduleAt, type ScheduleEvent, type ScheduleState } from './schedule.js';
 
 type T4 = tf.Tensor4D;
-export type { NamedTensor } from './adam.js';
+export type { NamedTensor } from '../io/model-file.js';
 
 export interface TrainerOptions {
   arch: ArchConfig;
@@ -47,16 +50,23 @@ export interface TrainerOptions {
   cycle?: boolean;
   /** The perceptual loss's network; the loss runs while the schedule has it on and this is given. */
   perceptual?: PerceptualNet | null;
+  /** Start every variable at zero instead of drawing it (a replica whose weights are loaded next). */
+  zeroInit?: boolean;
+}
+
+/**
+ * Computes a step's gradients over a batch split between threads (data-parallel); see parallel.ts. The trainer
+ * applies the summed gradients, then `publish` sends the step's updated variables to the other threads.
+ */
+export interface GradientPool {
+  gradients(trainer: Trainer, kind: StepKind, side: Side, batch: Batch, draws: StepDraws): Promise<StepGradients>;
+  publish(trainer: Trainer, names: readonly string[]): Promise<void>;
 }
 
 export type LossRecord = Record<string, number>;
 export type StepKind = 'D' | 'G';
 
-/** The four batches of one iteration: the discriminators' pair, then the generators' pair (upstream draws both). */
-export interface IterationBatches {
-  d: Record<'a' | 'b', Batch>;
-  g: Record<'a' | 'b', Batch>;
-}
+export type { IterationBatches } from './batch.js';
 
 /** The random draws of one optimisation step, made by the trainer in a fixed order and shared by its workers. */
 export interface StepDraws {
@@ -100,11 +110,14 @@ export class Trainer {
   private readonly schedule: ScheduleEvent[];
   private state: ScheduleState;
   readonly lossWeights: LossWeights;
+  private pool: GradientPool | null = null;
+  /** Set when variables changed outside a step (the decoder swap): the pool's threads need all of them again. */
+  private republish = false;
 
   constructor(readonly options: TrainerOptions) {
     this.rng = new Rng(options.seed);
     this.dataRng = new Rng(options.seed ^ 0xda7a);
-    this.weights = new Weights(new Rng(options.seed ^ 0x5eed));
+    this.weights = new Weights(options.zeroInit ? null : new Rng(options.seed ^ 0x5eed));
     this.lossWeights = { ...DEFAULT_LOSS_WEIGHTS, ...options.weights };
     this.schedule = scaledSchedule(options.totalIterations);
     this.state = scheduleAt(this.schedule, 0);
@@ -121,6 +134,17 @@ export class Trainer {
 
   get scheduleState(): ScheduleState {
     return { ...this.state };
+  }
+
+  /** A replica adopts the schedule state of the trainer it computes gradients for. */
+  adoptScheduleState(state: ScheduleState): void {
+    this.state = { ...state };
+  }
+
+  /** Split each step's batch between this thread and the pool's (null: this thread alone). */
+  async attachPool(pool: GradientPool | null): Promise<void> {
+    this.pool = pool;
+    if (pool) await pool.publish(this, [...this.weights.vars.keys()]);
   }
 
   /** The variables a step trains, by their model names: encoder + one decoder, or one discriminator. */
@@ -151,6 +175,7 @@ export class Trainer {
       copy.dispose();
       this.optimisers.GA.exchange(name, this.optimisers.GB, otherName);
     }
+    this.republish = true;
   }
 
   /** One iteration from the faces (drawn on this thread): used by tests and tools. */
@@ -189,18 +214,29 @@ export class Trainer {
   /** One iteration on prepared batches (the data RNG has already drawn them). */
   async stepBatches(batches: IterationBatches): Promise<LossRecord> {
     const draws = this.beginIteration();
+    if (this.pool && this.republish) await this.pool.publish(this, [...this.weights.vars.keys()]);
+    this.republish = false;
     const losses: LossRecord = {};
     for (const kind of ['D', 'G'] as const)
       for (const side of ['A', 'B'] as const) {
-        const data = batchTensors((kind === 'D' ? batches.d : batches.g)[sideKey(side)]);
-        try {
-          const step = this.gradients(kind, side, data, draws[`${kind}${side}`]);
-          Object.assign(losses, await this.applyStep(kind, side, step));
-        } finally {
-          tf.dispose([data.warped, data.target, data.eyes]);
-        }
+        const batch = (kind === 'D' ? batches.d : batches.g)[sideKey(side)];
+        const step = this.pool
+          ? await this.pool.gradients(this, kind, side, batch, draws[`${kind}${side}`])
+          : this.batchGradients(kind, side, batch, draws[`${kind}${side}`]);
+        Object.assign(losses, await this.applyStep(kind, side, step));
+        if (this.pool) await this.pool.publish(this, [...this.variablesOf(kind, side).keys()]);
       }
     return losses;
+  }
+
+  /** The gradients of one step on a batch held in arrays (this thread's part, when a pool splits it). */
+  batchGradients(kind: StepKind, side: Side, batch: Batch, draws: StepDraws): StepGradients {
+    const data = batchTensors(batch);
+    try {
+      return this.gradients(kind, side, data, draws);
+    } finally {
+      tf.dispose([data.warped, data.target, data.eyes]);
+    }
   }
 
   /** The gradients of one step for one batch (or a worker's part of it), without touching any variable. */
@@ -287,35 +323,29 @@ export class Trainer {
 
   private generatorLoss(side: Side, data: StepTensors, draws: StepDraws, terms: Record<string, tf.Scalar>): tf.Scalar {
     const { arch } = this.options;
-    const w = this.lossWeights;
-    const D = this.discriminatorOf(side, data.warped);
-    const out = decoder(this.weights, arch, side, encoder(this.weights, arch, data.warped));
-    const masked = composite(out.alpha, out.color, data.warped);
-    const adv =
-      this.options.adversarial === 'ralsgan'
-        ? relativisticGenerator(D(data.target), D(masked), D(out.color), w)
-        : mixupGenerator(D(masked), D(out.color), w);
-    const parts: Record<string, tf.Scalar> = {
-      adv,
-      recon: reconstruction(out.color, data.target, data.eyes, out.intermediates, w),
-      edge: edgeLoss(out.color, data.target, data.eyes, w),
-      mask: maskRegularisation(out.alpha, this.state.hinge, this.state.mMask, w),
-      tv: maskTotalVariation(out.alpha, w),
+    const generate = (which: Side, input: T4): DecoderOutput =>
+      decoder(this.weights, arch, which, encoder(this.weights, arch, input));
+    const out = generate(side, data.warped);
+    const step: GeneratorStep = {
+      side,
+      ...data,
+      out,
+      masked: composite(out.alpha, out.color, data.warped),
+      weights: this.lossWeights,
+      schedule: this.state,
+      adversarial: this.options.adversarial ?? 'mixup-lsgan',
+      lambdaPerceptual: draws.lambdaPerceptual,
+      perceptual: this.options.perceptual ?? null,
+      cycle: Boolean(this.options.cycle),
+      discriminate: this.discriminatorOf(side, data.warped),
+      generate,
     };
-    if (this.perceptualOn && this.options.perceptual) {
-      const lam = draws.lambdaPerceptual;
-      const fake = tf.add(tf.mul(lam, out.color), tf.mul(1 - lam, masked)) as T4;
-      parts.pl = perceptualLoss(this.options.perceptual, fake, data.target, w.wPerceptual);
-    }
-    if (this.options.cycle) {
-      // upstream's cyclic_loss: the other side's raw output for the real face, then back through this side.
-      const other: Side = side === 'A' ? 'B' : 'A';
-      const there = decoder(this.weights, arch, other, encoder(this.weights, arch, data.target));
-      const back = decoder(this.weights, arch, side, encoder(this.weights, arch, there.color));
-      parts.cycle = cycleLoss(back.color, back.alpha, data.target, there.alpha, w);
-    }
-    for (const [name, value] of Object.entries(parts)) terms[`G${side}_${name}`] = tf.keep(value);
-    return sumOf(Object.values(parts));
+    const parts = GENERATOR_TERMS.filter((term) => term.active(step)).map((term) => {
+      const value = term.value(step);
+      terms[`G${side}_${term.name}`] = tf.keep(value);
+      return value;
+    });
+    return sumOf(parts);
   }
 
   /** Run the generator on aligned faces (NHWC -1..1): the swap, used by previews and conversion. */

@@ -20,12 +20,19 @@ import {
   type PickPathOptions,
   type Transport,
 } from './transport.js';
-import { titleCase } from './format.js';
+import { JOB_NOUNS } from './job-words.js';
 
 export type EngineInfo = ResultOf<'engine.info'>;
 export type EngineStatus = EngineInfo['status'];
 export type JobProgress = EngineEventOf<'job.progress'>;
 export type LogEntry = EngineEventOf<'log'>;
+
+/** A button an error offers as its fix (e.g. "Open this project" when the folder already holds one). */
+export interface ErrorAction {
+  label: string;
+  testid: string;
+  run: () => void;
+}
 
 /** One entry of the error banner. */
 export interface UiError {
@@ -37,7 +44,13 @@ export interface UiError {
   fix: string | null;
   file: string | null;
   field: string | null;
+  /** A tool's own text (ffmpeg's, a driver's): behind a "details" disclosure. */
+  details: string | null;
+  action: ErrorAction | null;
 }
+
+/** What the user asked of a job that the engine has not confirmed yet (it answers between training steps). */
+export type PendingAction = 'pausing' | 'resuming' | 'stopping';
 
 const ACTIVE_STATES: readonly JobState[] = ['running', 'cancelling', 'paused', 'queued'];
 const CURRENT_PROJECT_KEY = 'faceparts.currentProject';
@@ -52,6 +65,8 @@ class AppState {
   /** From engine.info, then engine.state events; null while unknown (not connected yet). */
   engineStatus = $state<EngineStatus | null>(null);
   backend = $state.raw<BackendReport | null>(null);
+  /** Job actions sent but not yet confirmed by a job.state event, by job id. */
+  pending = $state.raw<Record<string, PendingAction>>({});
   /** The result of the last "Probe backends" on the Settings page. */
   probe = $state.raw<BackendReport | null>(null);
   recent = $state.raw<RecentProject[]>([]);
@@ -102,7 +117,7 @@ let nextErrorId = 1;
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 
-function errorParts(error: unknown): Omit<UiError, 'id' | 'title'> {
+function errorParts(error: unknown): Omit<UiError, 'id' | 'title' | 'action'> {
   if (error instanceof StudioError) {
     return {
       message: error.message,
@@ -110,15 +125,16 @@ function errorParts(error: unknown): Omit<UiError, 'id' | 'title'> {
       fix: error.fix ?? null,
       file: error.file ?? null,
       field: error.field ?? null,
+      details: error.details ?? null,
     };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { message, code: null, fix: null, file: null, field: null };
+  return { message, code: null, fix: null, file: null, field: null, details: null };
 }
 
-/** Puts an error into the banner (skipping an exact repeat of the newest one). */
-export function showError(error: unknown, title: string): void {
-  const entry: UiError = { id: nextErrorId++, title, ...errorParts(error) };
+/** Puts an error into the banner (skipping an exact repeat of the newest one); `action` is a button that fixes it. */
+export function showError(error: unknown, title: string, action: ErrorAction | null = null): void {
+  const entry: UiError = { id: nextErrorId++, title, ...errorParts(error), action };
   const last = app.errors.at(-1);
   if (last && last.title === entry.title && last.message === entry.message) return;
   app.errors = [...app.errors, entry].slice(-MAX_ERRORS);
@@ -217,12 +233,31 @@ export async function refreshRecent(quiet = false): Promise<void> {
   app.recentLoaded = true;
 }
 
+/** "params.sourceA" -> "sourceA": the form field an engine error is about, or null. */
+export function fieldName(error: unknown): string | null {
+  const field = error instanceof StudioError ? error.field : undefined;
+  return field === undefined ? null : (field.split('.').at(-1) ?? null);
+}
+
 export async function openProject(dir: string): Promise<boolean> {
-  const summary = await attempt('Could not open the project', () => request('project.open', { dir }));
-  if (!summary) return false;
-  setProject(summary);
-  void refreshRecent(true);
-  return true;
+  return (await openProjectAt(dir)).ok;
+}
+
+/** Opens the project in a folder; on failure shows the error and says whether it was about the folder itself. */
+export async function openProjectAt(
+  dir: string,
+): Promise<{ ok: true } | { ok: false; field: string | null; message: string }> {
+  try {
+    const summary = await request('project.open', { dir });
+    setProject(summary);
+    void refreshRecent(true);
+    return { ok: true };
+  } catch (error) {
+    showError(error, 'Could not open the project');
+    // Anything the engine says about the folder (not a project, damaged, too new) is about the one field there is.
+    const aboutFolder = error instanceof StudioError && !isConnectionError(error);
+    return { ok: false, field: aboutFolder ? 'dir' : null, message: errorParts(error).message };
+  }
 }
 
 export function closeProject(): void {
@@ -262,15 +297,29 @@ export type CreateProjectParams = ParamsOf<'project.create'>;
 /** Creates a project and opens it; on failure shows the error and returns the offending field, if named. */
 export async function createProject(
   params: CreateProjectParams,
-): Promise<{ ok: true } | { ok: false; field: string | null }> {
+): Promise<{ ok: true } | { ok: false; field: string | null; message: string; existing: boolean }> {
   try {
     const summary = await request('project.create', params);
     setProject(summary);
     void refreshRecent(true);
     return { ok: true };
   } catch (error) {
-    showError(error, 'Could not create the project');
-    return { ok: false, field: error instanceof StudioError ? (error.field ?? null) : null };
+    // A folder that already holds a project: the fix is to open it, so the banner offers exactly that.
+    const existing =
+      error instanceof StudioError && error.code === ErrorCode.alreadyExists && /project\.json$/.test(error.file ?? '');
+    const dir = params.dir;
+    showError(
+      error,
+      'Could not create the project',
+      existing
+        ? {
+            label: 'Open this project',
+            testid: 'error-open-project',
+            run: () => void openProjectAt(dir).then((result) => result.ok && dismissAllErrors()),
+          }
+        : null,
+    );
+    return { ok: false, field: fieldName(error), message: errorParts(error).message, existing };
   }
 }
 
@@ -303,6 +352,21 @@ export async function forgetProject(dir: string): Promise<void> {
   if (!result) return;
   if (app.project?.dir === dir) setProject(null);
   await refreshRecent();
+}
+
+/** A path as the user reads it best: under the engine user's home folder as "~/…" (the full path stays in titles). */
+export function displayPath(path: string): string {
+  const home = app.engine?.home;
+  if (!home || home === '/' || !path.startsWith(home)) return path;
+  const rest = path.slice(home.length);
+  return rest === '' ? '~' : /^[\\/]/.test(rest) ? `~${rest}` : path;
+}
+
+/** Every path under the home folder in a text (an engine message) as "~/…". */
+export function shortenPaths(text: string): string {
+  const home = app.engine?.home;
+  if (!home || home === '/') return text;
+  return text.split(`${home}/`).join('~/');
 }
 
 export function canPickPaths(): boolean {
@@ -356,9 +420,46 @@ export async function startExtract(side: 'a' | 'b' | 'both' = 'both'): Promise<b
   return true;
 }
 
+function setPending(jobId: string, action: PendingAction | null): void {
+  const next = { ...app.pending };
+  if (action === null) delete next[jobId];
+  else next[jobId] = action;
+  app.pending = next;
+}
+
+/**
+ * Asks the engine to pause, resume or stop a job, showing the request as pending at once: a training job answers
+ * only between steps, which on a CPU can be 15 s away. The pending state ends with the job's next state event (or
+ * a failed request).
+ */
+export async function jobAction(jobId: string, action: PendingAction): Promise<JobInfo | undefined> {
+  setPending(jobId, action);
+  const [method, title] =
+    action === 'pausing'
+      ? (['jobs.pause', 'Could not pause'] as const)
+      : action === 'resuming'
+        ? (['jobs.resume', 'Could not resume'] as const)
+        : (['jobs.cancel', 'Could not stop'] as const);
+  const job = await attempt(title, () => request(method, { jobId }));
+  if (!job) setPending(jobId, null);
+  else {
+    // The reply may come after the state event that settled it, or say nothing changed (already paused).
+    if (app.pending[jobId] === action && settled(job.state, action)) setPending(jobId, null);
+    onJobReply(job);
+  }
+  return job;
+}
+
+/** Whether a job in this state no longer waits for the action. */
+function settled(state: JobState, action: PendingAction): boolean {
+  if (!isActive({ state } as JobInfo)) return true;
+  if (action === 'pausing') return state === 'paused';
+  if (action === 'resuming') return state === 'running';
+  return state === 'cancelling';
+}
+
 export async function cancelJob(jobId: string): Promise<void> {
-  const job = await attempt('Could not cancel the job', () => request('jobs.cancel', { jobId }));
-  if (job) onJobReply(job);
+  await jobAction(jobId, 'stopping');
 }
 
 /** Jobs seen ending; a late reply about one must not bring it back to life. Bookkeeping only, not shown. */
@@ -376,6 +477,8 @@ function onJobReply(job: JobInfo): void {
 
 function onJobState(job: JobInfo): void {
   if (endedJobs.has(job.id)) return;
+  const pending = app.pending[job.id];
+  if (pending && settled(job.state, pending)) setPending(job.id, null);
   upsertJob(job);
   if (isActive(job)) {
     if (job.state === 'running' || job.state === 'queued') app.finished = null;
@@ -388,7 +491,7 @@ function onJobState(job: JobInfo): void {
     const error = job.error
       ? StudioError.fromInfo(job.error)
       : new StudioError(ErrorCode.internal, 'The job failed without saying why.');
-    showError(error, `${titleCase(job.spec.type)} failed`);
+    showError(error, `${JOB_NOUNS[job.spec.type]} failed`);
   }
   if (job.projectDir === app.project?.dir) {
     scheduleProjectRefresh();

@@ -10,6 +10,8 @@ import {
   type ProjectSummary,
   type Side,
 } from '../../../src-shared/contract/index.js';
+import { COLOUR_MODES } from '../../../src-shared/math/colour/index.js';
+import { SIDE_ROLES, directionLabel } from '../../../src-shared/vocabulary.js';
 
 /**
  * The Convert page's converter form: every field of the contract's ConverterConfig except image_shape, which comes
@@ -134,16 +136,15 @@ export const SEGMENTATION_GROUPS: { label: string; options: Segmentation[] }[] =
 })();
 
 export const DIRECTION_LABELS: Record<DirectionName, string> = {
-  AtoB: 'A → B (A takes B’s face)',
-  BtoA: 'B → A (B takes A’s face)',
+  AtoB: directionLabel('AtoB'),
+  BtoA: directionLabel('BtoA'),
 };
 
-export const COLOR_CORRECTION_LABELS: Record<ColorCorrectionName, string> = {
-  NONE: 'None',
-  ADAIN: 'AdaIN',
-  ADAIN_XYZ: 'AdaIN in XYZ',
-  HISTMATCH: 'Histogram matching',
-};
+/** Each colour mode's label, where the mode is declared (src-shared/math/colour). */
+export const COLOR_CORRECTION_LABELS = Object.fromEntries(COLOUR_MODES.map((m) => [m.name, m.label])) as Record<
+  ColorCorrectionName,
+  string
+>;
 
 export const OUTPUT_TYPE_LABELS: Record<OutputTypeName, string> = {
   SINGLE: 'Result only',
@@ -178,7 +179,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
         kind: 'select',
         name: 'direction',
         label: 'Direction',
-        hint: 'A → B converts a video of person A.',
+        hint: `A is ${SIDE_ROLES.a.who}, B ${SIDE_ROLES.b.who}: A → B converts a video of A.`,
         groups: [{ label: null, options: options(Direction.options, DIRECTION_LABELS) }],
       },
       {

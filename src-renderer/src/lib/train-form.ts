@@ -112,3 +112,66 @@ export function overridesFromForm(form: TrainForm): TrainOverrides {
     motionBlur: form.motionBlur,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runs: which settings a run keeps, and when a change needs a new one.
+
+/** What a training run looks like to the form (the contract's TrainingRunSummary). */
+export interface RunLike {
+  id: number;
+  iteration: number;
+  targetIterations: number;
+  state: string;
+  settings?: TrainingSettings | null | undefined;
+}
+
+/**
+ * The settings that fix the networks' shapes (the engine's archFromSettings): a run's checkpoints hold weights of
+ * that shape, so changing one of these needs a new run from iteration 0.
+ */
+export const SHAPE_FIELDS: ReadonlyArray<{ key: keyof TrainingSettings; label: string }> = [
+  { key: 'resolution', label: 'Resolution' },
+  { key: 'capacity', label: 'Capacity' },
+  { key: 'useSelfAttention', label: 'Self-attention' },
+  { key: 'norm', label: 'Normalisation' },
+  { key: 'modelWidth', label: 'Model width' },
+  { key: 'discriminatorWidth', label: 'Discriminator width' },
+];
+
+/** The engine's widths when none is set: the capacity's model width, 64 for the discriminators. */
+function shapeValue(settings: Partial<TrainingSettings>, key: keyof TrainingSettings): unknown {
+  if (key === 'modelWidth') return settings.modelWidth ?? defaultModelWidth(settings.capacity ?? 'lite');
+  if (key === 'discriminatorWidth') return settings.discriminatorWidth ?? 64;
+  return settings[key];
+}
+
+/** The labels of the shape settings that `overrides` change from the run's own ("Resolution", "Self-attention"). */
+export function shapeChanges(run: TrainingSettings, overrides: TrainOverrides): string[] {
+  const next = { ...run, ...overrides };
+  return SHAPE_FIELDS.filter(({ key }) => shapeValue(run, key) !== shapeValue(next, key)).map(({ label }) => label);
+}
+
+/**
+ * The overrides that train a run with the form's values: the run's own settings (also those the form does not
+ * show, such as its discriminator width) under the form's. Without recorded settings, the form's alone.
+ */
+export function runOverrides(run: RunLike | null, form: TrainForm): TrainOverrides {
+  const own = run?.settings ?? null;
+  return own ? { ...own, ...overridesFromForm(form) } : overridesFromForm(form);
+}
+
+/** Where a run stops: its target, or where it is when asked to stop short of it (the demo's "146 / 3"). */
+export function runTarget(run: Pick<RunLike, 'iteration' | 'targetIterations'>): number {
+  return Math.max(run.iteration, run.targetIterations);
+}
+
+/** A run's state in words; `live` says whether a job is training it now (a "running" run without one was cut off). */
+export function runState(run: Pick<RunLike, 'state'>, live: boolean): string {
+  if (live) return 'training';
+  return run.state === 'running' ? 'interrupted' : run.state;
+}
+
+/** "Run 2 · 146 / 20,000 · stopped", for the run picker. */
+export function runLabel(run: RunLike, live: boolean, format: (n: number) => string): string {
+  return `Run ${run.id} · ${format(run.iteration)} / ${format(runTarget(run))} · ${runState(run, live)}`;
+}

@@ -19,10 +19,11 @@ export function isActiveJob(job: JobInfo | null | undefined): job is JobInfo {
 }
 
 /**
- * What the Train page shows of one project's training, kept in step with the engine: the newest run's losses and
- * previews (train.history, then train.losses and train.preview events) and its training job (jobs.list, then
- * job.state events). The loss history is a plain object, not reactive: `version` moves (a few times a second at
- * most) when it changed, and the charts redraw then.
+ * What the Train page shows of one project's training, kept in step with the engine: the losses and previews of
+ * the run on show (train.history, then that run's train.losses and train.preview events; the newest run until
+ * `show` picks one) and the project's training job (jobs.list, then job.state events). Every run's history stays
+ * readable: showing another run reads its own. The loss history is a plain object, not reactive: `version` moves
+ * (a few times a second at most) when it changed, and the charts redraw then.
  */
 export class TrainView {
   readonly history = new LossHistory();
@@ -33,8 +34,12 @@ export class TrainView {
   job = $state.raw<JobInfo | null>(null);
   /** Iterations per second of the running job, from its last train.losses event. */
   rate = $state<number | null>(null);
+  /** The run the engine is training now, from its events (null until one arrives). */
+  liveRunId = $state<number | null>(null);
   /** Whether the first train.history has answered. */
   loaded = $state(false);
+  /** The run asked for; null: the newest. */
+  private wanted: number | null = null;
 
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -51,11 +56,23 @@ export class TrainView {
     this.timer = null;
   }
 
-  /** Re-reads the newest run's history and the training job; events that arrive meanwhile are kept. */
+  /** Shows another run (null: the newest): its own history is read. */
+  async show(runId: number | null): Promise<void> {
+    if (runId === this.wanted && (runId === null || runId === this.history.runId)) return;
+    this.wanted = runId;
+    if (runId !== null && runId !== this.history.runId) {
+      this.switchRun(runId);
+      this.changed(true);
+    }
+    await this.load();
+  }
+
+  /** Re-reads the shown run's history and the training job; events that arrive meanwhile are kept. */
   async load(): Promise<void> {
     const generation = ++this.generation;
+    const wanted = this.wanted;
     const [history, jobs] = await Promise.all([
-      request('train.history', { dir: this.dir }),
+      request('train.history', wanted === null ? { dir: this.dir } : { dir: this.dir, runId: wanted }),
       request('jobs.list', { dir: this.dir }).catch(() => null),
     ]);
     if (generation !== this.generation) return;
@@ -63,10 +80,11 @@ export class TrainView {
       const newest = newestTrainJob(jobs.jobs, this.dir);
       if (newest) this.adoptJob(newest, 'list');
     }
-    const runId = history.losses[0]?.runId ?? history.previews[0]?.runId ?? null;
+    const runId = wanted ?? history.losses[0]?.runId ?? history.previews[0]?.runId ?? null;
     if (runId !== null) {
-      // A newer run seen live (its first events beat this answer) wins over an older run's history.
-      if (this.history.runId === null || runId > this.history.runId) this.switchRun(runId);
+      // Following the newest: a newer run seen live (its first events beat this answer) wins over an older one.
+      if (this.history.runId === null || (wanted === null ? runId > this.history.runId : runId !== this.history.runId))
+        this.switchRun(runId);
       if (runId === this.history.runId) {
         this.history.addAll(history.losses);
         this.history.compact(HISTORY_LIMIT);
@@ -75,6 +93,12 @@ export class TrainView {
     }
     this.loaded = true;
     this.changed(true);
+  }
+
+  /** Whether an event of this run belongs on show: the run asked for, or (following the newest) a run as new. */
+  private accepts(runId: number): boolean {
+    if (this.wanted !== null) return runId === this.wanted;
+    return this.history.runId === null || runId >= this.history.runId;
   }
 
   /**
@@ -94,7 +118,10 @@ export class TrainView {
       return;
     }
     this.job = job;
-    if (!isActiveJob(job)) this.rate = null;
+    if (!isActiveJob(job)) {
+      this.rate = null;
+      this.liveRunId = null;
+    }
   }
 
   private switchRun(runId: number): void {
@@ -113,16 +140,18 @@ export class TrainView {
     switch (event.type) {
       case 'train.losses':
         if (event.projectDir !== this.dir) return;
-        if (this.history.runId !== null && event.runId < this.history.runId) return;
+        this.liveRunId = event.runId;
+        this.rate = event.iterationsPerSecond;
+        if (!this.accepts(event.runId)) return;
         if (event.runId !== this.history.runId) this.switchRun(event.runId);
         this.history.add({ iteration: event.iteration, losses: event.losses });
         this.history.compact(HISTORY_LIMIT);
-        this.rate = event.iterationsPerSecond;
         this.changed();
         break;
       case 'train.preview':
         if (event.projectDir !== this.dir) return;
-        if (this.history.runId !== null && event.runId < this.history.runId) return;
+        this.liveRunId = event.runId;
+        if (!this.accepts(event.runId)) return;
         if (event.runId !== this.history.runId) this.switchRun(event.runId);
         this.mergePreviews([event]);
         break;
