@@ -130,6 +130,26 @@ function split<T>(items: readonly T[], parts: number): T[][] {
   return out;
 }
 
+const poolListeners = new Set<(line: string) => void>();
+let poolAnnounced = false;
+
+/**
+ * Hear, once per process, the compute line of the first model pool: extraction and conversion run their nets on
+ * onnxruntime's CPU kernels in the pool's threads, whatever tfjs backend training chose (the host prints it as the
+ * command's compute line).
+ */
+export function onModelPoolStarted(listener: (line: string) => void): () => void {
+  poolListeners.add(listener);
+  return () => poolListeners.delete(listener);
+}
+
+function announcePool(threads: number): void {
+  if (poolAnnounced) return;
+  poolAnnounced = true;
+  const line = `compute: CPU (onnxruntime), ${threads} model threads for face detection, landmarks, identity and the swap`;
+  for (const listener of poolListeners) listener(line);
+}
+
 export class ModelPool {
   private constructor(
     readonly workers: ModelWorker[],
@@ -154,6 +174,7 @@ export class ModelPool {
       const loaded = await Promise.all(
         workers.map((w, i) => w.call<Loaded>('init', { ...models, recognition: i === on && models.nets === true })),
       );
+      announcePool(count);
       return new ModelPool(workers, loaded[0] as Loaded, on);
     } catch (error) {
       await Promise.all(workers.map((w) => w.terminate()));
