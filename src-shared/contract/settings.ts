@@ -417,7 +417,7 @@ export const ConverterConfig = z.object({
   }),
   end_frame: z.number().int().min(0).optional().register(OPTION_INFO, {
     label: 'End frame',
-    help: 'Empty: to the last frame. Audio is kept only for the whole video.',
+    help: 'Empty: to the last frame. A range keeps its own stretch of the audio, in sync.',
   }),
   synthetic_label: z.boolean().default(false).register(OPTION_INFO, {
     label: 'Synthetic label',
