@@ -13,6 +13,7 @@ import type { JobContext } from '../engine/jobs/context.js';
 import { runExtract } from '../engine/jobs/extract.js';
 import { decodeFrames } from '../engine/media/decode.js';
 import { probeSource } from '../engine/media/probe.js';
+import { h264Args, rawRgbDecodeArgs, rawRgbInputArgs } from '../engine/media/ffmpeg-args.js';
 import { requireTool } from '../engine/media/tools.js';
 import { archFromSettings } from '../engine/model/config.js';
 import { GENERATOR_FILE, ProjectStore } from '../engine/project/store.js';
@@ -56,29 +57,17 @@ async function decodeEncode(o: Options): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const dec = spawn(ffmpeg, ['-v', 'error', '-i', source.path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+    const dec = spawn(ffmpeg, rawRgbDecodeArgs(source.path));
     const enc = spawn(ffmpeg, [
       '-v',
       'error',
       '-y',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      `${source.media.displayWidth}x${source.media.displayHeight}`,
-      '-r',
-      String(source.media.frameRate ?? source.media.fps),
-      '-i',
-      'pipe:0',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      '16',
-      '-pix_fmt',
-      'yuv420p',
+      ...rawRgbInputArgs(
+        source.media.displayWidth,
+        source.media.displayHeight,
+        source.media.frameRate ?? source.media.fps,
+      ),
+      ...h264Args(),
       path.join(dir, 'out.mp4'),
     ]);
     dec.stdout.pipe(enc.stdin);
@@ -189,16 +178,31 @@ async function upscale(o: Options): Promise<Record<string, unknown>> {
     String(o.video),
     '-vf',
     'scale=1920:1080',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-crf',
-    '18',
+    ...h264Args(18),
     '-an',
     String(o.output),
   ]);
   return { output: o.output };
+}
+
+/** The clip played over and over up to `minutes` (streams copied, audio too): a long video to watch memory on. */
+async function loop(o: Options): Promise<Record<string, unknown>> {
+  const seconds = Number(o.minutes) * 60;
+  execFileSync(requireTool('ffmpeg'), [
+    '-v',
+    'error',
+    '-y',
+    '-stream_loop',
+    '-1',
+    '-i',
+    String(o.video),
+    '-t',
+    String(seconds),
+    '-c',
+    'copy',
+    String(o.output),
+  ]);
+  return { output: o.output, seconds };
 }
 
 const phases: Record<string, (o: Options) => Promise<Record<string, unknown>>> = {
@@ -208,6 +212,7 @@ const phases: Record<string, (o: Options) => Promise<Record<string, unknown>>> =
   train: (o) => trainPhase(o as unknown as TrainPhaseOptions),
   convert,
   upscale,
+  loop,
 };
 
 const [name, json] = process.argv.slice(2);

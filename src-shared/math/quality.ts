@@ -4,23 +4,21 @@
  * pixels by `toPatch`, and sampled bilinearly as the blend samples it.
  */
 import { patchCorners, type Affine, type Point } from './geometry.js';
+import { newTaps, patchTaps } from './raster.js';
 
 /** The mask's value at a frame pixel (0 outside the patch). */
+const TAPS = newTaps();
+
 export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: number, y: number): number {
   const u = toPatch[0] * x + toPatch[1] * y + toPatch[2];
   const v = toPatch[3] * x + toPatch[4] * y + toPatch[5];
-  if (u < 0 || v < 0 || u > size - 1 || v > size - 1) return 0;
-  const ux = Math.floor(u);
-  const vy = Math.floor(v);
-  const ux1 = Math.min(size - 1, ux + 1);
-  const vy1 = Math.min(size - 1, vy + 1);
-  const fx = u - ux;
-  const fy = v - vy;
+  if (!patchTaps(u, v, size, TAPS)) return 0;
+  const { fx, fy } = TAPS;
   return (
-    (1 - fx) * (1 - fy) * (mask[vy * size + ux] as number) +
-    fx * (1 - fy) * (mask[vy * size + ux1] as number) +
-    (1 - fx) * fy * (mask[vy1 * size + ux] as number) +
-    fx * fy * (mask[vy1 * size + ux1] as number)
+    (1 - fx) * (1 - fy) * (mask[TAPS.p00] as number) +
+    fx * (1 - fy) * (mask[TAPS.p01] as number) +
+    (1 - fx) * fy * (mask[TAPS.p10] as number) +
+    fx * fy * (mask[TAPS.p11] as number)
   );
 }
 

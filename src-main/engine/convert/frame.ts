@@ -14,7 +14,7 @@ export type { MaskOverride } from '../../../src-shared/math/masks.js';
 import { gaussianBlur, warpAffine } from '../../../src-shared/math/raster.js';
 import type { FaceGenerator } from '../model/generator.js';
 import { FACE_SIZE, trainedRegion } from '../train/augment.js';
-import { blendPatch, borderFeather } from './blend.js';
+import { blendPatch, borderFeather } from '../../../src-shared/math/blend.js';
 import { correctColour } from '../../../src-shared/math/colour/index.js';
 
 /**

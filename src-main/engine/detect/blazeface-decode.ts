@@ -156,7 +156,8 @@ export function regionToInput(
 ): Float32Array {
   const out = into ?? new Float32Array(size * size * 3);
   const scale = region.width / size;
-  // Columns' source positions and weights once per region (the same arithmetic as per pixel).
+  // Columns' source positions and weights once per region (the same arithmetic as per pixel). Not raster.ts's
+  // clampedTaps: outside the frame is black here, not the border replicated, and this runs for every tile.
   const col = new Int32Array(size * 2);
   const colF = new Float64Array(size);
   const colOut = new Uint8Array(size);

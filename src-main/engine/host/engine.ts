@@ -26,7 +26,7 @@ import { ProjectStore } from '../project/store.js';
 import { availableStages } from '../stages.js';
 import { choosePerson, choosePersonByReference } from '../jobs/person.js';
 import { MaskStore } from '../masks/edits.js';
-import { previewFrame } from '../convert/preview.js';
+import { previewFrame } from './preview-frame.js';
 import { measureTrainingSpeed } from '../train/estimate.js';
 import { makeTimelapse } from '../train/timelapse.js';
 import { onModelPoolStarted } from '../pipeline/workers.js';

@@ -10,7 +10,7 @@ import {
 } from '../../../src-shared/contract/index.js';
 import type { ConvertJobSpec } from '../../../src-shared/contract/jobs.js';
 import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
-import { VideoWriter } from '../convert/encoder.js';
+import { VideoWriter } from '../media/encoder.js';
 import {
   blendRegion,
   finishSwap,
@@ -19,7 +19,13 @@ import {
   type MaskOverride,
   type PreparedSwap,
 } from '../convert/frame.js';
-import { jitter, placementJitter, smoothBoxes, smoothPlacements, type SmoothingOptions } from '../convert/smoothing.js';
+import {
+  jitter,
+  placementJitter,
+  smoothBoxes,
+  smoothPlacements,
+  type SmoothingOptions,
+} from '../../../src-shared/math/smoothing.js';
 import { FaceDetector } from '../detect/detector.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';

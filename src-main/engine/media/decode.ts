@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import sharp from 'sharp';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import type { ProbedSource } from './probe.js';
+import { rawRgbDecodeArgs } from './ffmpeg-args.js';
 import { requireTool } from './tools.js';
 
 export interface DecodedFrame {
@@ -102,28 +103,9 @@ async function* decodeVideo(
   const { displayWidth: width, displayHeight: height, fps } = source.media;
   const frameBytes = width * height * 3;
   const select = `select='gte(n\\,${startIndex})*not(mod(n\\,${stride}))'`;
-  const child = spawn(
-    ffmpeg,
-    [
-      '-v',
-      'error',
-      '-nostdin',
-      '-i',
-      source.path,
-      '-map',
-      '0:v:0',
-      '-vf',
-      select,
-      '-vsync',
-      'passthrough',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      'pipe:1',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(ffmpeg, rawRgbDecodeArgs(source.path, { filter: select }), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

@@ -4,15 +4,15 @@ import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import { decodeModelFile } from '../io/model-file.js';
 import { ARCH_REVISION, type ArchConfig } from './config.js';
 import { generatorModel } from './generator-onnx.js';
-import type { Side } from './networks.js';
+import type { DecoderSide } from './networks.js';
 
 /** What the swap needs of a generator (tests stand in for it). */
 export interface FaceGenerator {
   readonly arch: Pick<ArchConfig, 'resolution'>;
   /** Faces (R x R RGB, 0..1, packed) through the decoder of `side`: attention mask and colour, 0..1. */
-  run(side: Side, faces: Float32Array, count: number): Promise<{ alpha: Float32Array; color: Float32Array }>;
+  run(side: DecoderSide, faces: Float32Array, count: number): Promise<{ alpha: Float32Array; color: Float32Array }>;
   /** The decoder that swaps a video of the direction's source person (see Generator.decoderFor). */
-  decoderFor(direction: 'AtoB' | 'BtoA'): Side;
+  decoderFor(direction: 'AtoB' | 'BtoA'): DecoderSide;
 }
 
 /**
@@ -21,7 +21,7 @@ export interface FaceGenerator {
  * call; the tfjs graph stays training's.
  */
 export class Generator implements FaceGenerator {
-  private readonly sessions = new Map<Side, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<DecoderSide, Promise<ort.InferenceSession>>();
 
   private constructor(
     readonly arch: ArchConfig,
@@ -65,7 +65,7 @@ export class Generator implements FaceGenerator {
     return generator;
   }
 
-  private session(side: Side): Promise<ort.InferenceSession> {
+  private session(side: DecoderSide): Promise<ort.InferenceSession> {
     let session = this.sessions.get(side);
     if (!session) {
       session = ort.InferenceSession.create(generatorModel(this.arch, side, this.weight), {
@@ -84,14 +84,18 @@ export class Generator implements FaceGenerator {
    * B), or, for a model trained with Method #1 (the target's part pasted into the source's training faces), the
    * source's own decoder, which learnt the source face with the target's part.
    */
-  decoderFor(direction: 'AtoB' | 'BtoA'): Side {
+  decoderFor(direction: 'AtoB' | 'BtoA'): DecoderSide {
     const own = (this.meta.settings as { partsMethod?: string } | undefined)?.partsMethod === 'augmented';
     if (direction === 'AtoB') return own ? 'A' : 'B';
     return own ? 'B' : 'A';
   }
 
   /** Faces (R x R RGB, 0..1, packed) through the decoder of `side`: attention mask and colour, 0..1. */
-  async run(side: Side, faces: Float32Array, count: number): Promise<{ alpha: Float32Array; color: Float32Array }> {
+  async run(
+    side: DecoderSide,
+    faces: Float32Array,
+    count: number,
+  ): Promise<{ alpha: Float32Array; color: Float32Array }> {
     const r = this.arch.resolution;
     if (faces.length !== count * r * r * 3)
       throw new StudioError(ErrorCode.internal, `${count} faces of ${r} px need ${count * r * r * 3} values`, {

@@ -12,7 +12,7 @@ import type { Frame } from '../detect/types.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import type { IdentityNet } from '../landmarks/identity-net.js';
 import type { Generator } from '../model/generator.js';
-import type { Side } from '../model/networks.js';
+import type { DecoderSide } from '../model/networks.js';
 import type { ComparisonJob } from '../metrics/outside-mask.js';
 import { threadCpuMs } from './stages.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
@@ -108,7 +108,7 @@ const handlers: Record<string, Handler> = {
     return { result: compareFrame(args) };
   },
 
-  async generate(args: { side: Side; faces: Float32Array; count: number }) {
+  async generate(args: { side: DecoderSide; faces: Float32Array; count: number }) {
     const g = await need(generator, 'generator');
     const out = await g.run(args.side, args.faces, args.count);
     // Outputs may be views of one buffer: copy each so both can be transferred.

@@ -15,7 +15,7 @@ import type { Detection, Detector, Frame } from '../detect/types.js';
 import type { LandmarkFit } from '../landmarks/face-nets.js';
 import type { ArchConfig } from '../model/config.js';
 import type { FaceGenerator } from '../model/generator.js';
-import type { Side } from '../model/networks.js';
+import type { DecoderSide } from '../model/networks.js';
 import type { ComparisonJob, FrameComparison } from '../metrics/outside-mask.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
 import type { Stage, StageClock } from './stages.js';
@@ -118,7 +118,7 @@ export interface PoolModels {
 
 interface Loaded {
   detector: { name: string; inputSize: number; minFaceInput: number } | null;
-  generator: { arch: ArchConfig; decoders: Record<'AtoB' | 'BtoA', Side> } | null;
+  generator: { arch: ArchConfig; decoders: Record<'AtoB' | 'BtoA', DecoderSide> } | null;
 }
 
 /** Split items into up to `parts` contiguous runs (order kept), for spreading one request over workers. */
@@ -287,7 +287,7 @@ export class ModelPool {
     return {
       arch: info.arch,
       decoderFor: (direction) => info.decoders[direction],
-      run: (side: Side, faces: Float32Array, count: number) =>
+      run: (side: DecoderSide, faces: Float32Array, count: number) =>
         worker.call<{ alpha: Float32Array; color: Float32Array }>('generate', { side, faces, count }, 'generate'),
     };
   }

@@ -15,7 +15,7 @@ import { Generator } from '../model/generator.js';
 import { MaskStore } from '../masks/edits.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
-import { patchTransform, swapFace } from './frame.js';
+import { patchTransform, swapFace } from '../convert/frame.js';
 
 let cached: { file: string; mtimeMs: number; generator: Generator } | null = null;
 
