@@ -23,7 +23,11 @@ import { trainPhase, type TrainPhaseOptions } from './training.js';
 
 type Options = Record<string, unknown>;
 
-function context<S extends JobSpec>(store: ProjectStore, spec: S): JobContext<S> {
+function context<S extends JobSpec>(
+  store: ProjectStore,
+  spec: S,
+  onStage: (stage: string) => void = () => undefined,
+): JobContext<S> {
   return {
     jobId: 'bench',
     store,
@@ -31,7 +35,7 @@ function context<S extends JobSpec>(store: ProjectStore, spec: S): JobContext<S>
     signal: new AbortController().signal,
     shutdownRequested: false,
     waitWhilePaused: () => Promise.resolve(),
-    progress: () => undefined,
+    progress: (stage: string) => onStage(stage),
     log: () => undefined,
     emit: () => undefined,
   };
@@ -94,9 +98,12 @@ async function extract(o: Options): Promise<Record<string, unknown>> {
     },
     settings: { extraction: { frameStride: Number(o.stride ?? 1) } },
   });
-  const memory = sampleMemory();
+  let stage = 'start';
+  const memory = sampleMemory(() => stage);
   const t0 = performance.now();
-  const result = (await runExtract(context(store, { type: 'extract' as const, side: 'a' as const }))) as {
+  const result = (await runExtract(
+    context(store, { type: 'extract' as const, side: 'a' as const }, (s) => (stage = s)),
+  )) as {
     sides: { a: { framesRead: number; facesKept: number } };
     run: { pipeline: { msPerFrame: Record<string, number> } };
   };
@@ -115,23 +122,26 @@ async function extract(o: Options): Promise<Record<string, unknown>> {
 }
 
 /**
- * Resident memory sampled every half second while a phase runs: its peak, and the mean of the first and of the last
- * quarter of the samples (a looped clip shows whether memory grows with the video's length).
+ * Resident memory sampled every half second while a phase runs, with the job's stage at each sample: the peak, the
+ * mean of the first and of the last quarter of the samples, and the same per stage (a job's stages hold different
+ * models, so growth over a looped clip is read within a stage, not across them).
  */
-function sampleMemory(): { stop: () => Record<string, number> } {
-  const samples: number[] = [];
-  const timer = setInterval(() => samples.push(process.memoryUsage.rss() / 2 ** 20), 500);
+function sampleMemory(stageOf: () => string = () => 'all'): { stop: () => Record<string, unknown> } {
+  const samples: Array<{ stage: string; mb: number }> = [];
+  const timer = setInterval(() => samples.push({ stage: stageOf(), mb: process.memoryUsage.rss() / 2 ** 20 }), 500);
+  const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
+  const quarters = (xs: number[]): { samples: number; firstQuarterRssMB: number; lastQuarterRssMB: number } => {
+    const q = Math.max(1, Math.floor(xs.length / 4));
+    return { samples: xs.length, firstQuarterRssMB: mean(xs.slice(0, q)), lastQuarterRssMB: mean(xs.slice(-q)) };
+  };
   return {
     stop: () => {
       clearInterval(timer);
-      const q = Math.max(1, Math.floor(samples.length / 4));
-      const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
-      return {
-        samples: samples.length,
-        peakRssMB: Math.round(Math.max(0, ...samples)),
-        firstQuarterRssMB: mean(samples.slice(0, q)),
-        lastQuarterRssMB: mean(samples.slice(-q)),
-      };
+      const all = samples.map((s) => s.mb);
+      const byStage: Record<string, ReturnType<typeof quarters>> = {};
+      for (const stage of new Set(samples.map((s) => s.stage)))
+        byStage[stage] = quarters(samples.filter((s) => s.stage === stage).map((s) => s.mb));
+      return { ...quarters(all), peakRssMB: Math.round(Math.max(0, ...all)), byStage };
     },
   };
 }
@@ -152,16 +162,21 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
   await exportGenerator(path.join(store.dir, GENERATOR_FILE), trainer, {});
   trainer.dispose();
   const output = path.join(store.dir, 'exports', 'bench.mp4');
-  const memory = sampleMemory();
+  let stage = 'start';
+  const memory = sampleMemory(() => stage);
   const t0 = performance.now();
   const result = (await runConvert(
-    context(store, {
-      type: 'convert' as const,
-      input: String(o.video),
-      output,
-      config: o.endFrame ? { end_frame: Number(o.endFrame) } : {},
-      metricsOnly: false,
-    }),
+    context(
+      store,
+      {
+        type: 'convert' as const,
+        input: String(o.video),
+        output,
+        config: o.endFrame ? { end_frame: Number(o.endFrame) } : {},
+        metricsOnly: false,
+      },
+      (s) => (stage = s),
+    ),
   )) as { frames: number; framesSwapped: number; pipeline: { msPerFrame: Record<string, number> } };
   const seconds = (performance.now() - t0) / 1000;
   store.close();

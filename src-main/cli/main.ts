@@ -334,7 +334,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const { onBackendChosen } = await import('../engine/backend/select.js');
         const { computeLine } = await import('../../src-shared/compute.js');
         const offChosen = onBackendChosen((report) => process.stderr.write(`${computeLine(report)}\n`));
-        out.info(opts.quick ? 'benchmark (quick)...' : 'benchmark (full; several minutes on CPU)...');
+        out.info(
+          opts.loopMinutes
+            ? `benchmark (a ${opts.loopMinutes}-minute video: about ${Math.ceil(opts.loopMinutes * 2.5)} minutes on 2 cores)...`
+            : opts.quick
+              ? 'benchmark (quick)...'
+              : 'benchmark (full; several minutes on CPU)...',
+        );
         const report = await runBench({
           quick: Boolean(opts.quick),
           demoDir: path.resolve(opts.demo),
