@@ -2,10 +2,21 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src-main/serve/server.js';
-import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '../helpers/browser.js';
-import { runCli } from '../helpers/cli.js';
-import { REPO, copyMedia, scratch } from '../helpers/paths.js';
+import { screenshot } from '../helpers/browser.js';
+import { TINY_MODEL } from '../helpers/cli.js';
+import { copyMedia, scratch } from '../helpers/paths.js';
+import {
+  cli,
+  expectNoProblems,
+  load,
+  makeProject,
+  openProject,
+  requireBuiltRenderer,
+  squash,
+  startStudio,
+  waitText,
+  type Studio,
+} from '../helpers/studio.js';
 import { synthClip } from '../helpers/synth.js';
 import sharp from 'sharp';
 
@@ -22,13 +33,10 @@ const NAME = 'Convert e2e';
 let root: string;
 let dir: string;
 let video: string;
-let browser: StudioBrowser;
-let server: RunningServer;
-let studio: StudioPage;
+let studio: Studio;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
-    throw new Error('dist/renderer is missing: run npm run build');
+  requireBuiltRenderer();
   root = scratch('e2e-convert');
   // HOME at the test's folder: the pages show its paths as ~/…, and the screenshots hold no machine's own folders.
   const env = { FACEPARTS_HOME: path.join(root, 'home'), HOME: root };
@@ -40,50 +48,12 @@ beforeAll(async () => {
     .toFile(path.join(a, 'frame999.jpg'));
   const b = await synthClip(path.join(root, 'clips', 'b'), ['b_biden_2.jpg', 'b_biden_1.jpg'], 2);
   dir = path.join(root, 'project');
-  const created = await runCli(['new', dir, '--a', a, '--b', b, '--name', NAME, '--json'], env);
-  expect(created.code, created.stderr).toBe(0);
-  const extracted = await runCli(['extract', dir, '--json'], env);
-  expect(extracted.code, extracted.stderr).toBe(0);
-  const trained = await runCli(
-    [
-      'train',
-      dir,
-      '--iterations',
-      '2',
-      '--batch-size',
-      '2',
-      '--model-width',
-      '8',
-      '--discriminator-width',
-      '8',
-      '--no-self-attention',
-      '--json',
-    ],
-    env,
-  );
-  expect(trained.code, trained.stdout + trained.stderr).toBe(0);
-
-  browser = await launchBrowser();
-  server = await startServer({ host: '127.0.0.1', port: 0, env });
-  studio = await browser.newPage();
-  studio.page.setDefaultTimeout(20_000);
+  await makeProject(dir, { a, b, name: NAME }, env);
+  await cli(['train', dir, '--iterations', '2', ...TINY_MODEL, '--json'], env);
+  studio = await startStudio(env);
 }, 120_000);
 
-afterAll(async () => {
-  await studio?.context.close().catch(() => undefined);
-  await server?.close().catch(() => undefined);
-  await browser?.close();
-});
-
-async function waitText(locator: Locator, pattern: RegExp, timeout?: number): Promise<string> {
-  const match = locator.filter({ hasText: pattern }).first();
-  await match.waitFor({ state: 'visible', ...(timeout === undefined ? {} : { timeout }) });
-  return (await match.textContent()) ?? '';
-}
-
-function squash(text: string | null): string {
-  return (text ?? '').replace(/\s+/g, ' ').trim();
-}
+afterAll(() => studio?.close());
 
 interface ImageStats {
   width: number;
@@ -144,17 +114,15 @@ async function loaded(locator: Locator): Promise<number> {
 
 describe('Convert page (serve mode)', () => {
   it('previews a frame with the eyes swapped, exports the sample video and shows its metrics', async () => {
-    const { page } = studio;
-    await page.goto(server.url);
-    await waitText(page.getByTestId('status-connection'), /Connected/);
+    const { page, server } = studio;
+    await load(page, server.url);
 
     // No project yet: the page says what to do.
     await page.getByTestId('nav-convert').click();
     await page.getByTestId('convert-empty').waitFor();
 
     await page.getByTestId('nav-projects').click();
-    await page.getByTestId('project-row').filter({ hasText: NAME }).getByTestId('project-open').click();
-    await waitText(page.getByTestId('project-title'), new RegExp(`^${NAME}$`));
+    await openProject(page, NAME);
     await page.getByTestId('nav-convert').click();
     await page.getByTestId('convert-page').waitFor();
     expect(page.url()).toMatch(/#\/convert$/);
@@ -321,7 +289,6 @@ describe('Convert page (serve mode)', () => {
     expect(await page.getByTestId('export-row').count()).toBe(1);
     expect(await page.getByTestId('convert-export').isEnabled()).toBe(true);
 
-    expect(studio.problems).toEqual([]);
-    expect(browser.problems).toEqual([]);
+    expectNoProblems(studio);
   }, 150_000);
 });

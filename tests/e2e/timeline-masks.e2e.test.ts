@@ -1,13 +1,21 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRings } from '../../src-renderer/src/lib/mask-editor/polygon.js';
 import type { Point } from '../../src-shared/math/geometry.js';
-import { startServer, type RunningServer } from '../../src-main/serve/server.js';
-import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '../helpers/browser.js';
-import { runCli } from '../helpers/cli.js';
-import { REPO, copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+import { screenshot } from '../helpers/browser.js';
+import { copyMedia, imageFolder, scratch } from '../helpers/paths.js';
+import {
+  expectNoProblems,
+  load,
+  makeProject,
+  openProject,
+  requireBuiltRenderer,
+  squash,
+  startStudio,
+  waitText,
+  type Studio,
+} from '../helpers/studio.js';
 
 /**
  * The Timeline and Masks pages in a real browser (serve mode, the built renderer in dist/renderer, so
@@ -26,13 +34,10 @@ let root: string;
 let home: string;
 let dir: string;
 let bare: string;
-let browser: StudioBrowser;
-let server: RunningServer;
-let studio: StudioPage;
+let studio: Studio;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(REPO, 'dist/renderer/index.html')))
-    throw new Error('dist/renderer is missing: run npm run build');
+  requireBuiltRenderer();
   root = scratch('e2e-timeline-masks');
   home = path.join(root, 'studio-home');
   const you = path.join(root, 'you');
@@ -40,47 +45,14 @@ beforeAll(async () => {
   const stills = imageFolder(path.join(you, 'Pictures', 'biden stills'), STILLS);
   const env = { FACEPARTS_HOME: home, HOME: you };
   dir = path.join(you, 'FaceParts', 'obama-to-biden');
-  const created = await runCli(['new', dir, '--a', video, '--b', stills, '--name', NAME, '--json'], env);
-  expect(created.code, created.stderr).toBe(0);
-  const extracted = await runCli(['extract', dir, '--json'], env);
-  expect(extracted.code, extracted.stderr).toBe(0);
+  await makeProject(dir, { a: video, b: stills, name: NAME }, env);
   // A second project that was never extracted, for the empty states.
   bare = path.join(you, 'FaceParts', 'not extracted');
-  const made = await runCli(['new', bare, '--a', video, '--b', stills, '--name', 'Not extracted', '--json'], env);
-  expect(made.code, made.stderr).toBe(0);
-
-  browser = await launchBrowser();
-  server = await startServer({ host: '127.0.0.1', port: 0, env });
-  studio = await browser.newPage();
-  studio.page.setDefaultTimeout(20_000);
+  await makeProject(bare, { a: video, b: stills, name: 'Not extracted', extract: false }, env);
+  studio = await startStudio(env);
 }, 150_000);
 
-afterAll(async () => {
-  await studio?.context.close().catch(() => undefined);
-  await server?.close().catch(() => undefined);
-  await browser?.close();
-});
-
-async function waitText(locator: Locator, pattern: RegExp, timeout?: number): Promise<string> {
-  const match = locator.filter({ hasText: pattern }).first();
-  await match.waitFor({ state: 'visible', ...(timeout === undefined ? {} : { timeout }) });
-  return (await match.textContent()) ?? '';
-}
-
-async function load(page: Page): Promise<void> {
-  await page.goto(server.url);
-  await waitText(page.getByTestId('status-connection'), /Connected/);
-  await waitText(page.getByTestId('status-engine'), /ready|busy/);
-}
-
-async function openProject(page: Page, name: string): Promise<void> {
-  await page.getByTestId('project-row').filter({ hasText: name }).getByTestId('project-open').click();
-  await waitText(page.getByTestId('project-title'), new RegExp(`^${name}$`));
-}
-
-function squash(text: string | null): string {
-  return (text ?? '').replace(/\s+/g, ' ').trim();
-}
+afterAll(() => studio?.close());
 
 /** The state a mask part's toggle shows: automatic, edited or unsaved. */
 function partState(page: Page, part: string): Promise<string | null> {
@@ -99,7 +71,7 @@ async function canvasPixel(page: Page, x: number, y: number): Promise<number[]> 
 describe('Timeline and Masks pages (serve mode)', () => {
   it('shows empty states before a project is open and before extraction', async () => {
     const { page } = studio;
-    await load(page);
+    await load(page, studio.server.url);
     await page.getByTestId('nav-timeline').click();
     await page.getByTestId('timeline-empty').waitFor();
     await page.getByTestId('nav-masks').click();
@@ -144,7 +116,7 @@ describe('Timeline and Masks pages (serve mode)', () => {
     expect(cells).toBeLessThan(40);
 
     // The engine's view of the frame: one face of the chosen person, kept, with a crop.
-    const listed = await server.engine.client.request('faces.list', { dir, side: 'a', frameIndex: FRAME });
+    const listed = await studio.server.engine.client.request('faces.list', { dir, side: 'a', frameIndex: FRAME });
     const face = listed.faces.find((f) => f.status === 'kept');
     expect(face?.crop).toBeTruthy();
     const chosen = page.locator('[data-testid="face-box"][data-chosen="true"]');
@@ -202,7 +174,7 @@ describe('Timeline and Masks pages (serve mode)', () => {
     await editor.waitFor();
     const faceId = Number(await editor.getAttribute('data-face-id'));
     expect(page.url()).toMatch(new RegExp(`#/masks/a/${FRAME}/${faceId}$`));
-    const before = await server.engine.client.request('masks.get', { dir, faceId });
+    const before = await studio.server.engine.client.request('masks.get', { dir, faceId });
     expect(before.edits).toEqual([]);
     expect(await partState(page, 'eyes')).toBe('automatic');
 
@@ -225,7 +197,7 @@ describe('Timeline and Masks pages (serve mode)', () => {
     await page.getByTestId('save').click();
     await waitText(page.getByTestId('mask-message'), /Saved eyes/);
     expect(await partState(page, 'eyes')).toBe('edited');
-    const saved = await server.engine.client.request('masks.get', { dir, faceId });
+    const saved = await studio.server.engine.client.request('masks.get', { dir, faceId });
     expect(saved.edits.map((edit) => edit.part)).toEqual(['eyes']);
     const rings = decodeRings(saved.edits[0]?.polygon ?? []);
     // Both eyes are kept, the first with its moved point.
@@ -280,7 +252,7 @@ describe('Timeline and Masks pages (serve mode)', () => {
     await screenshot(page, 'mask-editor');
 
     // Nothing was saved by painting: the engine still has the polygon-only edit.
-    const after = await server.engine.client.request('masks.get', { dir, faceId });
+    const after = await studio.server.engine.client.request('masks.get', { dir, faceId });
     expect(after.edits[0]?.raster).toBeNull();
   }, 90_000);
 
@@ -329,13 +301,12 @@ describe('Timeline and Masks pages (serve mode)', () => {
     await waitText(page.getByTestId('face-position'), new RegExp(`^face ${position + 1} of ${count} of this person$`));
     const next = Number(await editor.getAttribute('data-face-id'));
     expect(page.url()).toMatch(new RegExp(`#/masks/a/\\d+/${next}$`));
-    const saved = await server.engine.client.request('masks.get', { dir, faceId });
+    const saved = await studio.server.engine.client.request('masks.get', { dir, faceId });
     expect(saved.edits.find((edit) => edit.part === 'eyes')?.raster).toBeTruthy();
     // And back with the keyboard.
     await page.keyboard.press('a');
     await expect.poll(async () => Number(await editor.getAttribute('data-face-id'))).toBe(faceId);
-    expect(studio.problems).toEqual([]);
-    expect(browser.problems).toEqual([]);
+    expectNoProblems(studio);
   }, 60_000);
 
   it('takes the README screenshot: the open, extracted project, paths under the home folder as ~/…', async () => {

@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process';
 import { CLI, REPO } from './paths.js';
 
+/** A tiny model for `faceparts train`, for tests about everything but the quality of the swap. */
+export const TINY_MODEL: readonly string[] = [
+  '--batch-size',
+  '2',
+  '--model-width',
+  '8',
+  '--discriminator-width',
+  '8',
+  '--no-self-attention',
+];
+
 export interface CliResult {
   code: number | null;
   stdout: string;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { TINY_MODEL, runCli, type CliResult } from '../helpers/cli.js';
 import { scratch } from '../helpers/paths.js';
 import { synthClip } from '../helpers/synth.js';
 
@@ -42,16 +42,7 @@ describe('compute as the CLI reports it', () => {
   }, 60_000);
 
   /** A tiny model: the checks are about what is printed. */
-  const TINY = [
-    '--batch-size',
-    '2',
-    '--model-width',
-    '8',
-    '--discriminator-width',
-    '8',
-    '--no-self-attention',
-    '--no-perceptual',
-  ];
+  const TINY = [...TINY_MODEL, '--no-perceptual'];
 
   it('extract and train print one compute line, and nothing of Dawn', async () => {
     const runs: Array<[string, string[]]> = [

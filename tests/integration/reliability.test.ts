@@ -39,7 +39,7 @@ import {
   type RawWebSocket,
   type ServeChild,
 } from '../helpers/attack.js';
-import { runCli } from '../helpers/cli.js';
+import { TINY_MODEL, runCli } from '../helpers/cli.js';
 import { copyMedia, imageFolder, media, scratch, walk } from '../helpers/paths.js';
 import { RELIABILITY_DIR, recordReliability } from '../helpers/reliability.js';
 import { synthClip } from '../helpers/synth.js';
@@ -236,18 +236,7 @@ describe('faults: a full disk during a checkpoint, then a damaged index', () => 
   let root: string;
   let home: string;
   let project: string;
-  const flags = [
-    '--batch-size',
-    '2',
-    '--model-width',
-    '8',
-    '--discriminator-width',
-    '8',
-    '--no-self-attention',
-    '--no-perceptual',
-    '--seed',
-    '3',
-  ];
+  const flags = [...TINY_MODEL, '--no-perceptual', '--seed', '3'];
   let faults = 0;
   let lost = 0;
 

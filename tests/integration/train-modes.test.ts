@@ -12,21 +12,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
 import { resolveTools } from '../../src-main/engine/media/tools.js';
 import { Generator } from '../../src-main/engine/model/generator.js';
-import { runCli } from '../helpers/cli.js';
+import { TINY_MODEL, runCli } from '../helpers/cli.js';
 import { scratch } from '../helpers/paths.js';
 import { synthClip } from '../helpers/synth.js';
 
-const TINY = [
-  '--batch-size',
-  '2',
-  '--model-width',
-  '8',
-  '--discriminator-width',
-  '8',
-  '--no-self-attention',
-  '--no-perceptual',
-  '--json',
-];
+const TINY = [...TINY_MODEL, '--no-perceptual', '--json'];
 
 describe('training modes', () => {
   let root: string;

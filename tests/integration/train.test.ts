@@ -13,7 +13,7 @@ import { FaceSet } from '../../src-main/engine/train/dataset.js';
 import { Trainer, type LossRecord } from '../../src-main/engine/train/trainer.js';
 import { PerceptualNet } from '../../src-main/engine/train/perceptual.js';
 import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
-import { runCli } from '../helpers/cli.js';
+import { TINY_MODEL, runCli } from '../helpers/cli.js';
 import { nextMessage, startEngine } from '../helpers/engine.js';
 import { scratch } from '../helpers/paths.js';
 import { synthClip } from '../helpers/synth.js';
@@ -28,17 +28,7 @@ const TINY = {
   modelWidth: 8,
   discriminatorWidth: 8,
 };
-const TINY_FLAGS = [
-  '--batch-size',
-  '2',
-  '--model-width',
-  '8',
-  '--discriminator-width',
-  '8',
-  '--no-self-attention',
-  '--seed',
-  '7',
-];
+const TINY_FLAGS = [...TINY_MODEL, '--seed', '7'];
 
 describe('training on faces extracted from the A and B stills', () => {
   let root: string;
