@@ -13,6 +13,7 @@ import {
   shapeChanges,
   trainOption,
 } from '../../src-renderer/src/lib/train-form.js';
+import { rangeHint } from '../../src-renderer/src/lib/option-form.js';
 
 const defaults = TrainingSettings.parse({});
 
@@ -147,6 +148,11 @@ describe('Train page settings form: derived from the options registry', () => {
       'Masks at conversion',
       "B's part in A's faces",
     ]);
+    // The range beside the label, short: the schema's bounds.
+    expect(rangeHint(trainOption('iterations'))).toBe('1 – 1M');
+    expect(rangeHint(trainOption('batchSize'))).toBe('1 – 256');
+    expect(rangeHint(trainOption('learningRateFactor'))).toBe('> 0');
+    expect(rangeHint(trainOption('resolution'))).toBe('px');
     // Empty inputs say what they mean.
     expect(emptyMeans(trainOption('threads'), { capacity: 'lite' })).toBe('one per core');
     expect(emptyMeans(trainOption('modelWidth'), { capacity: 'standard' })).toBe('64');

@@ -39,13 +39,28 @@ export function stepOf(field: OptionField): number | 'any' {
   return field.step ?? (field.kind === 'integer' ? 1 : 'any');
 }
 
-/** The short range shown beside a label: "0 – 1", "> 0", "≥ 0 px²", "" when unbounded. */
+/** A bound, short enough to sit beside a label: 1000000 -> "1M", 20000 -> "20k", 0.05 -> "0.05". */
+export function compactNumber(value: number): string {
+  for (const [size, suffix] of [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ] as const) {
+    if (Math.abs(value) >= size * 10 || (Math.abs(value) >= size && value % size === 0)) {
+      const scaled = value / size;
+      if (Number.isInteger(scaled * 10)) return `${scaled}${suffix}`;
+    }
+  }
+  return String(value);
+}
+
+/** The short range shown beside a label: "0 – 1", "1 – 1M", "> 0", "≥ 0 px²", "" when unbounded. */
 export function rangeHint(field: OptionField): string {
   const unit = field.unit ? ` ${field.unit}` : '';
   const { min, max, exclusiveMin } = field;
-  if (min !== undefined && max !== undefined) return `${min} – ${max}${unit}`;
-  if (min !== undefined) return `${exclusiveMin ? '>' : '≥'} ${min}${unit}`;
-  if (max !== undefined) return `≤ ${max}${unit}`;
+  if (min !== undefined && max !== undefined) return `${compactNumber(min)} – ${compactNumber(max)}${unit}`;
+  if (min !== undefined) return `${exclusiveMin ? '>' : '≥'} ${compactNumber(min)}${unit}`;
+  if (max !== undefined) return `≤ ${compactNumber(max)}${unit}`;
   return unit.trim();
 }
 
