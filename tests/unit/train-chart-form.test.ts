@@ -13,7 +13,7 @@ import {
   shapeChanges,
   trainOption,
 } from '../../src-renderer/src/lib/train-form.js';
-import { rangeHint } from '../../src-renderer/src/lib/option-form.js';
+import { compactNumber, rangeHint } from '../../src-renderer/src/lib/option-form.js';
 
 const defaults = TrainingSettings.parse({});
 
@@ -151,6 +151,9 @@ describe('Train page settings form: derived from the options registry', () => {
     // The range beside the label, short: the schema's bounds.
     expect(rangeHint(trainOption('iterations'))).toBe('1 – 1M');
     expect(rangeHint(trainOption('batchSize'))).toBe('1 – 256');
+    expect(compactNumber(1000)).toBe('1000');
+    expect(compactNumber(20_000)).toBe('20k');
+    expect(compactNumber(2 ** 31 - 1)).toBe('2147483647');
     expect(rangeHint(trainOption('learningRateFactor'))).toBe('> 0');
     expect(rangeHint(trainOption('resolution'))).toBe('px');
     // Empty inputs say what they mean.

@@ -39,17 +39,16 @@ export function stepOf(field: OptionField): number | 'any' {
   return field.step ?? (field.kind === 'integer' ? 1 : 'any');
 }
 
-/** A bound, short enough to sit beside a label: 1000000 -> "1M", 20000 -> "20k", 0.05 -> "0.05". */
+/** A bound, short enough to sit beside a label: 1000000 -> "1M", 20000 -> "20k"; below 10,000 as it is. */
 export function compactNumber(value: number): string {
+  if (Math.abs(value) < 10_000) return String(value);
   for (const [size, suffix] of [
     [1e9, 'G'],
     [1e6, 'M'],
     [1e3, 'k'],
   ] as const) {
-    if (Math.abs(value) >= size * 10 || (Math.abs(value) >= size && value % size === 0)) {
-      const scaled = value / size;
-      if (Number.isInteger(scaled * 10)) return `${scaled}${suffix}`;
-    }
+    const scaled = value / size;
+    if (Math.abs(scaled) >= 1 && Number.isInteger(scaled * 10)) return `${scaled}${suffix}`;
   }
   return String(value);
 }
