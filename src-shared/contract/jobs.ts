@@ -19,7 +19,7 @@ export const WarmStartParts = z.enum(['encoder', 'generator', 'all']).register(O
   choiceLabels: {
     encoder: 'Encoder only',
     generator: 'Encoder and decoders',
-    all: 'Everything (with discriminators)',
+    all: 'Everything, with the discriminators',
   },
 });
 export type WarmStartParts = z.infer<typeof WarmStartParts>;
