@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { rawRgbInputArgs } from '../src-main/engine/media/ffmpeg-args.js';
 import { resolveTools } from '../src-main/engine/media/tools.js';
 
 const shared = path.resolve('../shared/media');
@@ -22,16 +23,7 @@ const enc = spawn(ffmpeg, [
   '-v',
   'error',
   '-y',
-  '-f',
-  'rawvideo',
-  '-pix_fmt',
-  'rgb24',
-  '-s',
-  `${W}x${H}`,
-  '-r',
-  String(FPS),
-  '-i',
-  'pipe:0',
+  ...rawRgbInputArgs(W, H, FPS),
   '-c:v',
   'libx264',
   '-crf',

@@ -87,8 +87,60 @@ function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
 
-export async function runBench(options: { quick: boolean; demoDir?: string }): Promise<Json> {
+/** Memory at the start and the end of a phase on a long video: growth is the last quarter's mean minus the first's. */
+function memoryGrowth(phase: Json): Json {
+  const memory = (phase.memory ?? {}) as Json;
+  const first = memory.firstQuarterRssMB;
+  const last = memory.lastQuarterRssMB;
+  return {
+    fps: phase.fps,
+    frames: phase.frames,
+    ...memory,
+    growthMB: typeof first === 'number' && typeof last === 'number' ? last - first : null,
+  };
+}
+
+/**
+ * Extraction and conversion of the sample clip looped to `minutes`: whether memory grows with a video's length
+ * (its reference is the first quarter of the same run). Runs instead of the regular figures (`--loop-minutes`).
+ */
+async function longVideoBench(minutes: number, progress: (message: string) => void): Promise<Json> {
+  const { video, stills } = findMedia();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
+  const stillDir = path.join(work, 'stills');
+  mkdirSync(stillDir);
+  for (const s of stills) copyFileSync(s, path.join(stillDir, path.basename(s)));
+  try {
+    const looped = path.join(work, `clip-${minutes}min.mp4`);
+    await runPhase('loop', { video, output: looped, minutes });
+    progress(`long video: extraction of ${minutes} minutes`);
+    const extraction = await runPhase('extract', {
+      video: looped,
+      stills: stillDir,
+      stride: 1,
+      keep: true,
+      workDir: work,
+    });
+    progress(`long video: conversion of ${minutes} minutes`);
+    const conversion = extraction.project
+      ? await runPhase('convert', { video: looped, project: extraction.project })
+      : { error: 'extraction failed, so there is no project to convert with' };
+    return {
+      longVideo: {
+        minutes,
+        extraction: memoryGrowth(extraction),
+        conversion: memoryGrowth(conversion),
+        target: 'growthMB near 0: memory does not grow with the video',
+      },
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export async function runBench(options: { quick: boolean; demoDir?: string; loopMinutes?: number }): Promise<Json> {
   const { quick } = options;
+  if (options.loopMinutes) return longVideoBench(options.loopMinutes, progress);
   const { video, stills } = findMedia();
   const work = mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
   const stillDir = path.join(work, 'stills');
@@ -161,6 +213,16 @@ export async function runBench(options: { quick: boolean; demoDir?: string }): P
 }
 
 export function benchTable(report: Json): string {
+  if (report.longVideo) {
+    const long = report.longVideo as { minutes: number; extraction: Json; conversion: Json };
+    const line = (name: string, p: Json): string =>
+      `${name}: ${typeof p.fps === 'number' ? p.fps.toFixed(1) : '-'} fps; memory ${String(p.firstQuarterRssMB)} MB in the first quarter, ${String(p.lastQuarterRssMB)} MB in the last (growth ${String(p.growthMB)} MB; peak ${String(p.peakRssMB)} MB)`;
+    return [
+      `long video (${long.minutes} min)`,
+      line('extraction', long.extraction),
+      line('conversion', long.conversion),
+    ].join('\n');
+  }
   const r = report as {
     extraction: { clip360: Json; clip1080: Json };
     training: { lite: Json; standard: Json };

@@ -13,6 +13,7 @@ import type { JobContext } from '../engine/jobs/context.js';
 import { runExtract } from '../engine/jobs/extract.js';
 import { decodeFrames } from '../engine/media/decode.js';
 import { probeSource } from '../engine/media/probe.js';
+import { h264Args, rawRgbDecodeArgs, rawRgbInputArgs } from '../engine/media/ffmpeg-args.js';
 import { requireTool } from '../engine/media/tools.js';
 import { archFromSettings } from '../engine/model/config.js';
 import { GENERATOR_FILE, ProjectStore } from '../engine/project/store.js';
@@ -56,29 +57,17 @@ async function decodeEncode(o: Options): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const dec = spawn(ffmpeg, ['-v', 'error', '-i', source.path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+    const dec = spawn(ffmpeg, rawRgbDecodeArgs(source.path));
     const enc = spawn(ffmpeg, [
       '-v',
       'error',
       '-y',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      `${source.media.displayWidth}x${source.media.displayHeight}`,
-      '-r',
-      String(source.media.frameRate ?? source.media.fps),
-      '-i',
-      'pipe:0',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      '16',
-      '-pix_fmt',
-      'yuv420p',
+      ...rawRgbInputArgs(
+        source.media.displayWidth,
+        source.media.displayHeight,
+        source.media.frameRate ?? source.media.fps,
+      ),
+      ...h264Args(),
       path.join(dir, 'out.mp4'),
     ]);
     dec.stdout.pipe(enc.stdin);
@@ -105,9 +94,11 @@ async function extract(o: Options): Promise<Record<string, unknown>> {
     },
     settings: { extraction: { frameStride: Number(o.stride ?? 1) } },
   });
+  const memory = sampleMemory();
   const t0 = performance.now();
   const result = (await runExtract(context(store, { type: 'extract' as const, side: 'a' as const }))) as {
     sides: { a: { framesRead: number; facesKept: number } };
+    run: { pipeline: { msPerFrame: Record<string, number> } };
   };
   const seconds = (performance.now() - t0) / 1000;
   store.close();
@@ -117,7 +108,31 @@ async function extract(o: Options): Promise<Record<string, unknown>> {
     facesKept: result.sides.a.facesKept,
     fps: result.sides.a.framesRead / seconds,
     clipFps: a.media.fps,
+    msPerFrame: result.run.pipeline.msPerFrame,
+    memory: memory.stop(),
     project: o.keep === true ? dir : null,
+  };
+}
+
+/**
+ * Resident memory sampled every half second while a phase runs: its peak, and the mean of the first and of the last
+ * quarter of the samples (a looped clip shows whether memory grows with the video's length).
+ */
+function sampleMemory(): { stop: () => Record<string, number> } {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(process.memoryUsage.rss() / 2 ** 20), 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      const q = Math.max(1, Math.floor(samples.length / 4));
+      const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
+      return {
+        samples: samples.length,
+        peakRssMB: Math.round(Math.max(0, ...samples)),
+        firstQuarterRssMB: mean(samples.slice(0, q)),
+        lastQuarterRssMB: mean(samples.slice(-q)),
+      };
+    },
   };
 }
 
@@ -137,6 +152,7 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
   await exportGenerator(path.join(store.dir, GENERATOR_FILE), trainer, {});
   trainer.dispose();
   const output = path.join(store.dir, 'exports', 'bench.mp4');
+  const memory = sampleMemory();
   const t0 = performance.now();
   const result = (await runConvert(
     context(store, {
@@ -146,10 +162,10 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
       config: o.endFrame ? { end_frame: Number(o.endFrame) } : {},
       metricsOnly: false,
     }),
-  )) as { frames: number; framesSwapped: number; jitterRawPx: number; jitterSmoothedPx: number };
+  )) as { frames: number; framesSwapped: number; pipeline: { msPerFrame: Record<string, number> } };
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { ...result, fps: result.frames / seconds };
+  return { ...result, fps: result.frames / seconds, msPerFrame: result.pipeline.msPerFrame, memory: memory.stop() };
 }
 
 /** A 1080p version of the clip (upscaled), so extraction is measured on 30 px-class faces too. */
@@ -162,16 +178,31 @@ async function upscale(o: Options): Promise<Record<string, unknown>> {
     String(o.video),
     '-vf',
     'scale=1920:1080',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-crf',
-    '18',
+    ...h264Args(18),
     '-an',
     String(o.output),
   ]);
   return { output: o.output };
+}
+
+/** The clip played over and over up to `minutes` (streams copied, audio too): a long video to watch memory on. */
+async function loop(o: Options): Promise<Record<string, unknown>> {
+  const seconds = Number(o.minutes) * 60;
+  execFileSync(requireTool('ffmpeg'), [
+    '-v',
+    'error',
+    '-y',
+    '-stream_loop',
+    '-1',
+    '-i',
+    String(o.video),
+    '-t',
+    String(seconds),
+    '-c',
+    'copy',
+    String(o.output),
+  ]);
+  return { output: o.output, seconds };
 }
 
 const phases: Record<string, (o: Options) => Promise<Record<string, unknown>>> = {
@@ -181,6 +212,7 @@ const phases: Record<string, (o: Options) => Promise<Record<string, unknown>>> =
   train: (o) => trainPhase(o as unknown as TrainPhaseOptions),
   convert,
   upscale,
+  loop,
 };
 
 const [name, json] = process.argv.slice(2);

@@ -8,13 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import type { NormType } from '../../src-shared/contract/index.js';
+import type { NormType, TrainingSettings } from '../../src-shared/contract/index.js';
 import { measureTrainingSpeed } from '../engine/train/estimate.js';
 
 type Json = Record<string, unknown>;
 
 export interface TrainPhaseOptions {
-  capacity: 'lite' | 'standard';
+  capacity: TrainingSettings['capacity'];
   norm?: z.infer<typeof NormType>;
   threads?: number | 'auto';
   batch?: number;
@@ -46,7 +46,7 @@ export async function trainPhase(o: TrainPhaseOptions): Promise<Json> {
 }
 
 /** The PyTorch peer, same thread count and batch, 5 timed iterations after 2 warm-ups (or why it did not run). */
-export function runPeer(repo: string, capacity: 'lite' | 'standard', threads: number, quick: boolean): Json {
+export function runPeer(repo: string, capacity: TrainingSettings['capacity'], threads: number, quick: boolean): Json {
   const script = [
     path.resolve(repo, '../shared/bench/peer_gan_step.py'),
     path.join(repo, 'bench/peer_gan_step.py'),

@@ -325,7 +325,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   jsonFlag(program.command('bench').description('measure extraction, training and conversion against their references'))
     .option('--quick', 'small shapes and a short clip: checks the document in under two minutes')
     .option('--demo <dir>', "the demo's output folder, whose conversion metrics the report includes", 'faceparts-demo')
-    .action(async (opts: { quick?: boolean; json?: boolean; demo: string }) => {
+    .option(
+      '--loop-minutes <m>',
+      'instead: extract and convert the sample clip looped to m minutes, and report whether memory grows',
+      parseIntOption('loop-minutes'),
+    )
+    .action(async (opts: { quick?: boolean; json?: boolean; demo: string; loopMinutes?: number }) => {
       const out = new Output(Boolean(opts.json));
       try {
         const { runBench, benchTable } = await import('../bench/bench.js');
@@ -334,9 +339,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const { computeLine } = await import('../../src-shared/compute.js');
         const offChosen = onBackendChosen((report) => process.stderr.write(`${computeLine(report)}\n`));
         out.info(opts.quick ? 'benchmark (quick)...' : 'benchmark (full; several minutes on CPU)...');
-        const report = await runBench({ quick: Boolean(opts.quick), demoDir: path.resolve(opts.demo) }).finally(
-          offChosen,
-        );
+        const report = await runBench({
+          quick: Boolean(opts.quick),
+          demoDir: path.resolve(opts.demo),
+          ...(opts.loopMinutes ? { loopMinutes: opts.loopMinutes } : {}),
+        }).finally(offChosen);
         out.result(report, () => benchTable(report));
       } catch (error) {
         setExit(out.error(error));

@@ -90,6 +90,19 @@ function parseValue(set: FlagSet, field: OptionField, text: string): unknown {
   throw usageError(`${flag} must be ${allowed} (got ${JSON.stringify(text)})`, `${set.fieldPath}.${field.key}`);
 }
 
+const TRUE_WORDS = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS = ['false', 'no', 'off', '0'];
+
+function parseBoolean(set: FlagSet, field: OptionField, flag: string, text: string): boolean {
+  const word = text.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw usageError(
+    `--${flag} takes true or false, or nothing (got ${JSON.stringify(text)})`,
+    `${set.fieldPath}.${field.key}`,
+  );
+}
+
 /** Adds the set's flags to a command: a value flag each, booleans as --flag and --no-flag. */
 export function addFlags(command: Command, set: FlagSet): Command {
   for (const field of set.fields) {
@@ -97,7 +110,12 @@ export function addFlags(command: Command, set: FlagSet): Command {
     if (field.kind === 'boolean') {
       const on = field.defaultValue === true ? ' (the default)' : '';
       const off = field.defaultValue === false ? ' (the default)' : '';
-      command.addOption(new Option(`--${flag}`, `${field.label}: on${on}. ${field.help}`));
+      // An optional value too, as the original's config writes it (use_kalman_filter=True): --flag false.
+      command.addOption(
+        new Option(`--${flag} [bool]`, `${field.label}: on${on}. ${field.help}`).argParser((text: string) =>
+          parseBoolean(set, field, flag, text),
+        ),
+      );
       command.addOption(new Option(`--no-${flag}`, `${field.label}: off${off}`));
       continue;
     }

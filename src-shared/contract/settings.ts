@@ -33,6 +33,15 @@ export const ExtractionSettings = z.object({
     label: 'Frame stride',
     help: 'Look at every Nth frame only: faster extraction of long videos, fewer faces to train on.',
   }),
+  /** The face detector, by its name in the engine's registry (engine/detect/registry.ts). */
+  detector: z.string().min(1).default('blazeface').register(OPTION_INFO, {
+    label: 'Face detector',
+    help: 'Which detector finds the faces (the engine lists the ones it has; blazeface is the one shipped).',
+    advanced: true,
+  }),
+  // Boxes below the original's 0.8 get a second look (the landmark fit, engine/detect/second-look.ts) that turns
+  // down the hands, textures and second boxes zoomed tiles make the detector see, so 0.6 keeps its recall of small
+  // and turned faces (0.6-0.8 on the sample clip's audience) without 0.6's false faces.
   detectionThreshold: z.number().min(0).max(1).default(0.6).register(OPTION_INFO, {
     label: 'Detection threshold',
     help: 'How sure the detector must be that a box is a face; lower finds smaller and turned faces.',
@@ -369,7 +378,8 @@ export const ConverterConfig = z.object({
     help: 'Matches the swapped face’s colours to the frame.',
     choiceLabels: Object.fromEntries(COLOUR_MODES.map((m) => [m.name, m.label])),
   }),
-  // BlazeFace scores small faces lower than MTCNN did; the original's 0.8 misses the 40 px faces of the sample.
+  // BlazeFace scores small faces lower than MTCNN did; the original's 0.8 misses the 40 px faces of the sample. The
+  // second look at every new face (engine/detect/second-look.ts) removes the false faces 0.6 used to let through.
   detection_threshold: z.number().min(0).max(1).default(0.6).register(OPTION_INFO, {
     label: 'Detection threshold',
     help: 'Lower finds smaller, harder faces.',
@@ -407,7 +417,7 @@ export const ConverterConfig = z.object({
   }),
   end_frame: z.number().int().min(0).optional().register(OPTION_INFO, {
     label: 'End frame',
-    help: 'Empty: to the last frame. Audio is kept only for the whole video.',
+    help: 'Empty: to the last frame. A range keeps its own stretch of the audio, in sync.',
   }),
   synthetic_label: z.boolean().default(false).register(OPTION_INFO, {
     label: 'Synthetic label',

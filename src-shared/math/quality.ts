@@ -4,38 +4,45 @@
  * pixels by `toPatch`, and sampled bilinearly as the blend samples it.
  */
 import { patchCorners, type Affine, type Point } from './geometry.js';
+import { newTaps, patchTaps } from './raster.js';
 
 /** The mask's value at a frame pixel (0 outside the patch). */
+const TAPS = newTaps();
+
 export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: number, y: number): number {
   const u = toPatch[0] * x + toPatch[1] * y + toPatch[2];
   const v = toPatch[3] * x + toPatch[4] * y + toPatch[5];
-  if (u < 0 || v < 0 || u > size - 1 || v > size - 1) return 0;
-  const ux = Math.floor(u);
-  const vy = Math.floor(v);
-  const ux1 = Math.min(size - 1, ux + 1);
-  const vy1 = Math.min(size - 1, vy + 1);
-  const fx = u - ux;
-  const fy = v - vy;
+  if (!patchTaps(u, v, size, TAPS)) return 0;
+  const { fx, fy } = TAPS;
   return (
-    (1 - fx) * (1 - fy) * (mask[vy * size + ux] as number) +
-    fx * (1 - fy) * (mask[vy * size + ux1] as number) +
-    (1 - fx) * fy * (mask[vy1 * size + ux] as number) +
-    fx * fy * (mask[vy1 * size + ux1] as number)
+    (1 - fx) * (1 - fy) * (mask[TAPS.p00] as number) +
+    fx * (1 - fy) * (mask[TAPS.p01] as number) +
+    (1 - fx) * fy * (mask[TAPS.p10] as number) +
+    fx * fy * (mask[TAPS.p11] as number)
   );
 }
 
+const lin = (v: number): number => {
+  const c = v / 255;
+  return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+};
+const labF = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
+/** lin() of every byte value: the same numbers, without a power per pixel. */
+const LINEAR = Float64Array.from({ length: 256 }, (_, v) => lin(v));
+
 /** sRGB bytes -> CIELAB (D65). */
 export function rgbToLab(r: number, g: number, b: number): [number, number, number] {
-  const lin = (v: number): number => {
-    const c = v / 255;
-    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  };
   const [R, G, B] = [lin(r), lin(g), lin(b)];
   const x = (0.4124 * R + 0.3576 * G + 0.1805 * B) / 0.95047;
   const y = 0.2126 * R + 0.7152 * G + 0.0722 * B;
   const z = (0.0193 * R + 0.1192 * G + 0.9505 * B) / 1.08883;
-  const f = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
-  return [116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+  return [116 * labF(y) - 16, 500 * (labF(x) - labF(y)), 200 * (labF(y) - labF(z))];
+}
+
+/** CIELAB L* of sRGB bytes: rgbToLab(r, g, b)[0], computed the same way from a table. */
+export function lightnessOfBytes(r: number, g: number, b: number): number {
+  const y = 0.2126 * (LINEAR[r] as number) + 0.7152 * (LINEAR[g] as number) + 0.0722 * (LINEAR[b] as number);
+  return 116 * labF(y) - 16;
 }
 
 /**
@@ -66,8 +73,8 @@ export function regionLightness(
     ) {
       if (maskAt(region, size, toPatch, x, y) < 0.5) continue;
       const o = (y * width + x) * 3;
-      a += rgbToLab(source[o] as number, source[o + 1] as number, source[o + 2] as number)[0];
-      b += rgbToLab(result[o] as number, result[o + 1] as number, result[o + 2] as number)[0];
+      a += lightnessOfBytes(source[o] as number, source[o + 1] as number, source[o + 2] as number);
+      b += lightnessOfBytes(result[o] as number, result[o + 1] as number, result[o + 2] as number);
       n += 1;
     }
   return n === 0 ? null : { source: a / n, result: b / n, pixels: n };

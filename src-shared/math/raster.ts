@@ -149,6 +149,48 @@ export function laplacianVariance(gray: Float32Array, width: number, height: num
 }
 
 /**
+ * A bilinear sample's four neighbours (pixel indices, row-major: p00 top-left, p01 top-right, p10 bottom-left, p11
+ * bottom-right) and its fractions. One object is reused across a loop (filled in place, no allocation a pixel).
+ */
+export interface BilinearTaps {
+  p00: number;
+  p01: number;
+  p10: number;
+  p11: number;
+  fx: number;
+  fy: number;
+}
+
+export const newTaps = (): BilinearTaps => ({ p00: 0, p01: 0, p10: 0, p11: 0, fx: 0, fy: 0 });
+
+/** The taps at (x, y) of a width x height image, the position clamped into it (borders replicated). */
+export function clampedTaps(x: number, y: number, width: number, height: number, taps: BilinearTaps): BilinearTaps {
+  const sx = Math.min(width - 1, Math.max(0, x));
+  const sy = Math.min(height - 1, Math.max(0, y));
+  const x0 = Math.floor(sx);
+  const y0 = Math.floor(sy);
+  const x1 = Math.min(width - 1, x0 + 1);
+  const y1 = Math.min(height - 1, y0 + 1);
+  taps.p00 = y0 * width + x0;
+  taps.p01 = y0 * width + x1;
+  taps.p10 = y1 * width + x0;
+  taps.p11 = y1 * width + x1;
+  taps.fx = sx - x0;
+  taps.fy = sy - y0;
+  return taps;
+}
+
+/**
+ * The taps at (u, v) of a size x size patch, or false when (u, v) is outside [0, size - 1]: a patch and its mask
+ * end there (the blend leaves those frame pixels alone).
+ */
+export function patchTaps(u: number, v: number, size: number, taps: BilinearTaps): boolean {
+  if (u < 0 || v < 0 || u > size - 1 || v > size - 1) return false;
+  clampedTaps(u, v, size, size, taps);
+  return true;
+}
+
+/**
  * Warp packed RGB (or any channel count) by an affine that maps source to destination pixels,
  * bilinear, borders replicated: cv2.warpAffine(src, m, (w, h), borderMode=REPLICATE).
  */
@@ -163,22 +205,39 @@ export function warpAffine(
 ): Uint8Array {
   const inv = invertAffine(forward);
   const out = new Uint8Array(dstWidth * dstHeight * channels);
+  const taps = newTaps();
   for (let y = 0; y < dstHeight; y += 1) {
     for (let x = 0; x < dstWidth; x += 1) {
-      const sx = Math.min(srcWidth - 1, Math.max(0, inv[0] * x + inv[1] * y + inv[2]));
-      const sy = Math.min(srcHeight - 1, Math.max(0, inv[3] * x + inv[4] * y + inv[5]));
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
-      const x1 = Math.min(srcWidth - 1, x0 + 1);
-      const y1 = Math.min(srcHeight - 1, y0 + 1);
-      const fx = sx - x0;
-      const fy = sy - y0;
+      clampedTaps(inv[0] * x + inv[1] * y + inv[2], inv[3] * x + inv[4] * y + inv[5], srcWidth, srcHeight, taps);
+      const { fx, fy } = taps;
       const o = (y * dstWidth + x) * channels;
+      if (channels === 3) {
+        // Packed RGB, unrolled (the same arithmetic as the loop below).
+        const p00 = taps.p00 * 3;
+        const p01 = taps.p01 * 3;
+        const p10 = taps.p10 * 3;
+        const p11 = taps.p11 * 3;
+        const gx = 1 - fx;
+        const gy = 1 - fy;
+        out[o] = Math.round(
+          ((src[p00] as number) * gx + (src[p01] as number) * fx) * gy +
+            ((src[p10] as number) * gx + (src[p11] as number) * fx) * fy,
+        );
+        out[o + 1] = Math.round(
+          ((src[p00 + 1] as number) * gx + (src[p01 + 1] as number) * fx) * gy +
+            ((src[p10 + 1] as number) * gx + (src[p11 + 1] as number) * fx) * fy,
+        );
+        out[o + 2] = Math.round(
+          ((src[p00 + 2] as number) * gx + (src[p01 + 2] as number) * fx) * gy +
+            ((src[p10 + 2] as number) * gx + (src[p11 + 2] as number) * fx) * fy,
+        );
+        continue;
+      }
       for (let c = 0; c < channels; c += 1) {
-        const a = src[(y0 * srcWidth + x0) * channels + c] as number;
-        const b = src[(y0 * srcWidth + x1) * channels + c] as number;
-        const d = src[(y1 * srcWidth + x0) * channels + c] as number;
-        const e = src[(y1 * srcWidth + x1) * channels + c] as number;
+        const a = src[taps.p00 * channels + c] as number;
+        const b = src[taps.p01 * channels + c] as number;
+        const d = src[taps.p10 * channels + c] as number;
+        const e = src[taps.p11 * channels + c] as number;
         out[o + c] = Math.round((a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy);
       }
     }

@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { VideoWriter } from '../../src-main/engine/convert/encoder.js';
+import { VideoWriter } from '../../src-main/engine/media/encoder.js';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
 import { exportTiming, probeTiming } from '../../src-main/engine/media/timing.js';
+import { rawRgbDecodeArgs } from '../../src-main/engine/media/ffmpeg-args.js';
 import { resolveTools } from '../../src-main/engine/media/tools.js';
 import { expectSameTiming, probeAv, recordSync } from '../helpers/av-sync.js';
 import { copyMedia, scratch } from '../helpers/paths.js';
@@ -39,27 +40,9 @@ async function exportRange(input: string, output: string, start: number, end: nu
 function framesAt(file: string, w: number, h: number, indices: number[]): Map<number, Buffer> {
   const wanted = [...new Set(indices)].sort((a, b) => a - b);
   const select = `select='${wanted.map((i) => `eq(n\\,${i})`).join('+')}'`;
-  const raw = execFileSync(
-    resolveTools().ffmpeg as string,
-    [
-      '-v',
-      'error',
-      '-i',
-      file,
-      '-map',
-      '0:v:0',
-      '-vf',
-      select,
-      '-vsync',
-      'passthrough',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-',
-    ],
-    { maxBuffer: 256 * 1024 * 1024 },
-  );
+  const raw = execFileSync(resolveTools().ffmpeg as string, rawRgbDecodeArgs(file, { filter: select, output: '-' }), {
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const size = w * h * 3;
   return new Map(wanted.map((index, k) => [index, raw.subarray(k * size, (k + 1) * size)]));
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ColorCorrection, ConverterConfig, SegmentationName } from '../../src-shared/contract/index.js';
 import { patchCorners, type Affine, type Point } from '../../src-shared/math/geometry.js';
 import { partMask, segmentationParts } from '../../src-shared/math/masks.js';
-import { blendPatch, borderFeather } from '../../src-main/engine/convert/blend.js';
+import { blendPatch, borderFeather } from '../../src-shared/math/blend.js';
 import { COLOUR_MODES, correctColour, type ColourMode } from '../../src-shared/math/colour/index.js';
 import { patchTransform } from '../../src-main/engine/convert/frame.js';
 import {
@@ -11,9 +11,9 @@ import {
   placementJitter,
   smoothBoxes,
   smoothPlacements,
-} from '../../src-main/engine/convert/smoothing.js';
+} from '../../src-shared/math/smoothing.js';
 import { Rng } from '../../src-shared/math/rng.js';
-import { rateArgument } from '../../src-main/engine/convert/encoder.js';
+import { rateArgument } from '../../src-main/engine/media/encoder.js';
 import { DETECTED_LANDMARKS_B_BIDEN_2 } from '../helpers/landmarks-fixture.js';
 
 const landmarks = DETECTED_LANDMARKS_B_BIDEN_2 as Point[];

@@ -90,4 +90,13 @@ describe('CLI flags derived from the settings (cli/options.ts)', () => {
     expect(ConverterConfig.partial().safeParse(values).success).toBe(true);
     expect(Object.keys(values).sort()).toEqual(['color_correction', 'segmentation', 'use_kalman_filter']);
   });
+
+  it('takes a boolean as a bare flag, --no-flag, or with a value as the original config writes it', () => {
+    expect(parse(['--self-attention']).values).toEqual({ useSelfAttention: true });
+    expect(parse(['--self-attention', 'False']).values).toEqual({ useSelfAttention: false });
+    expect(parse(['--no-self-attention']).values).toEqual({ useSelfAttention: false });
+    const { error } = parse(['--self-attention', 'maybe']);
+    const cause = error instanceof StudioError ? error : (error as { cause?: unknown }).cause;
+    expect((cause as StudioError).message).toBe('--self-attention takes true or false, or nothing (got "maybe")');
+  });
 });

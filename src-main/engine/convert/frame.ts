@@ -12,9 +12,9 @@ import { segmentationParts, swapPartsMask, type MaskOverride } from '../../../sr
 
 export type { MaskOverride } from '../../../src-shared/math/masks.js';
 import { gaussianBlur, warpAffine } from '../../../src-shared/math/raster.js';
-import type { Generator } from '../model/generator.js';
+import type { FaceGenerator } from '../model/generator.js';
 import { FACE_SIZE, trainedRegion } from '../train/augment.js';
-import { blendPatch, borderFeather } from './blend.js';
+import { blendPatch, borderFeather } from '../../../src-shared/math/blend.js';
 import { correctColour } from '../../../src-shared/math/colour/index.js';
 
 /**
@@ -70,28 +70,41 @@ export function blendRegion(
   return region;
 }
 
-/**
- * Swap the face with these landmarks in `frame` (packed RGB, modified in place), placed by `toPatch` (frame ->
- * generator patch; the conversion smooths it over time). As upstream: the generator's raw colour, colour-corrected
- * against the source, blended by the attention mask times the part region. Only pixels inside that mask
- * change; the face's hand edits, when given, replace the parts they edit (the rest stay automatic). `enhance` is the
- * fork's contrast boost: the change from the source is scaled by 1 + enhance.
- */
-export async function swapFace(
+/** A face made ready for the generator: its patch (R x R RGB 0..1) and the region the swap may change. */
+export interface PreparedSwap {
+  input: Float32Array;
+  region: Float32Array;
+  toPatch: Affine;
+}
+
+/** The part of a swap before the generator: the face's patch and the region, from the frame as it is. */
+export function prepareSwap(
   frame: Uint8Array,
   width: number,
   height: number,
   landmarks: readonly Point[],
   toPatch: Affine,
-  generator: Generator,
+  r: number,
   config: ConverterConfig,
   override: MaskOverride | null = null,
-): Promise<SwapResult> {
-  const r = generator.arch.resolution;
+): PreparedSwap {
   const region = blendRegion(landmarks, toPatch, r, config, override);
-  const input = warpAffine(frame, width, height, 3, toPatch, r, r);
-  const inputF = Float32Array.from(input, (v) => v / 255);
-  const { alpha, color } = await generator.run(generator.decoderFor(config.direction), inputF, 1);
+  const patch = warpAffine(frame, width, height, 3, toPatch, r, r);
+  return { input: Float32Array.from(patch, (v) => v / 255), region, toPatch };
+}
+
+/** The part after it: mask, colour correction, enhance, blend into `frame` (modified in place). */
+export function finishSwap(
+  frame: Uint8Array,
+  width: number,
+  height: number,
+  prepared: PreparedSwap,
+  generated: { alpha: Float32Array; color: Float32Array },
+  r: number,
+  config: ConverterConfig,
+): SwapResult {
+  const { input: inputF, region, toPatch } = prepared;
+  const { alpha, color } = generated;
   const mask = new Float32Array(r * r);
   for (let i = 0; i < mask.length; i += 1) mask[i] = (alpha[i] as number) * (region[i] as number);
   // Colour statistics over the region the swap may change: the whole face for ALL (as upstream's whole ROI), the
@@ -106,4 +119,28 @@ export async function swapFace(
   }
   const { changed } = blendPatch(frame, width, height, corrected, mask, r, toPatch);
   return { mask, region, toPatch, changed };
+}
+
+/**
+ * Swap the face with these landmarks in `frame` (packed RGB, modified in place), placed by `toPatch` (frame ->
+ * generator patch; the conversion smooths it over time). As upstream: the generator's raw colour, colour-corrected
+ * against the source, blended by the attention mask times the part region. Only pixels inside that mask
+ * change; the face's hand edits, when given, replace the parts they edit (the rest stay automatic). `enhance` is the
+ * fork's contrast boost: the change from the source is scaled by 1 + enhance. (The conversion job runs the same
+ * steps, prepareSwap and finishSwap, around a batched generator.)
+ */
+export async function swapFace(
+  frame: Uint8Array,
+  width: number,
+  height: number,
+  landmarks: readonly Point[],
+  toPatch: Affine,
+  generator: FaceGenerator,
+  config: ConverterConfig,
+  override: MaskOverride | null = null,
+): Promise<SwapResult> {
+  const r = generator.arch.resolution;
+  const prepared = prepareSwap(frame, width, height, landmarks, toPatch, r, config, override);
+  const generated = await generator.run(generator.decoderFor(config.direction), prepared.input, 1);
+  return finishSwap(frame, width, height, prepared, generated, r, config);
 }

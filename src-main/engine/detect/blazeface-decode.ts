@@ -1,14 +1,10 @@
 /** Pure BlazeFace (full range, 256 px) post-processing: anchors, box decoding, weighted NMS. */
 import { iou, type Box, type Point } from '../../../src-shared/math/geometry.js';
+import type { Detection } from './types.js';
+
+export type { Detection } from './types.js';
 
 export const INPUT_SIZE = 256;
-
-export interface Detection {
-  box: Box;
-  score: number;
-  /** Right eye, left eye, nose, mouth, right ear, left ear (frame pixels). */
-  keypoints: Point[];
-}
 
 /** Anchor centres in input units (0..1): a 16x16 grid with 2 anchors a cell, then an 8x8 grid with 6. */
 export function blazefaceAnchors(): Array<[number, number]> {
@@ -121,13 +117,20 @@ export function toFrame(d: Detection, region: Box): Detection {
 }
 
 /**
- * Square regions that cover a frame so that faces of `minFaceSide` pixels appear at least ~24 px in the
- * detector's 256 px input: the whole frame (padded square), plus overlapping tiles when faces can be small.
+ * Square regions that cover a frame so that faces of `minFaceSide` pixels appear at least `minFaceInput` px in the
+ * detector's input (BlazeFace: ~24 of 256): the whole frame (padded square), plus overlapping tiles when faces can
+ * be small.
  */
-export function coverageRegions(width: number, height: number, minFaceSide: number): Box[] {
+export function coverageRegions(
+  width: number,
+  height: number,
+  minFaceSide: number,
+  inputSize = INPUT_SIZE,
+  minFaceInput = 24,
+): Box[] {
   const whole = Math.max(width, height);
   const regions: Box[] = [{ x: (width - whole) / 2, y: (height - whole) / 2, width: whole, height: whole }];
-  const tile = Math.min(Math.min(width, height), Math.max(128, Math.round((minFaceSide * INPUT_SIZE) / 24)));
+  const tile = Math.min(Math.min(width, height), Math.max(128, Math.round((minFaceSide * inputSize) / minFaceInput)));
   if (tile >= whole * 0.75) return regions;
   const stride = tile * 0.75;
   const steps = (extent: number): number[] => {
@@ -153,31 +156,43 @@ export function regionToInput(
 ): Float32Array {
   const out = into ?? new Float32Array(size * size * 3);
   const scale = region.width / size;
+  // Columns' source positions and weights once per region (the same arithmetic as per pixel). Not raster.ts's
+  // clampedTaps: outside the frame is black here, not the border replicated, and this runs for every tile.
+  const col = new Int32Array(size * 2);
+  const colF = new Float64Array(size);
+  const colOut = new Uint8Array(size);
+  for (let x = 0; x < size; x += 1) {
+    const sx = region.x + (x + 0.5) * scale - 0.5;
+    colOut[x] = sx < -0.5 || sx > width - 0.5 ? 1 : 0;
+    const cx = Math.min(width - 1, Math.max(0, sx));
+    const x0 = Math.floor(cx);
+    col[2 * x] = x0 * 3;
+    col[2 * x + 1] = Math.min(width - 1, x0 + 1) * 3;
+    colF[x] = cx - x0;
+  }
   for (let y = 0; y < size; y += 1) {
     const sy = region.y + (y + 0.5) * scale - 0.5;
+    const rowOut = sy < -0.5 || sy > height - 0.5;
+    const cy = Math.min(height - 1, Math.max(0, sy));
+    const y0 = Math.floor(cy);
+    const r0 = y0 * width * 3;
+    const r1 = Math.min(height - 1, y0 + 1) * width * 3;
+    const fy = cy - y0;
     for (let x = 0; x < size; x += 1) {
-      const sx = region.x + (x + 0.5) * scale - 0.5;
       const o = (y * size + x) * 3;
-      if (sx < -0.5 || sy < -0.5 || sx > width - 0.5 || sy > height - 0.5) {
+      if (rowOut || colOut[x]) {
         out[o] = -1;
         out[o + 1] = -1;
         out[o + 2] = -1;
         continue;
       }
-      const cx = Math.min(width - 1, Math.max(0, sx));
-      const cy = Math.min(height - 1, Math.max(0, sy));
-      const x0 = Math.floor(cx);
-      const y0 = Math.floor(cy);
-      const x1 = Math.min(width - 1, x0 + 1);
-      const y1 = Math.min(height - 1, y0 + 1);
-      const fx = cx - x0;
-      const fy = cy - y0;
+      const c0 = col[2 * x] as number;
+      const c1 = col[2 * x + 1] as number;
+      const fx = colF[x] as number;
       for (let c = 0; c < 3; c += 1) {
         const v =
-          ((rgb[(y0 * width + x0) * 3 + c] as number) * (1 - fx) + (rgb[(y0 * width + x1) * 3 + c] as number) * fx) *
-            (1 - fy) +
-          ((rgb[(y1 * width + x0) * 3 + c] as number) * (1 - fx) + (rgb[(y1 * width + x1) * 3 + c] as number) * fx) *
-            fy;
+          ((rgb[r0 + c0 + c] as number) * (1 - fx) + (rgb[r0 + c1 + c] as number) * fx) * (1 - fy) +
+          ((rgb[r1 + c0 + c] as number) * (1 - fx) + (rgb[r1 + c1 + c] as number) * fx) * fy;
         out[o + c] = v / 127.5 - 1;
       }
     }

@@ -1,19 +1,9 @@
-import ort from 'onnxruntime-node';
-import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { squareBox, type Box } from '../../../src-shared/math/geometry.js';
-import { modelPath } from '../io/models.js';
-import {
-  INPUT_SIZE,
-  coverageRegions,
-  decodeBlazeface,
-  regionToInput,
-  suppressContained,
-  toFrame,
-  weightedNms,
-  type Detection,
-} from './blazeface-decode.js';
+import { coverageRegions, suppressContained, weightedNms } from './blazeface-decode.js';
+import { DEFAULT_DETECTOR, loadDetector } from './registry.js';
+import type { Detection, Detector, Frame } from './types.js';
 
-export const BLAZEFACE_FILE = 'blazeface/face_detection_back_256x256_barracuda.onnx';
+export type { Detection, Detector, Frame } from './types.js';
 
 export interface DetectOptions {
   threshold: number;
@@ -21,29 +11,29 @@ export interface DetectOptions {
   minFaceSide: number;
   /** The original's auto-downscaling: one pass over the whole (downscaled) frame, no tiles. */
   autoDownscale?: boolean;
+  /** Indices of tiles to leave out (nothing new can be there: track/tiles.ts); the whole frame (0) always runs. */
+  skip?: readonly number[];
 }
 
-/** BlazeFace full-range on onnxruntime (CPU), run on whole frames, tiles, or regions around tracked faces. */
+/**
+ * Any registered detector (registry.ts) over whole frames: the whole frame plus zoomed tiles for small faces,
+ * regions around known faces, and the merge of what overlapping regions found.
+ */
 export class FaceDetector {
-  private constructor(private readonly session: ort.InferenceSession) {}
-  private readonly input = new Float32Array(INPUT_SIZE * INPUT_SIZE * 3);
+  private constructor(readonly plugin: Detector) {}
   inferences = 0;
 
-  static async load(): Promise<FaceDetector> {
-    const file = modelPath(BLAZEFACE_FILE);
-    try {
-      const session = await ort.InferenceSession.create(file, {
-        logSeverityLevel: 3,
-        intraOpNumThreads: 1,
-        executionProviders: ['cpu'],
-      });
-      return new FaceDetector(session);
-    } catch (error) {
-      throw new StudioError(ErrorCode.internal, `cannot load the face detector ${file}: ${(error as Error).message}`, {
-        file,
-        fix: 'reinstall FaceParts Studio (the model file may be damaged)',
-      });
-    }
+  static async load(name = DEFAULT_DETECTOR): Promise<FaceDetector> {
+    return new FaceDetector(await loadDetector(name));
+  }
+
+  static of(plugin: Detector): FaceDetector {
+    return new FaceDetector(plugin);
+  }
+
+  private async run(frame: Frame, regions: readonly Box[], threshold: number): Promise<Detection[][]> {
+    this.inferences += regions.length;
+    return this.plugin.detect(frame, regions, threshold);
   }
 
   /** Detections inside one square region, in frame pixels (not yet merged across regions). */
@@ -54,34 +44,29 @@ export class FaceDetector {
     region: Box,
     threshold: number,
   ): Promise<Detection[]> {
-    regionToInput(rgb, width, height, region, INPUT_SIZE, this.input);
-    const feeds = { 'input:0': new ort.Tensor('float32', this.input, [1, INPUT_SIZE, INPUT_SIZE, 3]) };
-    const out = await this.session.run(feeds);
-    this.inferences += 1;
-    const s1 = out['Identity:0']?.data as Float32Array;
-    const s2 = out['Identity_1:0']?.data as Float32Array;
-    const b1 = out['Identity_2:0']?.data as Float32Array;
-    const b2 = out['Identity_3:0']?.data as Float32Array;
-    const scores = new Float32Array(s1.length + s2.length);
-    scores.set(s1);
-    scores.set(s2, s1.length);
-    const boxes = new Float32Array(b1.length + b2.length);
-    boxes.set(b1);
-    boxes.set(b2, b1.length);
-    return weightedNms(decodeBlazeface(scores, boxes, threshold)).map((d) => toFrame(d, region));
+    return (await this.run({ rgb, width, height }, [region], threshold))[0] ?? [];
+  }
+
+  /** The square regions a full detection looks at: the whole frame first, then the tiles. */
+  regions(width: number, height: number, options: DetectOptions): Box[] {
+    const regions = coverageRegions(
+      width,
+      height,
+      options.minFaceSide,
+      this.plugin.inputSize,
+      this.plugin.minFaceInput,
+    );
+    return options.autoDownscale ? regions.slice(0, 1) : regions;
   }
 
   /** Every face in a frame: the whole frame plus tiles, merged. */
   async detectFrame(rgb: Uint8Array, width: number, height: number, options: DetectOptions): Promise<Detection[]> {
-    const all: Detection[] = [];
-    const regions = coverageRegions(width, height, options.minFaceSide);
-    for (const region of options.autoDownscale ? regions.slice(0, 1) : regions) {
-      all.push(...(await this.detectRegion(rgb, width, height, region, options.threshold)));
-    }
-    return mergeDetections(all, options.minFaceSide);
+    const regions = this.regions(width, height, options).filter((_, i) => i === 0 || !options.skip?.includes(i));
+    const found = await this.run({ rgb, width, height }, regions, options.threshold);
+    return mergeDetections(found.flat(), options.minFaceSide);
   }
 
-  /** Faces near known boxes: one inference per box on a region about three times its size. */
+  /** Faces near known boxes: one region about three times each box. */
   async detectAround(
     rgb: Uint8Array,
     width: number,
@@ -89,14 +74,34 @@ export class FaceDetector {
     boxes: readonly Box[],
     options: DetectOptions,
   ): Promise<Detection[]> {
-    const all: Detection[] = [];
-    for (const box of boxes) {
-      const region = squareBox(box, 3);
-      if (region.width < 64) region.width = region.height = 64;
-      all.push(...(await this.detectRegion(rgb, width, height, region, options.threshold)));
-    }
-    return mergeDetections(all, options.minFaceSide);
+    const found = await this.run({ rgb, width, height }, boxes.map(aroundRegion), options.threshold);
+    return mergeDetections(found.flat(), options.minFaceSide);
   }
+
+  /**
+   * The aligned-crop check: an aligned face crop (square, `size` px) must show a face near its centre, or the
+   * landmarks were placed on something else.
+   */
+  async confirmsAligned(crop: Uint8Array, size: number): Promise<boolean> {
+    const found = await this.detectRegion(crop, size, size, { x: 0, y: 0, width: size, height: size }, 0.5);
+    const centre = size / 2;
+    return found.some(
+      (d) =>
+        Math.abs(d.box.x + d.box.width / 2 - centre) < size * 0.2 &&
+        Math.abs(d.box.y + d.box.height / 2 - centre) < size * 0.25,
+    );
+  }
+
+  dispose(): Promise<void> {
+    return this.plugin.dispose();
+  }
+}
+
+/** Where to look for a tracked face in the next frame: a square about three times its box. */
+export function aroundRegion(box: Box): Box {
+  const region = squareBox(box, 3);
+  if (region.width < 64) region.width = region.height = 64;
+  return region;
 }
 
 /** Merge detections from overlapping regions and drop faces below the minimum size. */

@@ -24,11 +24,12 @@ import { probeSource } from '../media/probe.js';
 import { forgetProject, listRecent, rememberProject } from '../project/recent.js';
 import { ProjectStore } from '../project/store.js';
 import { availableStages } from '../stages.js';
-import { choosePerson, choosePersonByReference } from '../jobs/extract.js';
+import { choosePerson, choosePersonByReference } from '../jobs/person.js';
 import { MaskStore } from '../masks/edits.js';
-import { previewFrame } from '../convert/preview.js';
+import { previewFrame } from './preview-frame.js';
 import { measureTrainingSpeed } from '../train/estimate.js';
 import { makeTimelapse } from '../train/timelapse.js';
+import { onModelPoolStarted } from '../pipeline/workers.js';
 import { previewFace } from './preview-face.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
 import { RunsRepo } from '../project/runs-repo.js';
@@ -85,7 +86,12 @@ export class Engine {
       });
       this.emit({ type: 'engine.state', status: this.status, backend: report });
     });
+    this.offPoolStarted = onModelPoolStarted((line) =>
+      this.emit({ type: 'log', level: 'info', message: line, jobId: null, time: new Date().toISOString() }),
+    );
   }
+
+  private readonly offPoolStarted: () => void;
 
   private readonly offBackendChosen: () => void;
 
@@ -189,6 +195,7 @@ export class Engine {
     this.setStatus('stopping');
     await this.jobs.stopAll(checkpoint);
     this.offBackendChosen();
+    this.offPoolStarted();
     for (const store of this.stores.values()) store.close();
     this.stores.clear();
   }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs-core';
-import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import type { ArchConfig } from '../model/config.js';
 
 export interface NamedTensor {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 
 /**
  * A bundled model file: FACEPARTS_MODELS, then process.resourcesPath/models in the packaged app, then

@@ -9,34 +9,59 @@ import {
   type Side,
 } from '../../../src-shared/contract/index.js';
 import type { ConvertJobSpec } from '../../../src-shared/contract/jobs.js';
-import { alignmentTransform } from '../../../src-shared/math/face.js';
 import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
-import { selectBackend } from '../backend/select.js';
-import { VideoWriter } from '../convert/encoder.js';
-import { blendRegion, patchTransform, swapFace, type MaskOverride } from '../convert/frame.js';
-import { jitter, placementJitter, smoothBoxes, smoothPlacements, type SmoothingOptions } from '../convert/smoothing.js';
+import { VideoWriter } from '../media/encoder.js';
+import {
+  blendRegion,
+  finishSwap,
+  patchTransform,
+  prepareSwap,
+  type MaskOverride,
+  type PreparedSwap,
+} from '../convert/frame.js';
+import {
+  jitter,
+  placementJitter,
+  smoothBoxes,
+  smoothPlacements,
+  type SmoothingOptions,
+} from '../../../src-shared/math/smoothing.js';
 import { FaceDetector } from '../detect/detector.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
-import { decodeFrames } from '../media/decode.js';
+import { IdentityNet } from '../landmarks/identity-net.js';
+import { FramePool, decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
 import { exportTiming, probeTiming } from '../media/timing.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
 import { MaskStore } from '../masks/edits.js';
-import { ConversionMetrics, independentReference, type References } from '../metrics/conversion-metrics.js';
-import { IdentityNet } from '../landmarks/identity-net.js';
+import {
+  ConversionMetrics,
+  independentReference,
+  type MetricModels,
+  type References,
+} from '../metrics/conversion-metrics.js';
 import { measureOutsideMask, type Placement } from '../metrics/outside-mask.js';
 import { Generator } from '../model/generator.js';
+import { readAhead } from '../pipeline/queue.js';
+import { flatPoints, pointsOf } from '../pipeline/rpc.js';
+import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipeline/stages.js';
+import { ModelPool } from '../pipeline/workers.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
-import { cutSignature, isCut } from '../track/scene-cut.js';
-import { Tracker, descriptorDistance, mergeTracksByIdentity } from '../track/tracker.js';
+import { Follower, pooledModels, resolvePeople, type FollowModels } from '../track/follow.js';
 import type { JobContext } from './context.js';
 
 type ConvertSpec = z.output<typeof ConvertJobSpec>;
 
-const FULL_DETECT_EVERY = 8;
-const IDENTITY_EVERY = 30;
+/** Model workers: the first generates faces, the second measures them, both find faces in the tracking pass. */
+const WORKERS = 2;
+/** Faces a generator call takes (consecutive swapped frames; fixed groups, so results do not depend on timing). */
+const BATCH = 4;
+/** Frames between decoding and encoding at most: a bounded queue, so memory stays flat over long videos. */
+const WINDOW = 12;
+/** Decoded frames waiting ahead of the tracking pass. */
+const READ_AHEAD = 4;
 
 /** The identity to follow in the input: the person of the source side (A for AtoB), from extraction. */
 function referenceDescriptor(store: ProjectStore, side: Side): number[] | null {
@@ -48,16 +73,19 @@ function referenceDescriptor(store: ProjectStore, side: Side): number[] | null {
 const sourceSideOf = (config: ConverterConfig): Side => (config.direction === 'AtoB' ? 'a' : 'b');
 
 /** For identity metrics: the person the face should become and the person it was, for both recognition nets. */
-async function identityReferences(store: ProjectStore, sourceSide: Side): Promise<References> {
+async function identityReferences(
+  store: ProjectStore,
+  sourceSide: Side,
+  identity: MetricModels['identity'],
+): Promise<References> {
   const targetSide: Side = sourceSide === 'a' ? 'b' : 'a';
-  const net = await IdentityNet.load();
+  const [target, source] = await Promise.all([
+    independentReference(store, targetSide, identity),
+    independentReference(store, sourceSide, identity),
+  ]);
   return {
     faceApi: { target: referenceDescriptor(store, targetSide), source: referenceDescriptor(store, sourceSide) },
-    independent: {
-      net,
-      target: await independentReference(store, targetSide, net),
-      source: await independentReference(store, sourceSide, net),
-    },
+    independent: { target, source },
   };
 }
 
@@ -71,131 +99,113 @@ async function maskOverrides(store: ProjectStore, input: string, sourceSide: Sid
     : new Map<number, MaskOverride>();
 }
 
-/** Pass 1: find and track faces through the clip, pick the person, return one raw box per frame (or null). */
+/** The measuring nets on one model worker (the second: the first generates). */
+function pooledMetrics(pool: ModelPool, index: number): MetricModels {
+  const worker = pool.worker(index);
+  return {
+    landmarks: async (frame, box) =>
+      pointsOf(
+        ((await worker.call<Float64Array[]>('landmarks', { frame, boxes: [box] }, 'metrics')) as Float64Array[])[0] ??
+          new Float64Array(0),
+      ),
+    descriptors: (frame, alignments, size) =>
+      worker.call<Float32Array[]>('descriptors', { frame, alignments, cropSize: size }, 'metrics'),
+    identity: (frame, landmarks) =>
+      worker.call<Float32Array>('identity', { frame, landmarks: flatPoints(landmarks) }, 'metrics'),
+  };
+}
+
+/** The same nets in this thread (--metrics-only). */
+async function localMetrics(): Promise<MetricModels> {
+  const nets = await FaceNets.load();
+  const net = await IdentityNet.load();
+  return {
+    landmarks: (f, box) => nets.landmarks(f.rgb, f.width, f.height, box),
+    descriptors: (f, alignments, size) => nets.descriptors(f.rgb, f.width, f.height, alignments, size),
+    identity: (f, landmarks) => net.descriptor(f.rgb, f.width, f.height, landmarks),
+  };
+}
+
+/** The followed person in every frame of the range: the raw box and the 68 landmarks the tracking pass found. */
+interface Tracked {
+  raw: Array<Box | null>;
+  landmarks: Array<Point[] | null>;
+}
+
+/**
+ * Pass 1: follow every face through the clip (track/follow.ts: detection, landmarks, identity), then join the
+ * tracks of one person and pick the one that looks like the source person (or the most present). The landmarks
+ * are the ones found while following: the conversion needs no landmark pass of its own.
+ */
 async function trackPerson(
   ctx: JobContext<ConvertSpec>,
   input: Awaited<ReturnType<typeof probeSource>>,
   config: ConverterConfig,
-  detector: FaceDetector,
-  nets: FaceNets,
+  models: FollowModels,
   reference: number[] | null,
   range: { start: number; end: number },
-): Promise<Array<Box | null>> {
-  const tracker = new Tracker();
-  const perFrame: Array<Array<{ id: number; box: Box }>> = [];
-  const options = {
+): Promise<Tracked> {
+  const follower = new Follower(models, {
+    temporal: true,
     threshold: config.detection_threshold,
     minFaceSide: Math.sqrt(config.min_face_area),
     autoDownscale: config.use_auto_downscaling,
-  };
-  let processed = 0;
-  for await (const frame of decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal })) {
+    minFaceArea: config.min_face_area,
+  });
+  // Per frame, each face's track, box and landmarks (flat float32: 544 bytes a face).
+  const perFrame: Array<Array<{ id: number; box: Box; landmarks: Float32Array }>> = [];
+  const tracks = new Map<number, { frames: Set<number>; areaSum: number }>();
+  const pool = new FramePool();
+  const total = range.end - range.start + 1;
+  const frames = decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal, pool });
+  for await (const frame of readAhead(frames, READ_AHEAD)) {
     if (frame.index > range.end) break;
-    const faces: Array<{ id: number; box: Box }> = [];
-    if (frame.rgb) {
-      const signature = cutSignature(frame.rgb, frame.width, frame.height);
-      if (isCut(tracker.lastSignature, signature)) tracker.cut(frame.index);
-      tracker.lastSignature = signature;
-      const active = tracker.activeBoxes(frame.index);
-      const detections =
-        active.length === 0 || processed % FULL_DETECT_EVERY === 0
-          ? await detector.detectFrame(frame.rgb, frame.width, frame.height, options)
-          : await detector.detectAround(
-              frame.rgb,
-              frame.width,
-              frame.height,
-              active.map((a) => a.box),
-              options,
-            );
-      const kept = detections.filter((d) => d.box.width * d.box.height >= config.min_face_area);
-      const ids = tracker.update(
-        frame.index,
-        kept.map((d) => d.box),
-      );
-      for (let i = 0; i < kept.length; i += 1) {
-        let id = ids[i] as number;
-        const track = tracker.tracks.find((t) => t.id === id);
-        if (track && (track.hits === 1 || tracker.needsDescriptor(id, frame.index, IDENTITY_EVERY))) {
-          try {
-            const landmarks = await nets.landmarks(frame.rgb, frame.width, frame.height, (kept[i] as { box: Box }).box);
-            const descriptor = await nets.descriptor(
-              frame.rgb,
-              frame.width,
-              frame.height,
-              alignmentTransform(landmarks, 150),
-              150,
-            );
-            if (track.hits === 1) id = tracker.reidentify(id, descriptor, frame.index);
-            else tracker.addDescriptor(id, descriptor, frame.index);
-          } catch {
-            /* no identity sample for this face */
-          }
-        }
-        faces.push({ id, box: (kept[i] as { box: Box }).box });
-      }
+    await ctx.waitWhilePaused();
+    const i = frame.index - range.start;
+    const faces = frame.rgb
+      ? await follower.step(frame.index, { rgb: frame.rgb, width: frame.width, height: frame.height })
+      : [];
+    pool.release(frame.rgb);
+    perFrame.push(
+      faces.map((f) => ({ id: f.trackId, box: f.box, landmarks: Float32Array.from(flatPoints(f.landmarks)) })),
+    );
+    for (const f of faces) {
+      const t = tracks.get(f.trackId) ?? { frames: new Set<number>(), areaSum: 0 };
+      t.frames.add(i);
+      t.areaSum += f.box.width * f.box.height;
+      tracks.set(f.trackId, t);
     }
-    perFrame.push(faces);
-    processed += 1;
-    ctx.progress('track faces', processed, range.end - range.start + 1);
+    ctx.progress('track faces', perFrame.length, total);
+    if (ctx.signal.aborted) break;
   }
-  // Join tracks of one person, then pick the one that looks like the source person (or the most present).
-  const frames = new Map<number, Set<number>>();
-  perFrame.forEach((faces, i) => faces.forEach((f) => frames.set(f.id, (frames.get(f.id) ?? new Set()).add(i))));
-  const byId = new Map(tracker.tracks.map((t) => [t.id, t]));
-  const merges = mergeTracksByIdentity(
-    [...frames].map(([id, f]) => ({
-      id,
-      frames: f,
-      descriptor: byId.get(id)?.descriptor ?? null,
-      weight: byId.get(id)?.descriptorCount ?? 0,
-    })),
+  const { merges, chosen } = resolvePeople(
+    [...tracks].map(([id, t]) => ({ id, frames: t.frames, meanArea: t.areaSum / Math.max(1, t.frames.size) })),
+    follower.tracker,
+    reference,
   );
   const rename = new Map<number, number>();
   for (const [keep, gone] of merges) rename.set(gone, keep);
   const root = (id: number): number => (rename.has(id) ? root(rename.get(id) as number) : id);
-  const presence = new Map<number, number>();
-  for (const faces of perFrame)
-    for (const f of faces) presence.set(root(f.id), (presence.get(root(f.id)) ?? 0) + f.box.width);
-  let chosen: number | null = null;
-  let best = Infinity;
-  for (const id of presence.keys()) {
-    const d =
-      reference && byId.get(id)?.descriptor
-        ? descriptorDistance(byId.get(id)?.descriptor as number[], reference)
-        : Infinity;
-    const score = d < 0.6 ? d : 10 - (presence.get(id) as number) / 1e6;
-    if (score < best) {
-      best = score;
-      chosen = id;
-    }
-  }
-  return perFrame.map((faces) => faces.find((f) => root(f.id) === chosen)?.box ?? null);
+  const picked = perFrame.map((faces) => faces.find((f) => root(f.id) === chosen) ?? null);
+  return {
+    raw: picked.map((f) => f?.box ?? null),
+    landmarks: picked.map((f) => (f ? pointsOf(Float64Array.from(f.landmarks)) : null)),
+  };
 }
 
-/** The 68 landmarks of the followed face in each frame of the range (null where it is absent). */
-async function locateFaces(
-  ctx: JobContext<ConvertSpec>,
-  input: Awaited<ReturnType<typeof probeSource>>,
-  nets: FaceNets,
-  boxes: ReadonlyArray<Box | null>,
-  range: { start: number; end: number },
-): Promise<Array<Point[] | null>> {
-  const found: Array<Point[] | null> = boxes.map(() => null);
-  const total = boxes.filter(Boolean).length;
-  let done = 0;
-  for await (const frame of decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal })) {
-    if (frame.index > range.end) break;
-    const box = boxes[frame.index - range.start];
-    if (!box || !frame.rgb) continue;
-    await ctx.waitWhilePaused();
-    found[frame.index - range.start] = await nets.landmarks(frame.rgb, frame.width, frame.height, box);
-    done += 1;
-    ctx.progress('find landmarks', done, total);
-  }
-  return found;
+/** A frame on its way from decoding to encoding. */
+interface InFlight {
+  index: number;
+  source: Buffer | null;
+  result: Uint8Array;
+  placement: Placement | null;
+  box: Box | null;
+  override: MaskOverride | null;
+  prepared: PreparedSwap | null;
+  generated: Promise<{ alpha: Float32Array; color: Float32Array }> | null;
 }
 
-/** Conversion as a job: track, locate, smooth, swap, encode with the source audio, write metrics beside the export. */
+/** Conversion as a job: track, smooth, swap, encode with the source audio, write metrics beside the export. */
 export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<string, unknown>> {
   const { store, spec } = ctx;
   const config = parseOrThrow(
@@ -219,109 +229,182 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       fix: 'create the folder or choose another output',
     });
   }
-  await selectBackend(store.project.settings.training.backend);
   if (spec.metricsOnly) return measureExport(ctx, config, input, output);
-  const generator = await Generator.load(path.join(store.dir, GENERATOR_FILE));
-  const detector = await FaceDetector.load();
-  const nets = await FaceNets.load();
-  // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
-  const timing = await probeTiming(input.path);
-  const last = Math.min(input.media.frameCount, timing.framePts.length) - 1;
-  const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
-  const sourceSide = sourceSideOf(config);
-  const overrides = await maskOverrides(store, spec.input, sourceSide);
-  let framesWithEdits = 0;
-  const label = config.synthetic_label ? await renderLabel(input.media.displayHeight) : null;
-  const quality = new ConversionMetrics(nets, await identityReferences(store, sourceSide));
+  const clock = new StageClock();
+  const started = performance.now();
+  const cpuAtStart = processCpuMs();
+  const generatorFile = path.join(store.dir, GENERATOR_FILE);
+  const pool = await ModelPool.start(
+    WORKERS,
+    { detector: store.project.settings.extraction.detector, nets: true },
+    clock,
+  );
   try {
-    const raw = await trackPerson(ctx, input, config, detector, nets, referenceDescriptor(store, sourceSide), range);
+    // The generator and the measuring nets load while the faces are tracked.
+    const generatorReady = pool.loadOn(0, { generator: generatorFile });
+    const identityReady = pool.loadOn(1, { identity: true });
+    generatorReady.catch(() => undefined);
+    identityReady.catch(() => undefined);
+    const sourceSide = sourceSideOf(config);
+    const metricModels = pooledMetrics(pool, 1);
+    const references = identityReady.then(() => identityReferences(store, sourceSide, metricModels.identity));
+    references.catch(() => undefined);
+    // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
+    const timing = await probeTiming(input.path);
+    const last = Math.min(input.media.frameCount, timing.framePts.length) - 1;
+    const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
+    const overrides = await maskOverrides(store, spec.input, sourceSide);
+    const label = config.synthetic_label ? await renderLabel(input.media.displayHeight) : null;
+    const detector = FaceDetector.of(pool.detector());
+    const tracked = await childStage(clock, 'decode', () =>
+      trackPerson(ctx, input, config, pooledModels(detector, pool), referenceDescriptor(store, sourceSide), range),
+    );
     if (ctx.signal.aborted) return { stopped: true };
+    await generatorReady;
+    const generator = pool.generator(0);
+    const quality = new ConversionMetrics(metricModels, await references);
+    const { raw, landmarks } = tracked;
     const smoothed = smoothBoxes(raw, smoothingOf(config));
     const { displayWidth: w, displayHeight: h } = input.media;
     const r = generator.arch.resolution;
-    // Pass 2: the landmarks of the followed face in every frame, then where to place the swapped face, smoothed
-    // over the whole clip (the landmark net's frame-to-frame noise would shake it).
-    const landmarks = await locateFaces(ctx, input, nets, smoothed, range);
-    if (ctx.signal.aborted) return { stopped: true };
+    // Where to place the swapped face, smoothed over the whole clip (the landmark net's frame-to-frame noise would
+    // shake it).
     const measured = landmarks.map((l) => (l ? patchTransform(l, r, config.roi_coverage) : null));
     const placed = smoothPlacements(measured, smoothingOf(config), r);
     const placements: Array<Placement | null> = placed.map((toPatch, i) =>
       toPatch ? { landmarks: landmarks[i] as Point[], toPatch } : null,
     );
-    // Pass 3: swap and encode.
+    // Pass 2: swap and encode. Frames flow in order through a bounded window; faces go to the generator in fixed
+    // groups of BATCH while the frames before them are blended and encoded.
     const columns = columnsOf(config);
-    // The source's frame timing and the audio under frames range.start..range.end, on the source's clock.
     const exported = exportTiming(timing, range);
     const writer = new VideoWriter(output, w * columns, h, exported, input.media.hasAudio ? input.path : null);
+    const side = generator.decoderFor(config.direction);
     let swapped = 0;
     let done = 0;
+    let framesWithEdits = 0;
+    const framePool = new FramePool();
+    const total = range.end - range.start + 1;
     try {
-      for await (const frame of decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal })) {
-        if (frame.index > range.end) break;
-        await ctx.waitWhilePaused();
-        const source = frame.rgb ?? new Uint8Array(w * h * 3);
-        const result = Uint8Array.from(source);
-        const i = frame.index - range.start;
-        const placement = placements[i] ?? null;
-        const box = smoothed[i] ?? null;
-        let mask: Float32Array | null = null;
-        if (placement && box && frame.rgb) {
-          const override = overrides.get(frame.index) ?? null;
-          if (override) framesWithEdits += 1;
-          const swap = await swapFace(
-            result,
-            w,
-            h,
-            placement.landmarks,
-            placement.toPatch,
-            generator,
-            config,
-            override,
-          );
-          await quality.add({
+      await childStage(clock, 'encode', async () => {
+        const window: InFlight[] = [];
+        let unsent: InFlight[] = [];
+        const send = (): void => {
+          if (unsent.length === 0) return;
+          const group = unsent;
+          unsent = [];
+          const faces = new Float32Array(group.length * r * r * 3);
+          group.forEach((f, k) => faces.set((f.prepared as PreparedSwap).input, k * r * r * 3));
+          const out = generator.run(side, faces, group.length);
+          out.catch(() => undefined);
+          group.forEach((f, k) => {
+            f.generated = out.then(({ alpha, color }) => ({
+              alpha: alpha.subarray(k * r * r, (k + 1) * r * r),
+              color: color.subarray(k * r * r * 3, (k + 1) * r * r * 3),
+            }));
+            f.generated.catch(() => undefined);
+          });
+        };
+        const finish = async (f: InFlight): Promise<void> => {
+          let mask: Float32Array | null = null;
+          if (f.prepared && f.generated && f.source && f.placement && f.box) {
+            const generated = await f.generated;
+            const swap = clock.time('blend', () =>
+              finishSwap(f.result, w, h, f.prepared as PreparedSwap, generated, r, config),
+            );
+            clock.time('metrics', () =>
+              quality.add({
+                source: f.source as Buffer,
+                result: f.result,
+                width: w,
+                height: h,
+                box: f.box as Box,
+                sourceLandmarks: (f.placement as Placement).landmarks,
+                mask: swap.mask,
+                region: swap.region,
+                maskSize: r,
+                toPatch: (f.placement as Placement).toPatch,
+              }),
+            );
+            mask = swap.mask;
+            swapped += 1;
+          }
+          const out = clock.time('blend', () => {
+            const laid =
+              columns === 1
+                ? f.result
+                : layout(f.source ?? f.result, f.result, w, h, columns, mask, f.placement?.toPatch ?? null, r);
+            if (label) stampLabel(laid, w * columns, label, labelPlacement(w * columns, h, label));
+            return laid;
+          });
+          framePool.release(f.source);
+          await writer.write(out);
+          done += 1;
+          ctx.progress('swap faces', done, total);
+        };
+        const frames = decodeFrames(input, { stride: 1, startIndex: range.start, signal: ctx.signal, pool: framePool });
+        for await (const frame of readAhead(frames, READ_AHEAD)) {
+          if (frame.index > range.end) break;
+          await ctx.waitWhilePaused();
+          const i = frame.index - range.start;
+          const placement = placements[i] ?? null;
+          const box = smoothed[i] ?? null;
+          const result = frame.rgb ? Uint8Array.from(frame.rgb) : new Uint8Array(w * h * 3);
+          const f: InFlight = {
+            index: frame.index,
             source: frame.rgb,
             result,
-            width: w,
-            height: h,
+            placement,
             box,
-            sourceLandmarks: placement.landmarks,
-            mask: swap.mask,
-            region: swap.region,
-            maskSize: r,
-            toPatch: placement.toPatch,
-          });
-          mask = swap.mask;
-          swapped += 1;
+            override: overrides.get(frame.index) ?? null,
+            prepared: null,
+            generated: null,
+          };
+          if (placement && box && frame.rgb) {
+            if (f.override) framesWithEdits += 1;
+            f.prepared = clock.time('align/mask', () =>
+              prepareSwap(result, w, h, placement.landmarks, placement.toPatch, r, config, f.override),
+            );
+            unsent.push(f);
+            if (unsent.length >= BATCH) send();
+          }
+          window.push(f);
+          while (window.length > WINDOW) {
+            const head = window.shift() as InFlight;
+            if (unsent.includes(head)) send();
+            await finish(head);
+          }
+          if (ctx.signal.aborted) break;
         }
-        const out = columns === 1 ? result : layout(source, result, w, h, columns, mask, placement?.toPatch ?? null, r);
-        if (label) stampLabel(out, w * columns, label, labelPlacement(w * columns, h, label));
-        await writer.write(out);
-        done += 1;
-        ctx.progress('swap faces', done, range.end - range.start + 1);
-        if (ctx.signal.aborted) break;
-      }
-      if (ctx.signal.aborted) {
-        await writer.abort();
-        return { stopped: true };
-      }
-      await writer.finish();
+        send();
+        while (window.length > 0 && !ctx.signal.aborted) await finish(window.shift() as InFlight);
+        if (ctx.signal.aborted) {
+          await writer.abort();
+          return;
+        }
+        await writer.finish();
+      });
+      if (ctx.signal.aborted) return { stopped: true };
     } catch (error) {
       await writer.abort();
       throw error;
     }
     // Measured from the encoded file against a fresh decode of the input, not from the frames just blended.
-    const outsideMask = await measureOutsideMask({
-      encoded: await probeSource(output),
-      input,
-      start: range.start,
-      placements,
-      resolution: r,
-      config,
-      overrides,
-      columns,
-      signal: ctx.signal,
-      progress: (doneFrames, total) => ctx.progress('check the export', doneFrames, total),
-    });
+    const outsideMask = await childStage(clock, 'metrics', async () =>
+      measureOutsideMask({
+        encoded: await probeSource(output),
+        input,
+        start: range.start,
+        placements,
+        resolution: r,
+        config,
+        overrides,
+        columns,
+        signal: ctx.signal,
+        progress: (doneFrames, totalFrames) => ctx.progress('check the export', doneFrames, totalFrames),
+        compare: (job) => pool.compare(job),
+      }),
+    );
     const metrics = {
       frames: done,
       framesSwapped: swapped,
@@ -343,7 +426,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
         audioOffsetSeconds: exported.audioOffsetSeconds === null ? null : round6(exported.audioOffsetSeconds),
         note: 'audio start - first frame in the export; the source audio from the first frame on, on its own clock',
       },
-      ...quality.summary(),
+      ...(await quality.summary()),
       outsideMask,
       pairedBy: 'frame index: output frame j with input frame start + j (not by timestamp)',
     };
@@ -364,9 +447,14 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       .prepare('INSERT INTO exports (path, created_at, config, metrics) VALUES (?, ?, ?, ?)')
       .run(output, new Date().toISOString(), JSON.stringify(config), JSON.stringify(metrics));
     ctx.emit({ type: 'project.changed', projectDir: store.dir, what: 'exports' });
-    return { output, metricsFile, ...metrics };
+    return {
+      output,
+      metricsFile,
+      ...metrics,
+      pipeline: pipelineReport(clock, done, started, cpuAtStart),
+    };
   } finally {
-    generator.dispose();
+    await pool.close();
   }
 }
 
@@ -481,9 +569,9 @@ async function measureExport(
   const header = await Generator.load(path.join(store.dir, GENERATOR_FILE));
   const r = header.arch.resolution;
   header.dispose();
-  const nets = await FaceNets.load();
+  const models = await localMetrics();
   const sourceSide = sourceSideOf(config);
-  const quality = new ConversionMetrics(nets, await identityReferences(store, sourceSide));
+  const quality = new ConversionMetrics(models, await identityReferences(store, sourceSide, models.identity));
   const overrides = await maskOverrides(store, input.path, sourceSide);
   const placements = track.placements;
   const outsideMask = await measureOutsideMask({
@@ -509,7 +597,7 @@ async function measureExport(
         config,
         overrides.get(track.start + index) ?? null,
       );
-      await quality.add({
+      quality.add({
         source,
         result,
         width: w,
@@ -532,7 +620,7 @@ async function measureExport(
   }
   const metrics = {
     ...previous,
-    ...quality.summary(),
+    ...(await quality.summary()),
     outsideMask,
     measuredFrom: 'encoded file',
     pairedBy: 'frame index: output frame j with input frame start + j (not by timestamp)',

@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import ort from 'onnxruntime-node';
+import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import {
   applyAffine,
   boxOfPoints,
@@ -12,97 +10,183 @@ import {
   type Point,
 } from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
-import { selectBackend } from '../backend/select.js';
+import {
+  DESCRIPTOR_INPUT,
+  LANDMARK_INPUT,
+  faceApiModelDir,
+  landmarkModel,
+  loadFaceApiWeights,
+  recognitionModel,
+} from './face-api-onnx.js';
 
-const require = createRequire(import.meta.url);
-
-/** Side of the crop fed to the landmark net (its native input). */
-const LANDMARK_INPUT = 112;
-/** Side of the aligned crop fed to the recognition net. */
-const DESCRIPTOR_INPUT = 150;
+/** The first landmark pass looks at the detector's box widened by this; the second at the first fit's points. */
+const FIRST_PASS_SCALE = 1.15;
+const SECOND_PASS_SCALE = 1.25;
+/**
+ * The fast path's tolerance: when the region its single pass fits differs from the region it looked at by more than
+ * this share of the region's side (centre or size), it looks again at the fitted region, as the second pass would.
+ */
+const REFINE_TOLERANCE = 0.03;
 
 interface FaceApi {
-  nets: {
-    faceLandmark68Net: {
-      loadFromDisk(dir: string): Promise<void>;
-      detectLandmarks(input: tf.Tensor3D | tf.Tensor3D[]): Promise<unknown>;
-    };
-    faceRecognitionNet: {
-      loadFromDisk(dir: string): Promise<void>;
-      params: unknown;
-      computeFaceDescriptor(input: tf.Tensor3D | tf.Tensor3D[]): Promise<Float32Array | Float32Array[]>;
-    };
-  };
+  nets: { faceRecognitionNet: { loadFromDisk(dir: string): Promise<void>; params: unknown } };
 }
 
+const SESSION: ort.InferenceSession.SessionOptions = {
+  logSeverityLevel: 3,
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionProviders: ['cpu'],
+};
+
 let loading: Promise<FaceNets> | null = null;
+let faceApi: Promise<FaceApi> | null = null;
+
+/** A landmark fit: the points, and whether it took one pass (the fast path) or two. */
+export interface LandmarkFit {
+  points: Point[];
+  passes: number;
+}
 
 /**
- * The face-api (MIT) 68-point landmark net and 128-d recognition net on the engine's tfjs backend,
- * with weights from the @vladmandic/face-api package.
+ * face-api's (MIT) 68-point landmark net and 128-d recognition net, rebuilt for onnxruntime from the weights of the
+ * @vladmandic/face-api package (face-api-onnx.ts); several faces run as one batch.
  */
 export class FaceNets {
-  private constructor(private readonly api: FaceApi) {}
+  private recognition: Promise<ort.InferenceSession> | null = null;
   landmarkRuns = 0;
   descriptorRuns = 0;
 
+  private constructor(private readonly landmarkNet: ort.InferenceSession) {}
+
   static load(): Promise<FaceNets> {
     loading ??= (async () => {
-      await selectBackend('auto');
-      let api: FaceApi;
-      let modelDir: string;
       try {
-        api = (await import('@vladmandic/face-api/dist/face-api.node-wasm.js')) as unknown as FaceApi;
-        modelDir = path
-          .join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model')
-          .replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
-        await api.nets.faceLandmark68Net.loadFromDisk(modelDir);
-        await api.nets.faceRecognitionNet.loadFromDisk(modelDir);
+        const weights = await loadFaceApiWeights('face_landmark_68_model');
+        return new FaceNets(await ort.InferenceSession.create(landmarkModel(weights), SESSION));
       } catch (error) {
         loading = null;
         throw new StudioError(
           ErrorCode.internal,
           `cannot load the face landmark/recognition models: ${(error as Error).message}`,
-          {
-            fix: 'reinstall FaceParts Studio (@vladmandic/face-api models are missing)',
-          },
+          { fix: 'reinstall FaceParts Studio (@vladmandic/face-api models are missing)' },
         );
       }
-      return new FaceNets(api);
     })();
     return loading;
   }
 
+  /** The recognition net loads when first needed (or asked for ahead): only new faces need it. */
+  recognitionSession(): Promise<ort.InferenceSession> {
+    this.recognition ??= loadFaceApiWeights('face_recognition_model').then((w) =>
+      ort.InferenceSession.create(recognitionModel(w), SESSION),
+    );
+    return this.recognition;
+  }
+
   /**
-   * The recognition net's weights as a tree of tensors (face-api's NetParams), for networks built on them, such as
-   * the training's perceptual loss. Owned by face-api: copy what you keep.
+   * The recognition net's weights as face-api's tree of tfjs tensors (NetParams), for networks built on them, such
+   * as the training's perceptual loss. Owned by face-api: copy what you keep.
    */
-  recognitionParams(): unknown {
-    return this.api.nets.faceRecognitionNet.params;
+  async recognitionParams(): Promise<unknown> {
+    faceApi ??= (async () => {
+      // tfjs is loaded only here (training): finding faces runs on onnxruntime alone.
+      const { selectBackend } = await import('../backend/select.js');
+      await selectBackend('auto');
+      const api = (await import('@vladmandic/face-api/dist/face-api.node-wasm.js')) as unknown as FaceApi;
+      await api.nets.faceRecognitionNet.loadFromDisk(faceApiModelDir());
+      return api;
+    })().catch((error: unknown) => {
+      faceApi = null;
+      throw error;
+    });
+    return (await faceApi).nets.faceRecognitionNet.params;
   }
 
   /** 68 landmarks of the face in a box, in frame pixels: once on the box, then again on the landmarks' own box. */
   async landmarks(rgb: Uint8Array, width: number, height: number, box: Box): Promise<Point[]> {
-    const first = await this.landmarksIn(rgb, width, height, squareBox(box, 1.15));
-    const points = await this.landmarksIn(rgb, width, height, squareBox(boxOfPoints(first), 1.25));
-    return points;
+    return ((await this.landmarksOf(rgb, width, height, [box]))[0] as Point[]) ?? [];
   }
 
-  private async landmarksIn(rgb: Uint8Array, width: number, height: number, region: Box): Promise<Point[]> {
-    const scale = LANDMARK_INPUT / region.width;
-    const toCrop: Affine = [scale, 0, -region.x * scale, 0, scale, -region.y * scale];
-    const crop = warpAffine(rgb, width, height, 3, toCrop, LANDMARK_INPUT, LANDMARK_INPUT);
-    const input = tf.tensor3d(crop, [LANDMARK_INPUT, LANDMARK_INPUT, 3], 'int32');
-    try {
-      const result = (await this.api.nets.faceLandmark68Net.detectLandmarks(input)) as {
-        positions: Array<{ x: number; y: number }>;
-      };
-      this.landmarkRuns += 1;
-      const back = invertAffine(toCrop);
-      return result.positions.map((p) => applyAffine(back, [p.x, p.y]));
-    } finally {
-      input.dispose();
+  /** The two-pass fit of several faces of one frame (one batch a pass). */
+  async landmarksOf(rgb: Uint8Array, width: number, height: number, boxes: readonly Box[]): Promise<Point[][]> {
+    if (boxes.length === 0) return [];
+    const first = await this.inRegions(
+      rgb,
+      width,
+      height,
+      boxes.map((b) => squareBox(b, FIRST_PASS_SCALE)),
+    );
+    return this.inRegions(
+      rgb,
+      width,
+      height,
+      first.map((p) => squareBox(boxOfPoints(p), SECOND_PASS_SCALE)),
+    );
+  }
+
+  /**
+   * The fast path for a face followed from the previous frame: one pass on the region its predicted points give
+   * (the previous frame's fit, moved as the face moved), and a second pass only where the fit lands farther than
+   * REFINE_TOLERANCE from that region. tests/integration/landmarks-fast-path.test.ts holds it to the two-pass fit.
+   */
+  async refine(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    predicted: ReadonlyArray<readonly Point[]>,
+  ): Promise<LandmarkFit[]> {
+    if (predicted.length === 0) return [];
+    const regions = predicted.map((p) => squareBox(boxOfPoints(p as Point[]), SECOND_PASS_SCALE));
+    const fits = await this.inRegions(rgb, width, height, regions);
+    const again: number[] = [];
+    fits.forEach((points, i) => {
+      const used = regions[i] as Box;
+      const fitted = squareBox(boxOfPoints(points), SECOND_PASS_SCALE);
+      const side = used.width;
+      const moved = Math.hypot(
+        fitted.x + fitted.width / 2 - (used.x + side / 2),
+        fitted.y + fitted.height / 2 - (used.y + side / 2),
+      );
+      if (moved > REFINE_TOLERANCE * side || Math.abs(fitted.width / side - 1) > REFINE_TOLERANCE) again.push(i);
+    });
+    const result: LandmarkFit[] = fits.map((points) => ({ points, passes: 1 }));
+    if (again.length > 0) {
+      const second = await this.inRegions(
+        rgb,
+        width,
+        height,
+        again.map((i) => squareBox(boxOfPoints(fits[i] as Point[]), SECOND_PASS_SCALE)),
+      );
+      again.forEach((i, k) => (result[i] = { points: second[k] as Point[], passes: 2 }));
     }
+    return result;
+  }
+
+  /** One landmark pass over square regions (one batch). */
+  private async inRegions(rgb: Uint8Array, width: number, height: number, regions: readonly Box[]): Promise<Point[][]> {
+    const size = LANDMARK_INPUT * LANDMARK_INPUT * 3;
+    const batch = new Float32Array(regions.length * size);
+    const toCrops = regions.map((region, i) => {
+      const scale = LANDMARK_INPUT / region.width;
+      const toCrop: Affine = [scale, 0, -region.x * scale, 0, scale, -region.y * scale];
+      batch.set(warpAffine(rgb, width, height, 3, toCrop, LANDMARK_INPUT, LANDMARK_INPUT), i * size);
+      return toCrop;
+    });
+    const out = await this.landmarkNet.run({
+      crops: new ort.Tensor('float32', batch, [regions.length, LANDMARK_INPUT, LANDMARK_INPUT, 3]),
+    });
+    this.landmarkRuns += regions.length;
+    const values = out.landmarks?.data as Float32Array;
+    return toCrops.map((toCrop, i) => {
+      const back = invertAffine(toCrop);
+      return Array.from({ length: 68 }, (_, k): Point =>
+        applyAffine(back, [
+          (values[i * 136 + 2 * k] as number) * LANDMARK_INPUT,
+          (values[i * 136 + 2 * k + 1] as number) * LANDMARK_INPUT,
+        ]),
+      );
+    });
   }
 
   /** The 128-d identity descriptor of a face, from its aligned crop (alignment maps frame -> crop of `cropSize`). */
@@ -113,23 +197,31 @@ export class FaceNets {
     alignment: Affine,
     cropSize: number,
   ): Promise<Float32Array> {
+    return (await this.descriptors(rgb, width, height, [alignment], cropSize))[0] as Float32Array;
+  }
+
+  /** Descriptors of several faces of one frame (one batch). */
+  async descriptors(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    alignments: readonly Affine[],
+    cropSize: number,
+  ): Promise<Float32Array[]> {
+    if (alignments.length === 0) return [];
     const s = DESCRIPTOR_INPUT / cropSize;
-    const toInput: Affine = [
-      alignment[0] * s,
-      alignment[1] * s,
-      alignment[2] * s,
-      alignment[3] * s,
-      alignment[4] * s,
-      alignment[5] * s,
-    ];
-    const crop = warpAffine(rgb, width, height, 3, toInput, DESCRIPTOR_INPUT, DESCRIPTOR_INPUT);
-    const input = tf.tensor3d(crop, [DESCRIPTOR_INPUT, DESCRIPTOR_INPUT, 3], 'int32');
-    try {
-      const out = await this.api.nets.faceRecognitionNet.computeFaceDescriptor(input);
-      this.descriptorRuns += 1;
-      return out as Float32Array;
-    } finally {
-      input.dispose();
-    }
+    const size = DESCRIPTOR_INPUT * DESCRIPTOR_INPUT * 3;
+    const batch = new Float32Array(alignments.length * size);
+    alignments.forEach((a, i) => {
+      const toInput: Affine = [a[0] * s, a[1] * s, a[2] * s, a[3] * s, a[4] * s, a[5] * s];
+      batch.set(warpAffine(rgb, width, height, 3, toInput, DESCRIPTOR_INPUT, DESCRIPTOR_INPUT), i * size);
+    });
+    const session = await this.recognitionSession();
+    const out = await session.run({
+      crops: new ort.Tensor('float32', batch, [alignments.length, DESCRIPTOR_INPUT, DESCRIPTOR_INPUT, 3]),
+    });
+    this.descriptorRuns += alignments.length;
+    const values = out.descriptors?.data as Float32Array;
+    return alignments.map((_, i) => values.slice(i * 128, (i + 1) * 128));
   }
 }

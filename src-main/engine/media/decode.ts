@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import sharp from 'sharp';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import type { ProbedSource } from './probe.js';
+import { rawRgbDecodeArgs } from './ffmpeg-args.js';
 import { requireTool } from './tools.js';
 
 export interface DecodedFrame {
@@ -22,10 +23,39 @@ export interface DecodeOptions {
   /** First frame index to yield (for resuming); frames before it are decoded but not copied. */
   startIndex: number;
   signal?: AbortSignal;
+  /** Frame buffers to reuse: the consumer gives each frame back (FramePool.release) when done with it. */
+  pool?: FramePool;
 }
 
 /**
- * Frames of a video or image folder, in order, as raw RGB. Video frames come upright (ffmpeg applies rotation), one
+ * A Buffer over a SharedArrayBuffer: model workers (pipeline/workers.ts) read such frames without a copy.
+ */
+export function sharedBuffer(bytes: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(bytes));
+}
+
+/**
+ * Frame buffers for reuse. Sharing a new SharedArrayBuffer with a worker costs about a millisecond (V8 registers it);
+ * sharing one already shared costs microseconds, and reuse spares the allocation and its page faults. A frame given
+ * back must no longer be read by anyone; frames never given back are simply collected.
+ */
+export class FramePool {
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly keep = 32) {}
+
+  acquire(bytes: number): Buffer {
+    const i = this.free.findIndex((b) => b.length === bytes);
+    return i >= 0 ? (this.free.splice(i, 1)[0] as Buffer) : sharedBuffer(bytes);
+  }
+
+  release(frame: Buffer | null): void {
+    if (frame && frame.buffer instanceof SharedArrayBuffer && this.free.length < this.keep) this.free.push(frame);
+  }
+}
+
+/**
+ * Frames of a video or image folder, in order, as raw RGB (in shared memory). Video frames come upright (ffmpeg applies rotation), one
  * per presented frame: `-vsync passthrough` keeps a variable frame rate's frames as they are (no duplicates, no
  * drops), so frame i here is frame i of media/timing.ts.
  */
@@ -36,7 +66,7 @@ export async function* decodeFrames(source: ProbedSource, options: DecodeOptions
 
 async function* decodeImages(
   source: ProbedSource,
-  { stride, startIndex, signal }: DecodeOptions,
+  { stride, startIndex, signal, pool }: DecodeOptions,
 ): AsyncGenerator<DecodedFrame> {
   for (let index = startIndex; index < source.images.length; index += 1) {
     if (index % stride !== 0) continue;
@@ -49,7 +79,9 @@ async function* decodeImages(
         .toColourspace('srgb')
         .raw()
         .toBuffer({ resolveWithObject: true });
-      yield { index, timeSeconds: index, width: info.width, height: info.height, rgb: data, error: null };
+      const rgb = pool ? pool.acquire(data.length) : sharedBuffer(data.length);
+      rgb.set(data);
+      yield { index, timeSeconds: index, width: info.width, height: info.height, rgb, error: null };
     } catch (error) {
       yield {
         index,
@@ -65,34 +97,15 @@ async function* decodeImages(
 
 async function* decodeVideo(
   source: ProbedSource,
-  { stride, startIndex, signal }: DecodeOptions,
+  { stride, startIndex, signal, pool }: DecodeOptions,
 ): AsyncGenerator<DecodedFrame> {
   const ffmpeg = requireTool('ffmpeg');
   const { displayWidth: width, displayHeight: height, fps } = source.media;
   const frameBytes = width * height * 3;
   const select = `select='gte(n\\,${startIndex})*not(mod(n\\,${stride}))'`;
-  const child = spawn(
-    ffmpeg,
-    [
-      '-v',
-      'error',
-      '-nostdin',
-      '-i',
-      source.path,
-      '-map',
-      '0:v:0',
-      '-vf',
-      select,
-      '-vsync',
-      'passthrough',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      'pipe:1',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(ffmpeg, rawRgbDecodeArgs(source.path, { filter: select }), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -103,26 +116,31 @@ async function* decodeVideo(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
 
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
   let emitted = 0;
   const firstIndex = Math.ceil(startIndex / stride) * stride;
+  // Each frame is copied once, from the pipe's chunks straight into its own shared buffer.
+  const allocate = (): Buffer => (pool ? pool.acquire(frameBytes) : sharedBuffer(frameBytes));
+  let frame = allocate();
+  let filled = 0;
   try {
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      while (pendingBytes >= frameBytes) {
-        const all = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-        const frame = Buffer.from(all.subarray(0, frameBytes));
-        const rest = all.subarray(frameBytes);
-        pending = rest.length > 0 ? [rest] : [];
-        pendingBytes = rest.length;
+      let offset = 0;
+      while (offset < chunk.length) {
+        const n = Math.min(frameBytes - filled, chunk.length - offset);
+        frame.set(chunk.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (filled < frameBytes) continue;
         const index = firstIndex + emitted * stride;
         emitted += 1;
-        yield { index, timeSeconds: index / fps, width, height, rgb: frame, error: null };
+        const rgb = frame;
+        frame = allocate();
+        filled = 0;
+        yield { index, timeSeconds: index / fps, width, height, rgb, error: null };
       }
     }
   } finally {
+    pool?.release(frame);
     signal?.removeEventListener('abort', onAbort);
     if (child.exitCode === null) child.kill('SIGKILL');
   }

@@ -15,8 +15,8 @@ import type { Side } from '../../../src-shared/contract/index.js';
 import { alignmentTransform } from '../../../src-shared/math/face.js';
 import { applyAffine, type Affine, type Box, type Point } from '../../../src-shared/math/geometry.js';
 import { borderColourDifference, landmarkError, regionLightness } from '../../../src-shared/math/quality.js';
-import type { FaceNets } from '../landmarks/face-nets.js';
-import { SAME_PERSON_COSINE, cosineDistance, type IdentityNet } from '../landmarks/identity-net.js';
+import type { Frame } from '../detect/types.js';
+import { SAME_PERSON_COSINE, cosineDistance } from '../landmarks/identity-net.js';
 import type { ProjectStore } from '../project/store.js';
 import { descriptorDistance } from '../track/tracker.js';
 
@@ -45,10 +45,27 @@ export interface IdentityReferences {
   source: ArrayLike<number> | null;
 }
 
-/** Both recognition nets' references. */
+/** Both recognition nets' references (the independent one's, FaceRes, null when it is not measured). */
 export interface References {
   faceApi: IdentityReferences;
-  independent: { net: IdentityNet; target: Float32Array | null; source: Float32Array | null } | null;
+  independent: { target: Float32Array | null; source: Float32Array | null } | null;
+}
+
+/** The nets the costly measures run: in this thread or on the model workers. */
+export interface MetricModels {
+  /** The two-pass landmark fit of the face in a box. */
+  landmarks(frame: Frame, box: Box): Promise<Point[]>;
+  /** face-api descriptors of aligned crops (alignments map the frame to crops of `size`). */
+  descriptors(frame: Frame, alignments: Affine[], size: number): Promise<Float32Array[]>;
+  /** The independent net's unit descriptor of the face with these landmarks. */
+  identity(frame: Frame, landmarks: readonly Point[]): Promise<Float32Array>;
+}
+
+/** One sampled frame's identity and landmark measures (null: no landmarks were found on the result). */
+interface Sample {
+  landmarkError: number;
+  faceApi: { after: { target: number | null; source: number | null }; before: number | null } | null;
+  independent: { after: { target: number | null; source: number | null }; before: number | null } | null;
 }
 
 const mean = (values: number[]): number | null =>
@@ -91,19 +108,22 @@ export class ConversionMetrics {
   private readonly lightSource: number[] = [];
   private readonly lightResult: number[] = [];
   private readonly border: number[] = [];
-  private readonly landmarkErrors: number[] = [];
-  private readonly faceApi = new IdentityTally(SAME_PERSON);
-  private readonly independent = new IdentityTally(SAME_PERSON_COSINE);
+  /** The sampled frames' measures, in frame order (they run on the model workers while conversion goes on). */
+  private readonly samples: Array<Promise<Sample | null>> = [];
 
   /** @param sampleEvery landmarks and descriptors (the costly measures) on every n-th swapped frame. */
   constructor(
-    private readonly nets: FaceNets,
+    private readonly models: MetricModels,
     private readonly references: References,
     private readonly sampleEvery = 10,
   ) {}
 
-  /** One frame: `source` and `result` are the same frame index (see the file comment), never paired by time. */
-  async add(frame: SwappedFrame): Promise<void> {
+  /**
+   * One frame: `source` and `result` are the same frame index (see the file comment), never paired by time. The
+   * pixel measures are taken now; a sampled frame's nets run on copies of both pictures, so the caller may reuse
+   * its buffers at once.
+   */
+  add(frame: SwappedFrame): void {
     const { source, result, width, height, mask, region, maskSize, toPatch } = frame;
     const light = regionLightness(source, result, width, height, region, maskSize, toPatch);
     if (light) {
@@ -114,43 +134,65 @@ export class ConversionMetrics {
     if ((this.frames - 1) % this.sampleEvery !== 0) return;
     const border = borderColourDifference(source, result, width, height, mask, maskSize, toPatch);
     if (border !== null) this.border.push(border);
-    try {
-      const after = await this.nets.landmarks(result, width, height, frame.box);
-      this.landmarkErrors.push(landmarkError(frame.sourceLandmarks, after));
-      const { target, source: sourcePerson } = this.references.faceApi;
-      if (target || sourcePerson) {
-        const descriptor = await this.nets.descriptor(result, width, height, alignmentTransform(after, 150), 150);
-        const before = target
-          ? await this.nets.descriptor(source, width, height, alignmentTransform(frame.sourceLandmarks, 150), 150)
-          : null;
-        this.faceApi.add(
-          {
-            target: target ? descriptorDistance(descriptor, target) : null,
-            source: sourcePerson ? descriptorDistance(descriptor, sourcePerson) : null,
-          },
-          before && target ? descriptorDistance(before, target) : null,
-        );
-      }
-      const independent = this.references.independent;
-      if (independent && (independent.target || independent.source)) {
-        const descriptor = await independent.net.descriptor(result, width, height, after);
-        const before = independent.target
-          ? await independent.net.descriptor(source, width, height, frame.sourceLandmarks)
-          : null;
-        this.independent.add(
-          {
-            target: independent.target ? cosineDistance(descriptor, independent.target) : null,
-            source: independent.source ? cosineDistance(descriptor, independent.source) : null,
-          },
-          before && independent.target ? cosineDistance(before, independent.target) : null,
-        );
-      }
-    } catch {
-      /* no landmarks on this result: the frame still counts for the pixel measures */
-    }
+    const sample = this.sample({
+      ...frame,
+      source: Uint8Array.from(source),
+      result: Uint8Array.from(result),
+    }).catch(() => null);
+    this.samples.push(sample);
   }
 
-  summary(): Record<string, unknown> {
+  private async sample(frame: SwappedFrame): Promise<Sample | null> {
+    const { width, height } = frame;
+    const before: Frame = { rgb: frame.source, width, height };
+    const after: Frame = { rgb: frame.result, width, height };
+    // No landmarks on the result (a failed fit): the frame still counts for the pixel measures.
+    const found = await this.models.landmarks(after, frame.box);
+    if (found.length !== 68) return null;
+    const { target, source: sourcePerson } = this.references.faceApi;
+    const independent = this.references.independent;
+    const [faceApi, indep] = await Promise.all([
+      target || sourcePerson
+        ? Promise.all([
+            this.models.descriptors(after, [alignmentTransform(found, 150)], 150),
+            target
+              ? this.models.descriptors(before, [alignmentTransform(frame.sourceLandmarks, 150)], 150)
+              : Promise.resolve(null),
+          ]).then(([[d], b]) => ({
+            after: {
+              target: target ? descriptorDistance(d as Float32Array, target) : null,
+              source: sourcePerson ? descriptorDistance(d as Float32Array, sourcePerson) : null,
+            },
+            before: b && target ? descriptorDistance(b[0] as Float32Array, target) : null,
+          }))
+        : Promise.resolve(null),
+      independent && (independent.target || independent.source)
+        ? Promise.all([
+            this.models.identity(after, found),
+            independent.target ? this.models.identity(before, frame.sourceLandmarks) : Promise.resolve(null),
+          ]).then(([d, b]) => ({
+            after: {
+              target: independent.target ? cosineDistance(d, independent.target) : null,
+              source: independent.source ? cosineDistance(d, independent.source) : null,
+            },
+            before: b && independent.target ? cosineDistance(b, independent.target) : null,
+          }))
+        : Promise.resolve(null),
+    ]);
+    return { landmarkError: landmarkError(frame.sourceLandmarks, found), faceApi, independent: indep };
+  }
+
+  async summary(): Promise<Record<string, unknown>> {
+    const landmarkErrors: number[] = [];
+    const faceApi = new IdentityTally(SAME_PERSON);
+    const independent = new IdentityTally(SAME_PERSON_COSINE);
+    for (const pending of this.samples) {
+      const sample = await pending;
+      if (!sample) continue;
+      landmarkErrors.push(sample.landmarkError);
+      if (sample.faceApi) faceApi.add(sample.faceApi.after, sample.faceApi.before);
+      if (sample.independent) independent.add(sample.independent.after, sample.independent.before);
+    }
     const source = mean(this.lightSource);
     const result = mean(this.lightResult);
     const deltas = this.lightResult.map((v, i) => v - (this.lightSource[i] as number));
@@ -170,12 +212,12 @@ export class ConversionMetrics {
         max: this.border.length ? Math.max(...this.border) : null,
       },
       landmarkAgreement: {
-        samples: this.landmarkErrors.length,
-        meanNme: mean(this.landmarkErrors),
+        samples: landmarkErrors.length,
+        meanNme: mean(landmarkErrors),
         note: 'mean landmark distance / inter-ocular distance between source and result faces; < 0.08 keeps expression and pose',
       },
-      identity: { net: 'face-api recognition (also behind the perceptual loss)', ...this.faceApi.summary() },
-      identityIndependent: { net: 'FaceRes (HSE), cosine distance', ...this.independent.summary() },
+      identity: { net: 'face-api recognition (also behind the perceptual loss)', ...faceApi.summary() },
+      identityIndependent: { net: 'FaceRes (HSE), cosine distance', ...independent.summary() },
     };
   }
 }
@@ -187,7 +229,7 @@ export class ConversionMetrics {
 export async function independentReference(
   store: ProjectStore,
   side: Side,
-  net: IdentityNet,
+  identity: MetricModels['identity'],
   count = 8,
 ): Promise<Float32Array | null> {
   const rows = store.db
@@ -196,23 +238,32 @@ export async function independentReference(
     )
     .all(side) as Array<{ crop: string; landmarks: string; transform: string }>;
   if (rows.length === 0) return null;
+  const picked = Array.from(
+    { length: Math.min(count, rows.length) },
+    (_, k) => rows[Math.floor((k * rows.length) / Math.min(count, rows.length))] as (typeof rows)[number],
+  );
+  // Read and describe the crops together; a crop that went missing leaves the others to make the reference.
+  const descriptors = await Promise.all(
+    picked.map(async (row) => {
+      try {
+        const { data, info } = await sharp(path.join(store.dir, row.crop))
+          .removeAlpha()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        const transform = JSON.parse(row.transform) as Affine;
+        const landmarks = (JSON.parse(row.landmarks) as Point[]).map((p) => applyAffine(transform, p));
+        return await identity({ rgb: new Uint8Array(data), width: info.width, height: info.height }, landmarks);
+      } catch {
+        return null;
+      }
+    }),
+  );
   const sum = new Float32Array(1024);
   let used = 0;
-  for (let k = 0; k < Math.min(count, rows.length); k += 1) {
-    const row = rows[Math.floor((k * rows.length) / Math.min(count, rows.length))] as (typeof rows)[number];
-    try {
-      const { data, info } = await sharp(path.join(store.dir, row.crop))
-        .removeAlpha()
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      const transform = JSON.parse(row.transform) as Affine;
-      const landmarks = (JSON.parse(row.landmarks) as Point[]).map((p) => applyAffine(transform, p));
-      const d = await net.descriptor(new Uint8Array(data), info.width, info.height, landmarks);
-      for (let i = 0; i < sum.length; i += 1) sum[i] = (sum[i] as number) + (d[i] as number);
-      used += 1;
-    } catch {
-      /* a crop that went missing: the others make the reference */
-    }
+  for (const d of descriptors) {
+    if (!d) continue;
+    for (let i = 0; i < sum.length; i += 1) sum[i] = (sum[i] as number) + (d[i] as number);
+    used += 1;
   }
   if (used === 0) return null;
   const norm = Math.hypot(...sum);

@@ -11,7 +11,7 @@ import { maskAt } from '../../../src-shared/math/quality.js';
 import { dilate } from '../../../src-shared/math/raster.js';
 import { blendRegion, type MaskOverride } from '../convert/frame.js';
 import { labelPlacement, renderLabel } from '../convert/label.js';
-import { decodeFrames } from '../media/decode.js';
+import { FramePool, decodeFrames } from '../media/decode.js';
 import type { ProbedSource } from '../media/probe.js';
 
 /** Where the conversion placed a face: its landmarks and the frame -> patch transform it blended through. */
@@ -53,6 +53,8 @@ export interface OutsideMaskOptions {
   progress?: (done: number, total: number) => void;
   /** Called with each paired frame (the input's and the export's result column), for further measures. */
   onFrame?: (index: number, source: Uint8Array, result: Uint8Array) => Promise<void>;
+  /** Compare frames elsewhere (the model workers); in this thread when absent. */
+  compare?: (job: ComparisonJob) => Promise<FrameComparison>;
 }
 
 /** The region (patch pixels) as a frame mask, dilated by the codec margin, within the patch's bounding box. */
@@ -84,60 +86,119 @@ export function layoutColumn(rgb: Uint8Array, w: number, h: number, columns: num
   return out;
 }
 
+/** One output frame's pixels outside the region (and the label's corner) against its source. */
+export interface FrameComparison {
+  pixels: number;
+  changed: number;
+  absSum: number;
+}
+
+/** What comparing one frame needs; plain data, so a model worker can do it (pipeline/model-worker.ts). */
+export interface ComparisonJob {
+  source: Uint8Array;
+  /** The decoded export frame (all its columns). */
+  encoded: Uint8Array;
+  width: number;
+  height: number;
+  columns: number;
+  placement: Placement | null;
+  resolution: number;
+  segmentation: ConverterConfig['segmentation'];
+  override: MaskOverride | null;
+  label: { x: number; y: number; width: number; height: number } | null;
+}
+
+/** Pure: count the pixels an export changed outside the region the swap may touch. */
+export function compareFrame(job: ComparisonJob): FrameComparison {
+  const { width: w, height: h, source, placement, label } = job;
+  const result = job.columns === 1 ? job.encoded : layoutColumn(job.encoded, w, h, job.columns, 1);
+  const region = placement
+    ? frameRegion(
+        blendRegion(placement.landmarks, placement.toPatch, job.resolution, job, job.override),
+        job.resolution,
+        placement.toPatch,
+        w,
+        h,
+      )
+    : null;
+  let pixels = 0;
+  let changed = 0;
+  let absSum = 0;
+  for (let y = 0; y < h; y += 1) {
+    const inLabelRows = label !== null && y >= label.y && y < label.y + label.height;
+    for (let x = 0; x < w; x += 1) {
+      const p = y * w + x;
+      if (region && region[p]) continue;
+      if (inLabelRows && label && x >= label.x && x < label.x + label.width) continue;
+      pixels += 1;
+      const o = p * 3;
+      const d0 = Math.abs((source[o] as number) - (result[o] as number));
+      const d1 = Math.abs((source[o + 1] as number) - (result[o + 1] as number));
+      const d2 = Math.abs((source[o + 2] as number) - (result[o + 2] as number));
+      absSum += d0 + d1 + d2;
+      if (d0 > ENCODED_TOLERANCE || d1 > ENCODED_TOLERANCE || d2 > ENCODED_TOLERANCE) changed += 1;
+    }
+  }
+  return { pixels, changed, absSum };
+}
+
 export async function measureOutsideMask(o: OutsideMaskOptions): Promise<OutsideMaskResult> {
   const { displayWidth: w, displayHeight: h } = o.input.media;
   // The visible label is no change to the picture: its corner is left out.
   const label = o.config.synthetic_label && o.columns === 1 ? labelPlacement(w, h, await renderLabel(h)) : null;
-  const inputs = decodeFrames(o.input, { stride: 1, startIndex: o.start, signal: o.signal });
+  const labelRect = label ? { x: label.x, y: label.y, width: label.width, height: label.height } : null;
+  // Frames compared at once: on model workers when given one (each pair of frames in shared memory).
+  const inFlight = o.compare && !o.onFrame ? 4 : 1;
+  const compare = o.onFrame || !o.compare ? (job: ComparisonJob) => Promise.resolve(compareFrame(job)) : o.compare;
+  const sources = new FramePool();
+  const outputs = new FramePool();
+  const inputs = decodeFrames(o.input, { stride: 1, startIndex: o.start, signal: o.signal, pool: sources });
+  const encoded = decodeFrames(o.encoded, { stride: 1, startIndex: 0, signal: o.signal, pool: outputs });
   let frames = 0;
   let pixels = 0;
   let changed = 0;
   let absSum = 0;
   const total = o.placements.length;
+  type Pair = { index: number; source: Buffer; result: Buffer; comparison: Promise<FrameComparison> };
+  const pending: Pair[] = [];
+  const settle = async (pair: Pair): Promise<void> => {
+    const c = await pair.comparison;
+    pixels += c.pixels;
+    changed += c.changed;
+    absSum += c.absSum;
+    frames += 1;
+    if (o.onFrame) {
+      const result = o.columns === 1 ? pair.result : layoutColumn(pair.result, w, h, o.columns, 1);
+      await o.onFrame(pair.index, pair.source, result);
+    }
+    sources.release(pair.source);
+    outputs.release(pair.result);
+    o.progress?.(frames, total);
+  };
   try {
-    for await (const out of decodeFrames(o.encoded, { stride: 1, startIndex: 0, signal: o.signal })) {
+    for await (const out of encoded) {
       if (out.index >= total) break;
       const next = await inputs.next();
       if (next.done) break;
       const source = next.value.rgb;
       if (!source || !out.rgb) continue;
-      const result = o.columns === 1 ? out.rgb : layoutColumn(out.rgb, w, h, o.columns, 1);
-      const placement = o.placements[out.index] ?? null;
-      const region = placement
-        ? frameRegion(
-            blendRegion(
-              placement.landmarks,
-              placement.toPatch,
-              o.resolution,
-              o.config,
-              o.overrides.get(o.start + out.index) ?? null,
-            ),
-            o.resolution,
-            placement.toPatch,
-            w,
-            h,
-          )
-        : null;
-      for (let y = 0; y < h; y += 1) {
-        const inLabelRows = label !== null && y >= label.y && y < label.y + label.height;
-        for (let x = 0; x < w; x += 1) {
-          const p = y * w + x;
-          if (region && region[p]) continue;
-          if (inLabelRows && label && x >= label.x && x < label.x + label.width) continue;
-          pixels += 1;
-          let worst = 0;
-          for (let c = 0; c < 3; c += 1) {
-            const d = Math.abs((source[p * 3 + c] as number) - (result[p * 3 + c] as number));
-            absSum += d;
-            if (d > worst) worst = d;
-          }
-          if (worst > ENCODED_TOLERANCE) changed += 1;
-        }
-      }
-      frames += 1;
-      if (o.onFrame) await o.onFrame(out.index, source, result);
-      o.progress?.(frames, total);
+      const comparison = compare({
+        source,
+        encoded: out.rgb,
+        width: w,
+        height: h,
+        columns: o.columns,
+        placement: o.placements[out.index] ?? null,
+        resolution: o.resolution,
+        segmentation: o.config.segmentation,
+        override: o.overrides.get(o.start + out.index) ?? null,
+        label: labelRect,
+      });
+      comparison.catch(() => undefined);
+      pending.push({ index: out.index, source, result: out.rgb, comparison });
+      if (pending.length >= inFlight) await settle(pending.shift() as Pair);
     }
+    while (pending.length > 0) await settle(pending.shift() as Pair);
   } finally {
     await inputs.return(undefined);
   }

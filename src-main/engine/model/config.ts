@@ -12,8 +12,8 @@ export const ARCH_REVISION = 2;
 /** Everything that fixes the networks' shapes; stored with checkpoints and exported models. */
 export interface ArchConfig {
   revision: number;
-  resolution: 64 | 128 | 256;
-  capacity: 'lite' | 'standard';
+  resolution: TrainingSettings['resolution'];
+  capacity: TrainingSettings['capacity'];
   useSelfAttention: boolean;
   norm: NormKind;
   /** Filters of the first encoder conv; the original's 64 (standard) and 32 (lite). Tests shrink it. */

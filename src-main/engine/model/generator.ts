@@ -1,17 +1,33 @@
 import { promises as fs } from 'node:fs';
-import * as tf from '@tensorflow/tfjs-core';
-import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import ort from 'onnxruntime-node';
+import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import { decodeModelFile } from '../io/model-file.js';
 import { ARCH_REVISION, type ArchConfig } from './config.js';
-import { buildNetworks, decoder, encoder, type Side } from './networks.js';
-import { Weights } from './weights.js';
+import { generatorModel } from './generator-onnx.js';
+import type { DecoderSide } from './networks.js';
 
-/** The trained generator (shared encoder, decoders A and B) loaded from an export, for conversion. */
-export class Generator {
+/** What the swap needs of a generator (tests stand in for it). */
+export interface FaceGenerator {
+  readonly arch: Pick<ArchConfig, 'resolution'>;
+  /** Faces (R x R RGB, 0..1, packed) through the decoder of `side`: attention mask and colour, 0..1. */
+  run(side: DecoderSide, faces: Float32Array, count: number): Promise<{ alpha: Float32Array; color: Float32Array }>;
+  /** The decoder that swaps a video of the direction's source person (see Generator.decoderFor). */
+  decoderFor(direction: 'AtoB' | 'BtoA'): DecoderSide;
+}
+
+/**
+ * The trained generator (shared encoder, decoders A and B) loaded from an export, for conversion: each decoder's
+ * path is rebuilt as an ONNX graph (generator-onnx.ts) and runs on onnxruntime's CPU kernels, a batch of faces a
+ * call; the tfjs graph stays training's.
+ */
+export class Generator implements FaceGenerator {
+  private readonly sessions = new Map<DecoderSide, Promise<ort.InferenceSession>>();
+
   private constructor(
     readonly arch: ArchConfig,
-    private readonly weights: Weights,
     readonly meta: Record<string, unknown>,
+    private readonly file: string,
+    private readonly weight: (name: string, shape: readonly number[]) => Float32Array,
   ) {}
 
   static async load(file: string): Promise<Generator> {
@@ -32,22 +48,35 @@ export class Generator {
         `the model ${file} was trained with an earlier network design (revision ${arch.revision ?? 1}; this version uses ${ARCH_REVISION})`,
         { file, fix: 'train the project again: a new run starts, and the earlier run stays in the history' },
       );
-    const weights = new Weights(null);
-    buildNetworks(weights, arch, { discriminators: false });
-    for (const [name, variable] of weights.vars) {
+    const shapes = new Map(header.tensors.map((t) => [t.name, t.shape]));
+    const weight = (name: string, shape: readonly number[]): Float32Array => {
       const values = tensor(`var:${name}`);
-      if (!values || values.length !== variable.size) {
-        weights.dispose();
+      const stored = shapes.get(`var:${name}`);
+      if (!values || !stored || stored.join() !== shape.join())
         throw new StudioError(ErrorCode.projectInvalid, `the model ${file} lacks ${name}`, {
           file,
           fix: 'train again to re-export the model',
         });
-      }
-      const t = tf.tensor(values, variable.shape);
-      variable.assign(t);
-      t.dispose();
+      return values;
+    };
+    const generator = new Generator(arch, header.meta, file, weight);
+    // Fail now, not at the first face, when a weight is missing.
+    await generator.session('A');
+    return generator;
+  }
+
+  private session(side: DecoderSide): Promise<ort.InferenceSession> {
+    let session = this.sessions.get(side);
+    if (!session) {
+      session = ort.InferenceSession.create(generatorModel(this.arch, side, this.weight), {
+        logSeverityLevel: 3,
+        intraOpNumThreads: 1,
+        interOpNumThreads: 1,
+        executionProviders: ['cpu'],
+      });
+      this.sessions.set(side, session);
     }
-    return new Generator(arch, weights, header.meta);
+    return session;
   }
 
   /**
@@ -55,26 +84,29 @@ export class Generator {
    * B), or, for a model trained with Method #1 (the target's part pasted into the source's training faces), the
    * source's own decoder, which learnt the source face with the target's part.
    */
-  decoderFor(direction: 'AtoB' | 'BtoA'): Side {
+  decoderFor(direction: 'AtoB' | 'BtoA'): DecoderSide {
     const own = (this.meta.settings as { partsMethod?: string } | undefined)?.partsMethod === 'augmented';
     if (direction === 'AtoB') return own ? 'A' : 'B';
     return own ? 'B' : 'A';
   }
 
   /** Faces (R x R RGB, 0..1, packed) through the decoder of `side`: attention mask and colour, 0..1. */
-  async run(side: Side, faces: Float32Array, count: number): Promise<{ alpha: Float32Array; color: Float32Array }> {
+  async run(
+    side: DecoderSide,
+    faces: Float32Array,
+    count: number,
+  ): Promise<{ alpha: Float32Array; color: Float32Array }> {
     const r = this.arch.resolution;
-    const [alpha, color] = tf.tidy(() => {
-      const input = tf.sub(tf.mul(tf.tensor4d(faces, [count, r, r, 3]), 2), 1) as tf.Tensor4D;
-      const out = decoder(this.weights, this.arch, side, encoder(this.weights, this.arch, input));
-      return [out.alpha, tf.div(tf.add(out.color, 1), 2)];
-    });
-    const result = { alpha: (await alpha.data()) as Float32Array, color: (await color.data()) as Float32Array };
-    tf.dispose([alpha, color]);
-    return result;
+    if (faces.length !== count * r * r * 3)
+      throw new StudioError(ErrorCode.internal, `${count} faces of ${r} px need ${count * r * r * 3} values`, {
+        file: this.file,
+      });
+    const out = await (await this.session(side)).run({ faces: new ort.Tensor('float32', faces, [count, r, r, 3]) });
+    return { alpha: out.alpha?.data as Float32Array, color: out.color?.data as Float32Array };
   }
 
   dispose(): void {
-    this.weights.dispose();
+    for (const session of this.sessions.values()) void session.then((s) => s.release()).catch(() => undefined);
+    this.sessions.clear();
   }
 }

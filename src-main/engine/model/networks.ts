@@ -8,7 +8,11 @@ import { conv, convBlock, convBlockD, dense, resBlock, selfAttention, upscale } 
 import type { Weights } from './weights.js';
 
 type T4 = tf.Tensor4D;
-export type Side = 'A' | 'B';
+/**
+ * A decoder (and its discriminator): A learns the project's side a, B side b. Capitals keep it apart from the
+ * contract's Side ('a' | 'b'), which names the project's people, not the model's halves.
+ */
+export type DecoderSide = 'A' | 'B';
 
 export interface DecoderOutput {
   alpha: T4;
@@ -37,7 +41,7 @@ export function encoder(w: Weights, arch: ArchConfig, x: T4): T4 {
   return upscale(w, 'enc/up', tf.reshape(z, [b, 4, 4, ch.enc[4]]), ch.up, lite, arch.norm);
 }
 
-export function decoder(w: Weights, arch: ArchConfig, side: Side, z: T4): DecoderOutput {
+export function decoder(w: Weights, arch: ArchConfig, side: DecoderSide, z: T4): DecoderOutput {
   const ch = channels(arch);
   const lite = arch.capacity === 'lite';
   const p = `dec${side}`;
@@ -59,7 +63,7 @@ export function decoder(w: Weights, arch: ArchConfig, side: Side, z: T4): Decode
   return { alpha, color, intermediates };
 }
 
-export function discriminator(w: Weights, arch: ArchConfig, side: Side, x: T4): T4 {
+export function discriminator(w: Weights, arch: ArchConfig, side: DecoderSide, x: T4): T4 {
   const p = `dis${side}`;
   const d = arch.discFilters;
   let y = convBlockD(w, `${p}/cb1`, x, d, 'none');

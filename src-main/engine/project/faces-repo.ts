@@ -10,7 +10,16 @@ export interface NewFace {
   trackId: number;
   box: Box;
   score: number;
+  /** The 68 landmarks found while following the face (alignment reuses them). */
+  landmarks?: Point[] | null;
+  /** Its identity sample, where one was taken. */
+  descriptor?: Float32Array | null;
 }
+
+const roundedPoints = (points: readonly Point[]): string =>
+  JSON.stringify(points.map(([x, y]) => [Math.round(x * 100) / 100, Math.round(y * 100) / 100]));
+const descriptorBlob = (d: Float32Array | null | undefined): Buffer | null =>
+  d ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : null;
 
 export interface FaceRow {
   id: number;
@@ -95,7 +104,8 @@ export class FacesRepo {
   insert(face: NewFace): number {
     const result = this.db
       .prepare(
-        `INSERT INTO faces (side, frame_idx, track_id, x, y, w, h, score, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+        `INSERT INTO faces (side, frame_idx, track_id, x, y, w, h, score, landmarks, descriptor, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
       )
       .run(
         face.side,
@@ -106,6 +116,8 @@ export class FacesRepo {
         face.box.width,
         face.box.height,
         face.score,
+        face.landmarks ? roundedPoints(face.landmarks) : null,
+        descriptorBlob(face.descriptor),
       );
     return Number(result.lastInsertRowid);
   }
@@ -282,7 +294,7 @@ export class FacesRepo {
            descriptor = COALESCE(?, descriptor) WHERE id = ?`,
       )
       .run(
-        JSON.stringify(fields.landmarks.map(([x, y]) => [Math.round(x * 100) / 100, Math.round(y * 100) / 100])),
+        roundedPoints(fields.landmarks),
         JSON.stringify(fields.transform),
         fields.crop,
         fields.yaw,
@@ -290,9 +302,7 @@ export class FacesRepo {
         fields.sharpness,
         fields.status,
         fields.reason,
-        fields.descriptor
-          ? Buffer.from(fields.descriptor.buffer, fields.descriptor.byteOffset, fields.descriptor.byteLength)
-          : null,
+        descriptorBlob(fields.descriptor),
         id,
       );
   }

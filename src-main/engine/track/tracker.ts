@@ -78,8 +78,8 @@ export class Tracker {
       .map((t) => ({ id: t.id, box: this.predicted(t, frame) }));
   }
 
-  /** Assign each detection to a track (greedy by IoU), starting new tracks for the rest. Returns track ids in order. */
-  update(frame: number, boxes: readonly Box[]): number[] {
+  /** The track each box would continue (greedy by IoU), or 0 for a new face; changes nothing. */
+  match(frame: number, boxes: readonly Box[]): number[] {
     const active = this.activeBoxes(frame);
     const pairs: Array<{ d: number; t: number; score: number }> = [];
     boxes.forEach((box, d) =>
@@ -93,11 +93,18 @@ export class Tracker {
     const usedTracks = new Set<number>();
     for (const { d, t } of pairs) {
       if (ids[d] !== 0 || usedTracks.has(t)) continue;
-      const id = (active[t] as { id: number }).id;
-      ids[d] = id;
+      ids[d] = (active[t] as { id: number }).id;
       usedTracks.add(t);
-      this.observe(id, frame, boxes[d] as Box);
     }
+    return ids;
+  }
+
+  /** Assign each detection to a track (greedy by IoU), starting new tracks for the rest. Returns track ids in order. */
+  update(frame: number, boxes: readonly Box[]): number[] {
+    const ids = this.match(frame, boxes);
+    ids.forEach((id, d) => {
+      if (id !== 0) this.observe(id, frame, boxes[d] as Box);
+    });
     boxes.forEach((box, d) => {
       if (ids[d] !== 0) return;
       const id = this.state.nextId++;
@@ -116,6 +123,10 @@ export class Tracker {
       ids[d] = id;
     });
     return ids;
+  }
+
+  track(id: number): TrackState | undefined {
+    return this.state.tracks.find((t) => t.id === id);
   }
 
   private observe(id: number, frame: number, box: Box): void {

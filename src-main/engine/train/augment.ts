@@ -1,6 +1,6 @@
 /** Data augmentation of faceswap-GAN, pure: random_transform, random_warp (Umeyama target), colour match. */
 import { composeAffine, umeyama, type Affine, type Point } from '../../../src-shared/math/geometry.js';
-import { warpAffine } from '../../../src-shared/math/raster.js';
+import { clampedTaps, newTaps, warpAffine } from '../../../src-shared/math/raster.js';
 import type { Rng } from '../../../src-shared/math/rng.js';
 
 export const FACE_SIZE = 256;
@@ -215,20 +215,16 @@ export function randomWarp(
   const lo = 0;
   const hi = 4;
   const warped = new Uint8Array(outSize * outSize * 3);
+  const taps = newTaps();
   for (let v = 0; v < outSize; v += 1) {
     for (let u = 0; u < outSize; u += 1) {
       const [sx, sy] = gridAt(noisy, lo + ((u + 0.5) / outSize) * (hi - lo), lo + ((v + 0.5) / outSize) * (hi - lo));
-      const x0 = Math.min(size - 1, Math.max(0, Math.floor(sx)));
-      const y0 = Math.min(size - 1, Math.max(0, Math.floor(sy)));
-      const x1 = Math.min(size - 1, x0 + 1);
-      const y1 = Math.min(size - 1, y0 + 1);
-      const fx = Math.min(1, Math.max(0, sx - x0));
-      const fy = Math.min(1, Math.max(0, sy - y0));
+      const { fx, fy, p00, p01, p10, p11 } = clampedTaps(sx, sy, size, size, taps);
       for (let ch = 0; ch < 3; ch += 1) {
-        const a = sample.rgb[(y0 * size + x0) * 3 + ch] as number;
-        const b = sample.rgb[(y0 * size + x1) * 3 + ch] as number;
-        const d = sample.rgb[(y1 * size + x0) * 3 + ch] as number;
-        const e = sample.rgb[(y1 * size + x1) * 3 + ch] as number;
+        const a = sample.rgb[p00 * 3 + ch] as number;
+        const b = sample.rgb[p01 * 3 + ch] as number;
+        const d = sample.rgb[p10 * 3 + ch] as number;
+        const e = sample.rgb[p11 * 3 + ch] as number;
         warped[(v * outSize + u) * 3 + ch] = Math.round(
           (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy,
         );

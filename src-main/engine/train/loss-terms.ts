@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdversarialLoss } from '../../../src-shared/contract/index.js';
-import type { DecoderOutput, Side } from '../model/networks.js';
+import type { DecoderOutput, DecoderSide } from '../model/networks.js';
 import {
   cycleLoss,
   edgeLoss,
@@ -22,7 +22,7 @@ type T4 = tf.Tensor4D;
 
 /** What a generator step has computed, and how to reach the networks for terms that need more. */
 export interface GeneratorStep {
-  side: Side;
+  side: DecoderSide;
   warped: T4;
   target: T4;
   eyes: T4;
@@ -39,7 +39,7 @@ export interface GeneratorStep {
   /** This side's discriminator on an image (paired with the warped input). */
   discriminate(image: T4): T4;
   /** A side's generator on faces: encoder, then that side's decoder. */
-  generate(side: Side, input: T4): DecoderOutput;
+  generate(side: DecoderSide, input: T4): DecoderOutput;
 }
 
 export interface LossTerm {

@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Side } from '../model/networks.js';
+import type { DecoderSide } from '../model/networks.js';
 import type { Batch } from './batch.js';
 import type { ScheduleState } from './schedule.js';
 import type { GradientPool, StepDraws, StepGradients, StepKind, Trainer, TrainerOptions } from './trainer.js';
@@ -33,7 +33,7 @@ export interface HelperSetup {
 
 export type HelperRequest =
   | { type: 'load'; names: string[] }
-  | { type: 'grads'; kind: StepKind; side: Side; batch: Batch; draws: StepDraws; state: ScheduleState };
+  | { type: 'grads'; kind: StepKind; side: DecoderSide; batch: Batch; draws: StepDraws; state: ScheduleState };
 
 export type HelperReply =
   { type: 'ready' } | { type: 'grads'; terms: Record<string, number> } | { type: 'error'; message: string };
@@ -194,7 +194,7 @@ export class ThreadPool implements GradientPool {
   async gradients(
     trainer: Trainer,
     kind: StepKind,
-    side: Side,
+    side: DecoderSide,
     batch: Batch,
     draws: StepDraws,
   ): Promise<StepGradients> {

@@ -60,7 +60,7 @@ export class PerceptualNet {
   ) {}
 
   static async fromFaceNets(nets: FaceNets): Promise<PerceptualNet> {
-    const params = nets.recognitionParams() as FaceApiParams | undefined;
+    const params = (await nets.recognitionParams()) as FaceApiParams | undefined;
     if (!params || !('conv32_down' in params)) throw new Error('the face recognition net has no weights loaded');
     const blocks = new Map<string, Residual>();
     for (const name of [...STAGES.flat(), 'conv256_down_out']) {

@@ -13,7 +13,7 @@ import {
   discriminator,
   encoder,
   type DecoderOutput,
-  type Side,
+  type DecoderSide,
 } from '../model/networks.js';
 import { Weights } from '../model/weights.js';
 import { drawIteration, type AugmentOptions, type Batch, type IterationBatches } from './batch.js';
@@ -59,7 +59,13 @@ export interface TrainerOptions {
  * applies the summed gradients, then `publish` sends the step's updated variables to the other threads.
  */
 export interface GradientPool {
-  gradients(trainer: Trainer, kind: StepKind, side: Side, batch: Batch, draws: StepDraws): Promise<StepGradients>;
+  gradients(
+    trainer: Trainer,
+    kind: StepKind,
+    side: DecoderSide,
+    batch: Batch,
+    draws: StepDraws,
+  ): Promise<StepGradients>;
   publish(trainer: Trainer, names: readonly string[]): Promise<void>;
 }
 
@@ -97,7 +103,7 @@ export interface StepGradients {
   terms: Record<string, tf.Scalar>;
 }
 
-const sideKey = (side: Side): 'a' | 'b' => (side === 'A' ? 'a' : 'b');
+const sideKey = (side: DecoderSide): 'a' | 'b' => (side === 'A' ? 'a' : 'b');
 
 export class Trainer {
   readonly weights: Weights;
@@ -148,7 +154,7 @@ export class Trainer {
   }
 
   /** The variables a step trains, by their model names: encoder + one decoder, or one discriminator. */
-  variablesOf(kind: StepKind, side: Side): Map<string, tf.Variable> {
+  variablesOf(kind: StepKind, side: DecoderSide): Map<string, tf.Variable> {
     const prefixes = kind === 'G' ? ['enc/', `dec${side}/`] : [`dis${side}/`];
     return new Map([...this.weights.vars].filter(([name]) => prefixes.some((p) => name.startsWith(p))));
   }
@@ -230,7 +236,7 @@ export class Trainer {
   }
 
   /** The gradients of one step on a batch held in arrays (this thread's part, when a pool splits it). */
-  batchGradients(kind: StepKind, side: Side, batch: Batch, draws: StepDraws): StepGradients {
+  batchGradients(kind: StepKind, side: DecoderSide, batch: Batch, draws: StepDraws): StepGradients {
     const data = batchTensors(batch);
     try {
       return this.gradients(kind, side, data, draws);
@@ -240,7 +246,7 @@ export class Trainer {
   }
 
   /** The gradients of one step for one batch (or a worker's part of it), without touching any variable. */
-  gradients(kind: StepKind, side: Side, data: StepTensors, draws: StepDraws): StepGradients {
+  gradients(kind: StepKind, side: DecoderSide, data: StepTensors, draws: StepDraws): StepGradients {
     const vars = this.variablesOf(kind, side);
     const terms: Record<string, tf.Scalar> = {};
     // The discriminator learns from the current generator's fakes, made before the tape so none of the generator's
@@ -263,7 +269,7 @@ export class Trainer {
     }
   }
 
-  private fakes(side: Side, warped: T4): { masked: T4; color: T4 } {
+  private fakes(side: DecoderSide, warped: T4): { masked: T4; color: T4 } {
     return tf.tidy(() => {
       const out = decoder(this.weights, this.options.arch, side, encoder(this.weights, this.options.arch, warped));
       return { masked: composite(out.alpha, out.color, warped), color: out.color };
@@ -275,7 +281,7 @@ export class Trainer {
    * sum of squared kernels) to the gradients of the variables that declare it, outside the tape (as a loss term its
    * squared kernels were kept for the backward pass). Reads the loss terms, then frees gradients and terms.
    */
-  async applyStep(kind: StepKind, side: Side, step: StepGradients): Promise<LossRecord> {
+  async applyStep(kind: StepKind, side: DecoderSide, step: StepGradients): Promise<LossRecord> {
     const optimiser = this.optimisers[`${kind}${side}`];
     const factor = this.lossWeights.weightDecay;
     const vars = this.variablesOf(kind, side);
@@ -302,13 +308,13 @@ export class Trainer {
     return out;
   }
 
-  private discriminatorOf(side: Side, warped: T4): (image: T4) => T4 {
+  private discriminatorOf(side: DecoderSide, warped: T4): (image: T4) => T4 {
     return (image) => discriminator(this.weights, this.options.arch, side, tf.concat([image, warped], 3));
   }
 
   /** The discriminator's loss: mixup-LSGAN (the default) or upstream's relativistic-average LSGAN. */
   private discriminatorLoss(
-    side: Side,
+    side: DecoderSide,
     data: StepTensors,
     fake: { masked: T4; color: T4 },
     draws: StepDraws,
@@ -321,9 +327,14 @@ export class Trainer {
     return mixupDiscriminator(raw, pair(data.target), [pair(fake.masked), pair(fake.color)], draws.lambda);
   }
 
-  private generatorLoss(side: Side, data: StepTensors, draws: StepDraws, terms: Record<string, tf.Scalar>): tf.Scalar {
+  private generatorLoss(
+    side: DecoderSide,
+    data: StepTensors,
+    draws: StepDraws,
+    terms: Record<string, tf.Scalar>,
+  ): tf.Scalar {
     const { arch } = this.options;
-    const generate = (which: Side, input: T4): DecoderOutput =>
+    const generate = (which: DecoderSide, input: T4): DecoderOutput =>
       decoder(this.weights, arch, which, encoder(this.weights, arch, input));
     const out = generate(side, data.warped);
     const step: GeneratorStep = {
@@ -349,7 +360,7 @@ export class Trainer {
   }
 
   /** Run the generator on aligned faces (NHWC -1..1): the swap, used by previews and conversion. */
-  generate(side: Side, input: T4): { alpha: T4; color: T4; masked: T4 } {
+  generate(side: DecoderSide, input: T4): { alpha: T4; color: T4; masked: T4 } {
     return tf.tidy(() => {
       const out = decoder(this.weights, this.options.arch, side, encoder(this.weights, this.options.arch, input));
       return { alpha: out.alpha, color: out.color, masked: composite(out.alpha, out.color, input) };
@@ -365,7 +376,7 @@ export class Trainer {
   setOptimizerWeights(named: NamedTensor[]): string | null {
     let restored = 0;
     for (const [key, adam] of Object.entries(this.optimisers))
-      restored += adam.restore(`adam${key}`, named, this.variablesOf(key[0] as StepKind, key[1] as Side));
+      restored += adam.restore(`adam${key}`, named, this.variablesOf(key[0] as StepKind, key[1] as DecoderSide));
     return restored === 0
       ? 'the checkpoint holds no optimiser state: weights restored, Adam moments start afresh'
       : null;

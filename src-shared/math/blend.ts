@@ -1,5 +1,6 @@
 /** Pure compositing of a generated face back into the frame. */
-import { patchCorners, type Affine } from '../../../src-shared/math/geometry.js';
+import { patchCorners, type Affine } from './geometry.js';
+import { newTaps, patchTaps } from './raster.js';
 
 /**
  * Blend a patch (size x size RGB 0..1) and its mask (0..1) into the frame (packed RGB bytes, modified in place)
@@ -21,34 +22,30 @@ export function blendPatch(
   const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1]))));
   const y1 = Math.min(height - 1, Math.ceil(Math.max(...corners.map((c) => c[1]))));
   let changed = 0;
+  const taps = newTaps();
   for (let y = y0; y <= y1; y += 1) {
     for (let x = x0; x <= x1; x += 1) {
       const u = toPatch[0] * x + toPatch[1] * y + toPatch[2];
       const v = toPatch[3] * x + toPatch[4] * y + toPatch[5];
-      if (u < 0 || v < 0 || u > size - 1 || v > size - 1) continue;
-      const ux = Math.floor(u);
-      const vy = Math.floor(v);
-      const ux1 = Math.min(size - 1, ux + 1);
-      const vy1 = Math.min(size - 1, vy + 1);
-      const fx = u - ux;
-      const fy = v - vy;
+      if (!patchTaps(u, v, size, taps)) continue;
+      const { fx, fy, p00, p01, p10, p11 } = taps;
       const w00 = (1 - fx) * (1 - fy);
       const w10 = fx * (1 - fy);
       const w01 = (1 - fx) * fy;
       const w11 = fx * fy;
       const m =
-        w00 * (mask[vy * size + ux] as number) +
-        w10 * (mask[vy * size + ux1] as number) +
-        w01 * (mask[vy1 * size + ux] as number) +
-        w11 * (mask[vy1 * size + ux1] as number);
+        w00 * (mask[p00] as number) +
+        w10 * (mask[p01] as number) +
+        w01 * (mask[p10] as number) +
+        w11 * (mask[p11] as number);
       if (m <= 1e-4) continue;
       const o = (y * width + x) * 3;
       for (let c = 0; c < 3; c += 1) {
         const p =
-          w00 * (patch[(vy * size + ux) * 3 + c] as number) +
-          w10 * (patch[(vy * size + ux1) * 3 + c] as number) +
-          w01 * (patch[(vy1 * size + ux) * 3 + c] as number) +
-          w11 * (patch[(vy1 * size + ux1) * 3 + c] as number);
+          w00 * (patch[p00 * 3 + c] as number) +
+          w10 * (patch[p01 * 3 + c] as number) +
+          w01 * (patch[p10 * 3 + c] as number) +
+          w11 * (patch[p11 * 3 + c] as number);
         frame[o + c] = Math.round(Math.min(1, Math.max(0, m * p + (1 - m) * ((frame[o + c] as number) / 255))) * 255);
       }
       changed += 1;

@@ -7,7 +7,6 @@ import {
   parseOrThrow,
   type Side,
 } from '../../../src-shared/contract/index.js';
-import { selectBackend } from '../backend/select.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { decodeFrames } from '../media/decode.js';
@@ -16,7 +15,7 @@ import { Generator } from '../model/generator.js';
 import { MaskStore } from '../masks/edits.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
-import { patchTransform, swapFace } from './frame.js';
+import { patchTransform, swapFace } from '../convert/frame.js';
 
 let cached: { file: string; mtimeMs: number; generator: Generator } | null = null;
 
@@ -72,7 +71,6 @@ export async function previewFrame(
     throw new StudioError(ErrorCode.notFound, `the chosen person is not in frame ${frameIndex}`, {
       fix: 'pick a frame marked kept or skipped on the timeline',
     });
-  await selectBackend(store.project.settings.training.backend);
   const generator = await generatorFor(store);
   const nets = await FaceNets.load();
   const landmarks = face.landmarks ?? (await nets.landmarks(frame.rgb, frame.width, frame.height, face.box));

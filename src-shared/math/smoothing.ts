@@ -2,7 +2,7 @@
  * Pure smoothing for conversion: a constant-velocity Kalman filter per tracked point (the detector box's corners,
  * and the two anchors that place the swapped face), or a moving average.
  */
-import { invertAffine, patchCorners, type Affine, type Box, type Point } from '../../../src-shared/math/geometry.js';
+import { invertAffine, patchCorners, type Affine, type Box, type Point } from './geometry.js';
 
 /** Kalman filter with state [x, y, vx, vy] and measurement [x, y] (cv2.KalmanFilter(4, 2) as the original). */
 export class CornerKalman {

@@ -3,10 +3,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { reserveTempPath } from '../io/atomic.js';
-import { fixMp4VideoDuration } from '../media/mp4-duration.js';
-import { nutFrameHeader, nutHeader } from '../media/nut.js';
-import type { ExportTiming } from '../media/timing.js';
-import { requireTool } from '../media/tools.js';
+import { fixMp4VideoDuration } from './mp4-duration.js';
+import { nutFrameHeader, nutHeader } from './nut.js';
+import type { ExportTiming } from './timing.js';
+import { h264Args } from './ffmpeg-args.js';
+import { requireTool } from './tools.js';
 
 /** Frame rate as ffmpeg wants it: NTSC rates as exact fractions. */
 export function rateArgument(fps: number, exact?: string): string {
@@ -79,14 +80,7 @@ export class VideoWriter {
       'passthrough',
       '-enc_time_base:v',
       `${timeBase.num}:${timeBase.den}`,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      '16',
-      '-pix_fmt',
-      'yuv420p',
+      ...h264Args(),
       '-metadata',
       'comment=Synthetic media: face swapped with FaceParts Studio',
       '-metadata',

@@ -1,0 +1,298 @@
+/**
+ * Model workers, the engine's side: each is a worker thread with its own onnxruntime/tfjs instance (model-worker.ts)
+ * that answers in order; a pool spreads a frame's independent pieces (tiles, faces) over its workers, so detection,
+ * landmarks, identity and generation use both cores while the main thread decodes, blends, encodes and commits.
+ * Results do not depend on which worker computed them (the same models, single-threaded kernels), so runs stay
+ * deterministic.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
+import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
+import type { AlignedFace } from '../align/aligned-face.js';
+import type { Detection, Detector, Frame } from '../detect/types.js';
+import type { LandmarkFit } from '../landmarks/face-nets.js';
+import type { ArchConfig } from '../model/config.js';
+import type { FaceGenerator } from '../model/generator.js';
+import type { DecoderSide } from '../model/networks.js';
+import type { ComparisonJob, FrameComparison } from '../metrics/outside-mask.js';
+import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
+import type { Stage, StageClock } from './stages.js';
+
+/** The compiled worker beside this file; from the TypeScript sources (tests), the .ts through tsx. */
+function workerEntry(): { file: URL; execArgv: string[] } {
+  const js = new URL('./model-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return { file: js, execArgv: [] };
+  return { file: new URL('./model-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+}
+
+/**
+ * A frame's Buffer as a plain Uint8Array over the same (shared) memory: Node serialises a Buffer the slow way
+ * (about a millisecond a message), a Uint8Array over a SharedArrayBuffer in microseconds.
+ */
+function withPlainViews(args: unknown): unknown {
+  if (!args || typeof args !== 'object' || !('frame' in args)) return args;
+  const { frame } = args as { frame: Frame };
+  if (!Buffer.isBuffer(frame.rgb)) return args;
+  const rgb = new Uint8Array(frame.rgb.buffer, frame.rgb.byteOffset, frame.rgb.byteLength);
+  return { ...args, frame: { rgb, width: frame.width, height: frame.height } };
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  stage: Stage | null;
+}
+
+export class ModelWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  private readonly ended: Promise<void>;
+
+  constructor(private readonly clock: StageClock | null) {
+    const { file, execArgv } = workerEntry();
+    // Workers inherit the engine's Node flags (a profiler's too); from sources they also load tsx.
+    this.worker = new Worker(file, execArgv.length > 0 ? { execArgv: [...process.execArgv, ...execArgv] } : {});
+    this.worker.on('message', (response: WorkerResponse) => {
+      const waiting = this.pending.get(response.id);
+      if (!waiting) return;
+      this.pending.delete(response.id);
+      if (waiting.stage) this.clock?.add(waiting.stage, response.cpuMs);
+      if (response.ok) waiting.resolve(response.result);
+      else waiting.reject(StudioError.fromInfo(response.error));
+    });
+    const fail = (error: Error): void => {
+      this.failure = new StudioError(ErrorCode.internal, `a model worker stopped: ${error.message}`, {
+        fix: 'try again; if it keeps failing, reinstall FaceParts Studio',
+      });
+      for (const p of this.pending.values()) p.reject(this.failure);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.ended = new Promise((resolve) =>
+      this.worker.on('exit', (code) => {
+        if (this.pending.size > 0) fail(new Error(`exit code ${code}`));
+        resolve();
+      }),
+    );
+  }
+
+  /** Requests sent and not yet answered. */
+  get load(): number {
+    return this.pending.size;
+  }
+
+  call<T>(method: string, args: unknown, stage: Stage | null = null, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, stage });
+      const request: WorkerRequest = { id, method, args: withPlainViews(args) };
+      this.worker.postMessage(request, transfer);
+    });
+  }
+
+  /** Ask the worker to exit (so a profiler can write its profile), and make sure it does. */
+  async terminate(): Promise<void> {
+    this.worker.postMessage({ id: 0, method: 'exit', args: null } satisfies WorkerRequest);
+    const timer = setTimeout(() => void this.worker.terminate(), 2000);
+    await this.ended;
+    clearTimeout(timer);
+  }
+}
+
+/** What a pool's workers load. */
+export interface PoolModels {
+  detector?: string;
+  /** The landmark net (and the recognition net, in the first worker). */
+  nets?: boolean;
+  /** face-api's recognition net (loaded in the background). */
+  recognition?: boolean;
+  /** The independent identity net (FaceRes). */
+  identity?: boolean;
+  generator?: string;
+}
+
+interface Loaded {
+  detector: { name: string; inputSize: number; minFaceInput: number } | null;
+  generator: { arch: ArchConfig; decoders: Record<'AtoB' | 'BtoA', DecoderSide> } | null;
+}
+
+/** Split items into up to `parts` contiguous runs (order kept), for spreading one request over workers. */
+function split<T>(items: readonly T[], parts: number): T[][] {
+  const n = Math.min(parts, items.length);
+  const out: T[][] = [];
+  for (let i = 0; i < n; i += 1)
+    out.push(items.slice(Math.floor((i * items.length) / n), Math.floor(((i + 1) * items.length) / n)));
+  return out;
+}
+
+const poolListeners = new Set<(line: string) => void>();
+let poolAnnounced = false;
+
+/**
+ * Hear, once per process, the compute line of the first model pool: extraction and conversion run their nets on
+ * onnxruntime's CPU kernels in the pool's threads, whatever tfjs backend training chose (the host prints it as the
+ * command's compute line).
+ */
+export function onModelPoolStarted(listener: (line: string) => void): () => void {
+  poolListeners.add(listener);
+  return () => poolListeners.delete(listener);
+}
+
+function announcePool(threads: number): void {
+  if (poolAnnounced) return;
+  poolAnnounced = true;
+  const line = `compute: CPU (onnxruntime), ${threads} model threads for face detection, landmarks, identity and the swap`;
+  for (const listener of poolListeners) listener(line);
+}
+
+export class ModelPool {
+  private constructor(
+    readonly workers: ModelWorker[],
+    private readonly loaded: Loaded,
+    /** The worker that holds face-api's recognition net (identity samples are rare: one is enough). */
+    private readonly recognitionOn: number,
+  ) {}
+
+  /**
+   * Start `count` workers that each load `models` (in parallel); with the landmark net, worker `recognitionOn` also
+   * loads the recognition net.
+   */
+  static async start(
+    count: number,
+    models: PoolModels,
+    clock: StageClock | null = null,
+    recognitionOn = 0,
+  ): Promise<ModelPool> {
+    const workers = Array.from({ length: count }, () => new ModelWorker(clock));
+    const on = Math.min(recognitionOn, count - 1);
+    try {
+      const loaded = await Promise.all(
+        workers.map((w, i) => w.call<Loaded>('init', { ...models, recognition: i === on && models.nets === true })),
+      );
+      announcePool(count);
+      return new ModelPool(workers, loaded[0] as Loaded, on);
+    } catch (error) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw error;
+    }
+  }
+
+  /** Load more models into one worker (e.g. the generator into the first, the identity nets into the second). */
+  async loadOn(index: number, models: PoolModels): Promise<void> {
+    const loaded = await this.worker(index).call<Loaded>('init', models);
+    if (loaded.generator) this.loaded.generator = loaded.generator;
+  }
+
+  /** A worker by index (the last one when there are fewer). */
+  worker(index: number): ModelWorker {
+    return this.workers[Math.min(index, this.workers.length - 1)] as ModelWorker;
+  }
+
+  /** The least busy worker (the first among equals). */
+  private idle(): ModelWorker {
+    return this.workers.reduce((best, w) => (w.load < best.load ? w : best));
+  }
+
+  /** Run pieces of one request on different workers; results in the pieces' order. */
+  private async spread<T, R>(
+    items: readonly T[],
+    call: (worker: ModelWorker, part: T[]) => Promise<R[]>,
+  ): Promise<R[]> {
+    if (items.length === 0) return [];
+    const order = [...this.workers].sort((a, b) => a.load - b.load);
+    const parts = split(items, this.workers.length);
+    const results = await Promise.all(parts.map((part, i) => call(order[i] as ModelWorker, part)));
+    return results.flat();
+  }
+
+  /** The workers' detector as a Detector whose regions are spread over the pool. */
+  detector(): Detector {
+    const info = this.loaded.detector;
+    if (!info) throw new Error('the pool has no detector loaded');
+    return {
+      name: info.name,
+      inputSize: info.inputSize,
+      minFaceInput: info.minFaceInput,
+      detect: (frame: Frame, regions: readonly Box[], threshold: number) =>
+        this.spread(regions, (w, part) =>
+          w.call<Detection[][]>('detect', { frame, regions: part, threshold }, 'detect'),
+        ),
+      dispose: () => Promise.resolve(),
+    };
+  }
+
+  async landmarks(frame: Frame, boxes: readonly Box[], stage: Stage = 'landmarks'): Promise<Point[][]> {
+    const flat = await this.spread(boxes, (w, part) =>
+      w.call<Float64Array[]>('landmarks', { frame, boxes: part }, stage),
+    );
+    return flat.map(pointsOf);
+  }
+
+  async refine(frame: Frame, predicted: ReadonlyArray<readonly Point[]>): Promise<LandmarkFit[]> {
+    const fits = await this.spread(predicted, (w, part) =>
+      w.call<Array<{ points: Float64Array; passes: number }>>(
+        'refine',
+        { frame, predicted: part.map(flatPoints) },
+        'landmarks',
+      ),
+    );
+    return fits.map((f) => ({ points: pointsOf(f.points), passes: f.passes }));
+  }
+
+  /** Identity descriptors, on the worker that holds the recognition net. */
+  descriptors(
+    frame: Frame,
+    alignments: readonly Affine[],
+    cropSize: number,
+    stage: Stage = 'identity',
+  ): Promise<Float32Array[]> {
+    if (alignments.length === 0) return Promise.resolve([]);
+    return this.worker(this.recognitionOn).call<Float32Array[]>('descriptors', { frame, alignments, cropSize }, stage);
+  }
+
+  /** Alignment and its aligned-crop check (`confirmed`: the detector finds the face in the crop). */
+  align(frame: Frame, landmarks: readonly Point[]): Promise<AlignedFace & { confirmed: boolean }> {
+    return this.idle().call<AlignedFace & { confirmed: boolean }>(
+      'align',
+      { frame, landmarks: flatPoints(landmarks) },
+      'align/mask',
+    );
+  }
+
+  /** The independent identity net (FaceRes) on one face. */
+  identity(frame: Frame, landmarks: readonly Point[], stage: Stage = 'metrics'): Promise<Float32Array> {
+    return this.idle().call<Float32Array>('identity', { frame, landmarks: flatPoints(landmarks) }, stage);
+  }
+
+  /** Pixels an export changed outside the swap's region, for one frame (pairs of frames in shared memory). */
+  compare(job: ComparisonJob): Promise<FrameComparison> {
+    const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return this.idle().call<FrameComparison>(
+      'compare',
+      { ...job, source: plain(job.source), encoded: plain(job.encoded) },
+      'metrics',
+    );
+  }
+
+  /** The generator of a worker, as a FaceGenerator (worker `index`). */
+  generator(index = 0): FaceGenerator & { arch: ArchConfig } {
+    const info = this.loaded.generator;
+    if (!info) throw new Error('the pool has no generator loaded');
+    const worker = this.worker(index);
+    return {
+      arch: info.arch,
+      decoderFor: (direction) => info.decoders[direction],
+      run: (side: DecoderSide, faces: Float32Array, count: number) =>
+        worker.call<{ alpha: Float32Array; color: Float32Array }>('generate', { side, faces, count }, 'generate'),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
