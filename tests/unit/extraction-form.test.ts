@@ -15,6 +15,7 @@ describe('extraction settings form (Settings page): derived from the options reg
     const keys = [...EXTRACTION_SECTIONS.main, ...EXTRACTION_SECTIONS.advanced].map((field) => field.key);
     expect([...keys].sort()).toEqual(Object.keys(ExtractionSettings.shape).sort());
     expect(EXTRACTION_SECTIONS.advanced.map((field) => field.key)).toEqual([
+      'detector',
       'blurThreshold',
       'maskDilation',
       'maskFeather',
@@ -46,5 +47,8 @@ describe('extraction settings form (Settings page): derived from the options reg
     const changed = { ...form, frameStride: 5, useAutoDownscaling: true };
     expect(sameExtraction(changed, defaults)).toBe(false);
     expect(extractionPatch(changed)).toEqual({ ...defaults, frameStride: 5, useAutoDownscaling: true });
+    // A text option (the detector's name) is kept as typed.
+    expect(extractionPatch({ ...form, detector: 'blazeface' })).toEqual(defaults);
+    expect(sameExtraction({ ...form, detector: 'other' }, defaults)).toBe(false);
   });
 });

@@ -35,20 +35,21 @@ export function extractionErrors(form: ExtractionForm): ExtractionErrors {
   return errors;
 }
 
+/** An input's value as the settings hold it: a switch or a text as it is, a number (null while empty). */
+function valueOf(value: unknown): unknown {
+  return typeof value === 'boolean' || typeof value === 'string' ? value : numberOf(value);
+}
+
 /** The settings a valid form says (for project.updateSettings), or null while a field is wrong. */
 export function extractionPatch(form: ExtractionForm): ExtractionSettings | null {
   if (Object.keys(extractionErrors(form)).length > 0) return null;
   const candidate: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(form))
-    candidate[key] = typeof value === 'boolean' ? value : numberOf(value);
+  for (const [key, value] of Object.entries(form)) candidate[key] = valueOf(value);
   const parsed = ExtractionSettings.safeParse(candidate);
   return parsed.success ? parsed.data : null;
 }
 
 /** Whether the form says the same as the saved settings. */
 export function sameExtraction(form: ExtractionForm, saved: ExtractionSettings): boolean {
-  return (Object.keys(saved) as ExtractionKey[]).every((key) => {
-    const value: unknown = form[key];
-    return Object.is(typeof value === 'boolean' ? value : numberOf(value), saved[key]);
-  });
+  return (Object.keys(saved) as ExtractionKey[]).every((key) => Object.is(valueOf(form[key]), saved[key]));
 }
