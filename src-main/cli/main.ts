@@ -6,6 +6,8 @@ import {
   TrainingSettings,
   ErrorCode,
   StudioError,
+  WarmStartParts,
+  describeOption,
   type JobInfo,
   type ProjectSummary,
 } from '../../src-shared/contract/index.js';
@@ -193,6 +195,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   const trainingFlags = flagSet(TrainingSettings, 'kebab', 'params.job.overrides');
+  /** --from-parts' choices and their words, as the contract declares them. */
+  const WARM_PARTS = describeOption('from-parts', WarmStartParts);
   const trainCommand = jsonFlag(
     program
       .command('train <dir>')
@@ -208,9 +212,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(
       new Option(
         '--from-parts <parts>',
-        'what --from takes: encoder, generator (encoder + decoders) or all (+ discriminators)',
+        `what --from takes: ${(WARM_PARTS.choices ?? []).map((c) => `${c.value} (${c.label.toLowerCase()})`).join(', ')}`,
       )
-        .choices(['encoder', 'generator', 'all'])
+        .choices(WarmStartParts.options)
         .default('generator'),
     )
     .action(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPTION_INFO } from './options.js';
 import { ConverterPatch, TrainingPatch, type Side } from './settings.js';
 
 export const JobType = z.enum(['extract', 'train', 'convert']);
@@ -12,7 +13,15 @@ export const ExtractJobSpec = z.object({
   side: z.enum(['a', 'b', 'both']).default('both'),
 });
 /** What a warm start takes from the earlier model: its encoder, its generator, or everything (a checkpoint). */
-export const WarmStartParts = z.enum(['encoder', 'generator', 'all']);
+export const WarmStartParts = z.enum(['encoder', 'generator', 'all']).register(OPTION_INFO, {
+  label: 'Take',
+  help: 'What the new run takes from the earlier model: its encoder, its generator (encoder and both decoders), or everything with the discriminators (a checkpoint only).',
+  choiceLabels: {
+    encoder: 'Encoder only',
+    generator: 'Encoder and decoders',
+    all: 'Everything, with the discriminators',
+  },
+});
 export type WarmStartParts = z.infer<typeof WarmStartParts>;
 
 export const TrainJobSpec = z.object({

@@ -59,6 +59,10 @@ export const TrainingRunSummary = z.object({
   backend: z.string().nullable(),
   /** The training settings the run was last trained with (null when its record cannot be read). */
   settings: TrainingSettings.nullable().optional(),
+  /** Project-relative path of the run's newest checkpoint (null before its first): what a warm start can take. */
+  checkpoint: z.string().nullable().optional(),
+  /** Where a warm-started run's weights came from: the model file, what it took, and that model's iteration. */
+  startedFrom: z.object({ file: z.string(), parts: z.string(), iteration: z.number().int() }).nullable().optional(),
 });
 
 export const ProjectSummary = z.object({

@@ -344,6 +344,22 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
     const webgpu = attempts.find((row) => row.name === 'webgpu');
     if (webgpu?.result === 'not usable') expect(webgpu.reason, described).toMatch(/^not (found|installed)/);
     expect(await page.getByTestId('settings-json').textContent()).toMatch(/"extraction"/);
+    // The project's extraction settings as a form drawn from their declaration: a bad number is named in the
+    // option's own words and cannot be saved; a good one saves into the project.
+    const extraction = page.getByTestId('extraction-settings');
+    expect(squash(await extraction.locator('[data-option="frameStride"] .name').textContent())).toBe(
+      'Frame stride 1 – 1000',
+    );
+    expect(await page.getByTestId('extract-frame-stride').inputValue()).toBe('1');
+    expect(await page.getByTestId('extract-mask-feather').isVisible()).toBe(false);
+    await page.getByTestId('extract-frame-stride').fill('0');
+    await waitText(page.getByTestId('extract-form-error'), /^Frame stride must be 1 to 1000$/);
+    expect(await page.getByTestId('extract-save').isDisabled()).toBe(true);
+    await page.getByTestId('extract-frame-stride').fill('2');
+    await page.getByTestId('extract-save').click();
+    await expect
+      .poll(async () => (await s.server.engine.client.request('project.open', { dir })).settings.extraction.frameStride)
+      .toBe(2);
     await screenshot(page, 'settings');
 
     // Timeline and Masks are real pages: on a project that was never extracted they say what to do.

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TrainingSettings } from '../../src-shared/contract/index.js';
 import { startServer, type RunningServer } from '../../src-main/serve/server.js';
 import { launchBrowser, screenshot, type StudioBrowser, type StudioPage } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
@@ -139,6 +140,10 @@ describe('Train page (serve mode)', () => {
     expect(await page.getByTestId('train-iterations').inputValue()).toBe('20000');
     expect(await page.getByTestId('train-batch').inputValue()).toBe('8');
     expect(await page.getByTestId('train-model-width').inputValue()).toBe('');
+    // The model width is an advanced setting: in the Advanced part, closed at first.
+    expect(await page.getByTestId('train-model-width').isVisible()).toBe(false);
+    await page.getByTestId('train-advanced-toggle').click();
+    await page.getByTestId('train-model-width').waitFor();
     await page.getByTestId('train-iterations').fill('4');
     await page.getByTestId('train-batch').fill('2');
     await page.getByTestId('train-model-width').fill('8');
@@ -146,7 +151,7 @@ describe('Train page (serve mode)', () => {
     await page.getByTestId('train-preview-every').fill('2');
     // A bad value blocks the start and says why.
     await page.getByTestId('train-checkpoint-every').fill('0');
-    await waitText(page.getByTestId('train-form-error'), /Checkpoint every/);
+    await waitText(page.getByTestId('train-form-error'), /^Checkpoint every must be 1 to 1000000$/);
     expect(await page.getByTestId('train-start').isDisabled()).toBe(true);
     await page.getByTestId('train-checkpoint-every').fill('500');
     expect(squash(await page.getByTestId('train-start').textContent())).toBe('Start');
@@ -377,4 +382,89 @@ describe('Train page (serve mode)', () => {
     expect(await page.getByTestId('train-attention').inputValue()).toBe('true');
     expect(studio.problems).toEqual([]);
   }, 180_000);
+
+  it('shows every setting (advanced ones apart), warm-starts run 3 from run 2 with the augmented parts method, and makes a timelapse', async () => {
+    const { page } = studio;
+    await expect
+      .poll(async () => squash(await page.getByTestId('train-run').locator('option:checked').textContent()))
+      .toBe('Run 2 · 2 / 2 · completed');
+    // Every training option is on the page, with its declared label; the advanced ones in the Advanced part.
+    const settings = page.getByTestId('train-settings');
+    for (const key of Object.keys(TrainingSettings.shape)) {
+      if (key === 'augmentedPart') continue; // shown with the augmented method only
+      expect(await settings.locator(`[data-option="${key}"]`).count(), key).toBe(1);
+    }
+    const advanced = page.getByTestId('train-advanced');
+    for (const key of ['discriminatorWidth', 'threads', 'lossWeights', 'norm', 'seed', 'keepCheckpoints'])
+      expect(await advanced.locator(`[data-option="${key}"]`).count(), key).toBe(1);
+    expect(await advanced.locator('[data-option="iterations"]').count()).toBe(0);
+    if (!(await page.getByTestId('train-threads').isVisible())) await page.getByTestId('train-advanced-toggle').click();
+    expect(squash(await advanced.locator('[data-option="threads"] .name').textContent())).toBe('CPU threads 1 – 64');
+    expect(await page.getByTestId('train-threads').getAttribute('placeholder')).toBe('one per core');
+    // A typed value out of range: the option's own words, and no start.
+    await page.getByTestId('train-threads').fill('99');
+    await waitText(page.getByTestId('train-form-error'), /^CPU threads must be 1 to 64$/);
+    expect(await page.getByTestId('train-start').isDisabled()).toBe(true);
+    await page.getByTestId('train-threads').fill('');
+    await page.getByTestId('train-form-error').waitFor({ state: 'detached' });
+
+    // Method #1 and its part; two previews for the timelapse.
+    await page.getByTestId('train-parts-method').selectOption('augmented');
+    await page.getByTestId('train-augmented-part').selectOption('mouth');
+    await page.getByTestId('train-iterations').fill('2');
+    await page.getByTestId('train-preview-every').fill('1');
+
+    // A warm start from run 2's newest checkpoint, its encoder only: Start now begins a new run.
+    const warm = page.getByTestId('train-warm-start');
+    await warm.getByTestId('train-warm-source').selectOption('run:2');
+    await warm.getByTestId('train-warm-parts').selectOption('encoder');
+    expect(squash(await warm.getByTestId('train-warm-parts').locator('option:checked').textContent())).toBe(
+      'Encoder only',
+    );
+    await waitText(
+      page.getByTestId('train-warm-hint'),
+      /Start begins run 3 from iteration 0 with the encoder only of run 2/,
+    );
+    expect(squash(await page.getByTestId('train-start').textContent())).toBe('Start a new run…');
+    await warm.scrollIntoViewIfNeeded();
+    await screenshot(page, 'train-warm-start');
+    await page.getByTestId('train-start').click();
+    await waitText(
+      page.getByTestId('train-confirm'),
+      /Start run 3 from iteration 0 with these settings, taking the\s+encoder only of run 2\?/,
+    );
+    await page.getByTestId('train-confirm-new').click();
+
+    await expect
+      .poll(async () => squash(await page.getByTestId('train-run').locator('option:checked').textContent()), {
+        timeout: 140_000, // self-attention on (as run 2) and the augmented faces: slow beside other test files
+      })
+      .toBe('Run 3 · 2 / 2 · completed');
+    const project = await server.engine.client.request('project.open', { dir });
+    const run3 = project.trainingRuns.find((item) => item.id === 3);
+    expect(run3?.settings).toMatchObject({ partsMethod: 'augmented', augmentedPart: 'mouth', useSelfAttention: true });
+    expect(run3?.startedFrom?.parts).toBe('encoder');
+    expect(run3?.startedFrom?.file).toMatch(/checkpoints[\\/]run-2[\\/]ckpt-\d+\.fpck$/);
+    await waitText(page.getByTestId('train-started-from'), /from [\s\S]*run-2[\s\S]*\(encoder only,\s+iteration 2\)/);
+    // The kNN pairs of Method #1: source | matched target | augmented, one row per example.
+    const pairs = page.getByTestId('train-pairs-image');
+    await pairs.waitFor();
+    await expect
+      .poll(() => pairs.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth))
+      .toBeGreaterThan(0);
+    // The warm start was used once; the picker is back to "from zero".
+    expect(await warm.getByTestId('train-warm-source').inputValue()).toBe('none');
+
+    // A timelapse of run 3's two previews, made from the page and played there.
+    await page.getByTestId('train-timelapse-make').click();
+    const video = page.getByTestId('train-timelapse-video');
+    await video.waitFor({ timeout: 60_000 });
+    await waitText(page.getByTestId('train-timelapse-path'), /2 previews · .*previews\/run-3\/timelapse\.mp4$/);
+    expect(existsSync(path.join(dir, 'previews', 'run-3', 'timelapse.mp4'))).toBe(true);
+    await expect
+      .poll(() => video.evaluate((v) => (v as unknown as { readyState: number }).readyState), { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    await screenshot(page, 'train-timelapse');
+    expect(studio.problems).toEqual([]);
+  }, 300_000);
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConverterConfig, SegmentationName, type ProjectSummary } from '../../src-shared/contract/index.js';
+import {
+  ConverterConfig,
+  SegmentationName,
+  describeOptions,
+  type ProjectSummary,
+} from '../../src-shared/contract/index.js';
 import {
   CONVERTER_DEFAULTS,
   FIELDS,
@@ -12,6 +17,7 @@ import {
   exportMetrics,
   exportPathErrors,
   fieldOfError,
+  fieldSpec,
   formFromConfig,
   isAbsolutePath,
   jitterReduction,
@@ -83,6 +89,55 @@ describe('converter form: fields and defaults', () => {
   });
 });
 
+describe('converter form: derived from the options registry', () => {
+  const options = new Map(describeOptions(ConverterConfig).map((field) => [field.key, field]));
+  const number = (name: string) => {
+    const spec = FIELDS.find((field) => field.name === name);
+    if (spec?.kind !== 'number') throw new Error(`${name} is not a number field`);
+    return spec;
+  };
+
+  it("takes every field's label and hint from the option's declaration", () => {
+    for (const spec of FIELDS) {
+      const option = options.get(spec.name);
+      expect(option, spec.name).toBeDefined();
+      expect(spec.label, spec.name).toBe(option?.label);
+      expect(spec.hint, spec.name).toBe(option?.help);
+      expect(spec.hint.length, spec.name).toBeGreaterThan(0);
+    }
+    expect(fieldSpec('roi_coverage').label).toBe('Face coverage');
+    expect(fieldSpec('direction').hint).toMatch(/^AtoB \(the default\) converts a video of A/);
+  });
+
+  it('takes the bounds, steps and units from the schema', () => {
+    expect(number('roi_coverage')).toMatchObject({ min: 0.5, max: 1, step: 0.01, range: '0.5 – 1' });
+    expect(number('min_face_area')).toMatchObject({ min: 0, max: undefined, step: 25, range: '≥ 0 px²' });
+    // "More than 0" is not an input's min (that would allow 0): checked, and shown as "> 0".
+    expect(number('kf_noise_coef')).toMatchObject({ min: undefined, range: '> 0', step: 0.001 });
+    expect(number('start_frame')).toMatchObject({ optional: true, emptyMeans: 'first', step: 1 });
+    expect(number('enhance')).toMatchObject({ optional: false });
+  });
+
+  it("offers each select's choices with the labels the option declares", () => {
+    const select = (name: string) => {
+      const spec = FIELDS.find((field) => field.name === name);
+      if (spec?.kind !== 'select') throw new Error(`${name} is not a select`);
+      return spec.groups.flatMap((group) => group.options);
+    };
+    expect(select('output_type')).toEqual([
+      { value: 'SINGLE', label: 'Result only' },
+      { value: 'COMBINED', label: 'Source | result' },
+      { value: 'TRIPLE', label: 'Source | result | mask' },
+    ]);
+    expect(select('direction').map((option) => option.label)).toEqual([
+      'A → B: A wears B’s face',
+      'B → A: B wears A’s face',
+    ]);
+    expect(select('color_correction')).toEqual(options.get('color_correction')?.choices);
+    expect(select('segmentation').find((option) => option.value === 'MOUTH_AND_NOSE')?.label).toBe('Nose and mouth');
+  });
+});
+
 describe('converter form: validation against the contract schema', () => {
   it('accepts the defaults and returns the full config with the model shape', () => {
     const result = validateForm(defaults, 128);
@@ -102,12 +157,13 @@ describe('converter form: validation against the contract schema', () => {
     };
     const { config, errors } = validateForm(form);
     expect(config).toBeNull();
-    expect(errors.roi_coverage).toBe('Face coverage: a number from 0.5 to 1');
-    expect(errors.bbox_moving_avg_coef).toMatch(/from 0 to 1/);
-    expect(errors.kf_noise_coef).toMatch(/above 0/);
-    expect(errors.min_face_area).toMatch(/whole number/);
-    expect(errors.detection_threshold).toMatch(/^Detection threshold: enter a number from 0 to 1/);
-    expect(errors.start_frame).toMatch(/whole number, 0 or more/);
+    // The words are the option's own (numberProblem on the field describeOptions derives from the schema).
+    expect(errors.roi_coverage).toBe('Face coverage must be 0.5 to 1');
+    expect(errors.bbox_moving_avg_coef).toBe('Moving-average weight must be 0 to 1');
+    expect(errors.kf_noise_coef).toBe('Kalman noise must be more than 0');
+    expect(errors.min_face_area).toBe('Smallest face must be a whole number');
+    expect(errors.detection_threshold).toBe('Detection threshold is needed');
+    expect(errors.start_frame).toBe('Start frame must be 0 or more');
     expect(Object.keys(errors).sort()).toEqual(
       [
         'bbox_moving_avg_coef',
@@ -125,7 +181,7 @@ describe('converter form: validation against the contract schema', () => {
     expect(validateForm(bad).errors.segmentation).toMatch(/^Face parts: choose one of ALL, EYES_ONLY,/);
     const backwards = validateForm({ ...defaults, start_frame: 50, end_frame: 10 });
     expect(backwards.config).toBeNull();
-    expect(backwards.errors).toEqual({ end_frame: 'End frame: not before the start frame (50)' });
+    expect(backwards.errors).toEqual({ end_frame: 'End frame must not be before the start frame (50)' });
     expect(validateForm({ ...defaults, start_frame: 10, end_frame: 10 }).config).not.toBeNull();
   });
 

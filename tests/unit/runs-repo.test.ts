@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { migrations } from '../../src-main/engine/project/migrations.js';
-import { RunsRepo, recordedSettings } from '../../src-main/engine/project/runs-repo.js';
+import { RunsRepo, recordedSettings, recordedStart } from '../../src-main/engine/project/runs-repo.js';
 
 function freshIndex(): Database.Database {
   const db = new Database(':memory:');
@@ -18,6 +18,8 @@ describe('runs repository', () => {
     runs.continueWith(id, { arch: { resolution: 64 }, settings: { batchSize: 4 } }, 10);
     const run = runs.get(id);
     expect(run?.config.startedFrom).toEqual({ file: '/elsewhere/model.fpm', parts: 'encoder', iteration: 12 });
+    // What the project summary hands the studio (its Train page shows it beside the run).
+    expect(recordedStart(run!)).toEqual({ file: '/elsewhere/model.fpm', parts: 'encoder', iteration: 12 });
     expect(run?.config.settings).toEqual({ batchSize: 4 });
     // Asked for 10 after reaching 40: the target stays where the run is.
     expect(run?.targetIterations).toBe(40);
@@ -36,6 +38,9 @@ describe('runs repository', () => {
     expect(recordedSettings(first!)?.resolution).toBe(64);
     expect(second?.id).toBe(without);
     expect(recordedSettings(second!)).toBeNull();
+    // A run started from zero (or whose record is not one) has no start to show.
+    expect(recordedStart(second!)).toBeNull();
+    expect(recordedStart({ ...second!, config: { startedFrom: { file: 3 } } })).toBeNull();
     expect(runs.latestId()).toBe(without);
   });
 

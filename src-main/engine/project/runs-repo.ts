@@ -57,6 +57,14 @@ export function recordedSettings(run: RunRow): TrainingSettings | null {
   return parsed.success ? parsed.data : null;
 }
 
+/** Where a warm-started run's weights came from (setStartedFrom), or null. */
+export function recordedStart(run: RunRow): { file: string; parts: string; iteration: number } | null {
+  const from = run.config.startedFrom as { file?: unknown; parts?: unknown; iteration?: unknown } | undefined;
+  if (!from || typeof from.file !== 'string' || typeof from.parts !== 'string') return null;
+  const iteration = typeof from.iteration === 'number' && Number.isInteger(from.iteration) ? from.iteration : 0;
+  return { file: from.file, parts: from.parts, iteration };
+}
+
 /** A stored loss record with only its finite numbers (NaN is stored as null); null when it cannot be read. */
 function finiteValues(json: string): Record<string, number> | null {
   const parsed = parseConfig(json);

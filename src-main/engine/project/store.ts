@@ -31,7 +31,7 @@ import { TEMP_MARKER, removeStaleTemps, writeFileAtomicSync } from '../io/atomic
 import { isInside } from '../io/paths.js';
 import { listImagesSync } from '../media/image-list.js';
 import { DB_SCHEMA_VERSION, migrations } from './migrations.js';
-import { RunsRepo, recordedSettings } from './runs-repo.js';
+import { RunsRepo, recordedSettings, recordedStart } from './runs-repo.js';
 
 export const PROJECT_FILE = 'project.json';
 export const INDEX_FILE = 'index.sqlite';
@@ -564,6 +564,8 @@ export class ProjectStore {
         state: r.state,
         backend: r.backend,
         settings: recordedSettings(r),
+        checkpoint: r.checkpoint,
+        startedFrom: recordedStart(r),
       })),
       exports: exports.map((e) => ({
         path: e.path,

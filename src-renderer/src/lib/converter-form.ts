@@ -1,8 +1,5 @@
 import {
-  ColorCorrection,
   ConverterConfig,
-  Direction,
-  OutputType,
   type Segmentation,
   SegmentationName,
   segmentationOf,
@@ -10,8 +7,17 @@ import {
   type ProjectSummary,
   type Side,
 } from '../../../src-shared/contract/index.js';
-import { COLOUR_MODES } from '../../../src-shared/math/colour/index.js';
-import { SIDE_ROLES, directionLabel } from '../../../src-shared/vocabulary.js';
+import {
+  choiceLabel,
+  inputMin,
+  inputProblem,
+  numberOf,
+  optionOf,
+  optionsByKey,
+  rangeHint,
+  stepOf,
+  type OptionField,
+} from './option-form.js';
 
 /**
  * The Convert page's converter form: every field of the contract's ConverterConfig except image_shape, which comes
@@ -61,46 +67,54 @@ interface Option<V extends string> {
   label: string;
 }
 
-export interface SwitchSpec {
-  kind: 'switch';
-  name: Extract<FieldName, 'use_smoothed_bbox' | 'use_kalman_filter' | 'use_auto_downscaling' | 'synthetic_label'>;
+type SwitchName = Extract<
+  FieldName,
+  'use_smoothed_bbox' | 'use_kalman_filter' | 'use_auto_downscaling' | 'synthetic_label'
+>;
+type NumberName = Extract<
+  FieldName,
+  | 'bbox_moving_avg_coef'
+  | 'kf_noise_coef'
+  | 'detection_threshold'
+  | 'min_face_area'
+  | 'roi_coverage'
+  | 'enhance'
+  | 'start_frame'
+  | 'end_frame'
+>;
+type SelectName = Extract<FieldName, 'segmentation' | 'direction' | 'color_correction' | 'output_type'>;
+
+/** What every field spec has: the option as declared (label, help, range, choices) under the form's own name. */
+interface SpecBase {
+  /** The option's declaration, derived from ConverterConfig (describeOptions). */
+  option: OptionField;
   label: string;
   hint: string;
 }
 
-export interface NumberSpec {
+export interface SwitchSpec extends SpecBase {
+  kind: 'switch';
+  name: SwitchName;
+}
+
+export interface NumberSpec extends SpecBase {
   kind: 'number';
-  name: Extract<
-    FieldName,
-    | 'bbox_moving_avg_coef'
-    | 'kf_noise_coef'
-    | 'detection_threshold'
-    | 'min_face_area'
-    | 'roi_coverage'
-    | 'enhance'
-    | 'start_frame'
-    | 'end_frame'
-  >;
-  label: string;
-  hint: string;
-  /** Inclusive bounds; exclusiveMin for "more than". */
-  min: number;
-  max: number | null;
-  exclusiveMin?: boolean;
-  integer: boolean;
-  step: number;
-  unit?: string;
+  name: NumberName;
+  /** The input's min (an inclusive minimum only) and max, as the schema bounds them. */
+  min: number | undefined;
+  max: number | undefined;
+  step: number | 'any';
+  /** "0 – 1", "> 0", "≥ 0 px²". */
+  range: string;
   /** May be left empty (start and end frame). */
-  optional?: boolean;
-  /** What an empty optional field means. */
+  optional: boolean;
+  /** What an empty optional field means (the input's placeholder). */
   emptyMeans?: string;
 }
 
-export interface SelectSpec {
+export interface SelectSpec extends SpecBase {
   kind: 'select';
-  name: Extract<FieldName, 'segmentation' | 'direction' | 'color_correction' | 'output_type'>;
-  label: string;
-  hint: string;
+  name: SelectName;
   /** Options, in groups where the list is long (segmentation). */
   groups: { label: string | null; options: Option<string>[] }[];
 }
@@ -116,6 +130,9 @@ export interface FieldGroup {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
+
+/** The converter's options as declared once beside ConverterConfig: labels, help, ranges and choices. */
+export const CONVERTER_OPTIONS = optionsByKey(ConverterConfig);
 
 /** The label a segmentation has where it is declared ("Whole face", "Eyes, eyebrows and nose"). */
 export function segmentationLabel(value: Segmentation): string {
@@ -135,196 +152,79 @@ export const SEGMENTATION_GROUPS: { label: string; options: Segmentation[] }[] =
   return groups.filter((group) => group.options.length > 0);
 })();
 
-export const DIRECTION_LABELS: Record<DirectionName, string> = {
-  AtoB: directionLabel('AtoB'),
-  BtoA: directionLabel('BtoA'),
-};
-
-/** Each colour mode's label, where the mode is declared (src-shared/math/colour). */
-export const COLOR_CORRECTION_LABELS = Object.fromEntries(COLOUR_MODES.map((m) => [m.name, m.label])) as Record<
-  ColorCorrectionName,
-  string
->;
-
-export const OUTPUT_TYPE_LABELS: Record<OutputTypeName, string> = {
-  SINGLE: 'Result only',
-  COMBINED: 'Source | result',
-  TRIPLE: 'Source | result | mask',
-};
-
-const options = <V extends string>(values: readonly V[], labels: Record<V, string>): Option<string>[] =>
-  values.map((value) => ({ value, label: labels[value] }));
-
 // ---------------------------------------------------------------------------------------------------------------
-// Fields
+// Fields: the page's layout (groups, order, what an empty frame field means); all else is the option's.
 
-/** Every field of the form, grouped as the page shows them. */
-export const FIELD_GROUPS: FieldGroup[] = [
+const LAYOUT: ReadonlyArray<Omit<FieldGroup, 'fields'> & { keys: readonly FieldName[] }> = [
   {
     id: 'swap',
     title: 'Swap',
     blurb: 'What is swapped, which way, and how the result is laid out.',
-    fields: [
-      {
-        kind: 'select',
-        name: 'segmentation',
-        label: 'Face parts',
-        hint: 'Only these parts take the other person’s look; the rest of the face stays.',
-        groups: SEGMENTATION_GROUPS.map((group) => ({
-          label: group.label,
-          options: group.options.map((value) => ({ value, label: segmentationLabel(value) })),
-        })),
-      },
-      {
-        kind: 'select',
-        name: 'direction',
-        label: 'Direction',
-        hint: `A is ${SIDE_ROLES.a.who}, B ${SIDE_ROLES.b.who}: A → B converts a video of A.`,
-        groups: [{ label: null, options: options(Direction.options, DIRECTION_LABELS) }],
-      },
-      {
-        kind: 'select',
-        name: 'color_correction',
-        label: 'Colour correction',
-        hint: 'Matches the swapped face’s colours to the frame.',
-        groups: [{ label: null, options: options(ColorCorrection.options, COLOR_CORRECTION_LABELS) }],
-      },
-      {
-        kind: 'select',
-        name: 'output_type',
-        label: 'Output layout',
-        hint: 'Side-by-side layouts make the video wider.',
-        groups: [{ label: null, options: options(OutputType.options, OUTPUT_TYPE_LABELS) }],
-      },
-      {
-        kind: 'number',
-        name: 'enhance',
-        label: 'Enhance',
-        hint: 'Strengthens the swapped region’s change from the source (0 off; 0.1-0.4 is subtle).',
-        min: 0,
-        max: 1,
-        integer: false,
-        step: 0.05,
-      },
-    ],
+    keys: ['segmentation', 'direction', 'color_correction', 'output_type', 'enhance'],
   },
   {
     id: 'tracking',
     title: 'Face tracking',
     blurb: 'Steadies the face box from frame to frame.',
-    fields: [
-      { kind: 'switch', name: 'use_smoothed_bbox', label: 'Smooth the face box', hint: 'Less jitter in the swap.' },
-      {
-        kind: 'switch',
-        name: 'use_kalman_filter',
-        label: 'Kalman filter',
-        hint: 'Off: a moving average instead.',
-      },
-      {
-        kind: 'number',
-        name: 'bbox_moving_avg_coef',
-        label: 'Moving-average weight',
-        hint: 'Higher follows the face more slowly.',
-        min: 0,
-        max: 1,
-        integer: false,
-        step: 0.05,
-      },
-      {
-        kind: 'number',
-        name: 'kf_noise_coef',
-        label: 'Kalman noise',
-        hint: 'Higher trusts each frame’s box more.',
-        min: 0,
-        max: null,
-        exclusiveMin: true,
-        integer: false,
-        step: 0.001,
-      },
-    ],
+    keys: ['use_smoothed_bbox', 'use_kalman_filter', 'bbox_moving_avg_coef', 'kf_noise_coef'],
   },
   {
     id: 'detection',
     title: 'Detection',
     blurb: 'Which faces are found in the video, and how much of the face is swapped.',
-    fields: [
-      {
-        kind: 'number',
-        name: 'detection_threshold',
-        label: 'Detection threshold',
-        hint: 'Lower finds smaller, harder faces.',
-        min: 0,
-        max: 1,
-        integer: false,
-        step: 0.05,
-      },
-      {
-        kind: 'number',
-        name: 'min_face_area',
-        label: 'Smallest face',
-        hint: 'Faces with a smaller box are ignored.',
-        min: 0,
-        max: null,
-        integer: true,
-        step: 25,
-        unit: 'px²',
-      },
-      {
-        kind: 'number',
-        name: 'roi_coverage',
-        label: 'Face coverage',
-        hint: 'Share of the face box the model sees.',
-        min: 0.5,
-        max: 1,
-        integer: false,
-        step: 0.01,
-      },
-      {
-        kind: 'switch',
-        name: 'use_auto_downscaling',
-        label: 'Auto-downscale large frames',
-        hint: 'Faster: detect on the whole frame scaled down, not in tiles; misses small faces.',
-      },
-    ],
+    keys: ['detection_threshold', 'min_face_area', 'roi_coverage', 'use_auto_downscaling'],
   },
   {
     id: 'range',
     title: 'Frames',
     blurb: 'Which part of the video to convert.',
-    fields: [
-      {
-        kind: 'number',
-        name: 'start_frame',
-        label: 'Start frame',
-        hint: 'Empty: from the first frame.',
-        min: 0,
-        max: null,
-        integer: true,
-        step: 1,
-        optional: true,
-        emptyMeans: 'first',
-      },
-      {
-        kind: 'number',
-        name: 'end_frame',
-        label: 'End frame',
-        hint: 'Empty: to the last frame. Audio is kept only for the whole video.',
-        min: 0,
-        max: null,
-        integer: true,
-        step: 1,
-        optional: true,
-        emptyMeans: 'last',
-      },
-      {
-        kind: 'switch',
-        name: 'synthetic_label',
-        label: 'Synthetic label',
-        hint: 'The original’s label option; exports always say “synthetic” in their metadata.',
-      },
-    ],
+    keys: ['start_frame', 'end_frame', 'synthetic_label'],
   },
 ];
+
+/** The placeholder of an empty optional number. */
+const EMPTY_MEANS: Partial<Record<FieldName, string>> = { start_frame: 'first', end_frame: 'last' };
+
+/** A form field's spec from its option: a switch for a boolean, a select for a choice, else a number input. */
+function specOf(name: FieldName): FieldSpec {
+  const option = optionOf(CONVERTER_OPTIONS, name);
+  const base = { option, label: option.label, hint: option.help };
+  switch (option.kind) {
+    case 'boolean':
+      return { ...base, kind: 'switch', name: name as SwitchName };
+    case 'choice': {
+      const choices = (option.choices ?? []).map((choice) => ({ value: String(choice.value), label: choice.label }));
+      const groups =
+        name === 'segmentation'
+          ? SEGMENTATION_GROUPS.map((group) => ({
+              label: group.label,
+              options: group.options.map((value) => ({ value, label: choiceLabel(option, value) })),
+            }))
+          : [{ label: null, options: choices }];
+      return { ...base, kind: 'select', name: name as SelectName, groups };
+    }
+    case 'integer':
+    case 'number': {
+      const emptyMeans = EMPTY_MEANS[name];
+      return {
+        ...base,
+        kind: 'number',
+        name: name as NumberName,
+        min: inputMin(option),
+        max: option.max,
+        step: stepOf(option),
+        range: rangeHint(option),
+        optional: option.optional,
+        ...(emptyMeans === undefined ? {} : { emptyMeans }),
+      };
+    }
+    default:
+      throw new Error(`the converter form has no widget for ${name} (${option.kind})`);
+  }
+}
+
+/** Every field of the form, grouped as the page shows them. */
+export const FIELD_GROUPS: FieldGroup[] = LAYOUT.map(({ keys, ...group }) => ({ ...group, fields: keys.map(specOf) }));
 
 export const FIELDS: FieldSpec[] = FIELD_GROUPS.flatMap((group) => group.fields);
 
@@ -332,17 +232,6 @@ export function fieldSpec(name: FieldName): FieldSpec {
   const spec = FIELDS.find((field) => field.name === name);
   if (!spec) throw new Error(`no converter field ${name}`);
   return spec;
-}
-
-/** "0 to 1", "more than 0", "0 or more" (whole numbers say so). */
-export function rangeText(spec: NumberSpec): string {
-  const whole = spec.integer ? 'a whole number' : 'a number';
-  if (spec.max !== null) return `${whole} from ${formatNumber(spec.min)} to ${formatNumber(spec.max)}`;
-  return spec.exclusiveMin ? `${whole} above ${formatNumber(spec.min)}` : `${whole}, ${formatNumber(spec.min)} or more`;
-}
-
-function formatNumber(value: number): string {
-  return value.toLocaleString('en-US', { maximumFractionDigits: 6 });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -369,11 +258,6 @@ export function formFromConfig(config: ConverterConfig): ConverterForm {
   };
 }
 
-/** The input's value as a number; null when empty (a number input binds empty as null or undefined). */
-function numberOf(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
 /** The model's input shape, [r, r, 3], from the training resolution. */
 export function imageShape(resolution: number): [number, number, 3] {
   return [resolution, resolution, 3];
@@ -395,12 +279,11 @@ export function validateForm(form: ConverterForm, resolution = CONVERTER_DEFAULT
   for (const spec of FIELDS) {
     const raw: unknown = form[spec.name];
     if (spec.kind === 'number') {
+      // The option's own words: "Face coverage must be 0.5 to 1", "Detection threshold is needed".
+      const problem = inputProblem(spec.option, raw);
+      if (problem) errors[spec.name] = problem;
       const value = numberOf(raw);
-      if (value === null) {
-        if (!spec.optional) errors[spec.name] = `${spec.label}: enter ${rangeText(spec)}`;
-        continue;
-      }
-      candidate[spec.name] = value;
+      if (value !== null) candidate[spec.name] = value;
     } else {
       candidate[spec.name] = raw;
     }
@@ -413,7 +296,7 @@ export function validateForm(form: ConverterForm, resolution = CONVERTER_DEFAULT
       const spec = fieldSpec(name);
       errors[name] =
         spec.kind === 'number'
-          ? `${spec.label}: ${rangeText(spec)}`
+          ? `${spec.label}: ${issue.message}`
           : spec.kind === 'select'
             ? `${spec.label}: choose one of ${spec.groups.flatMap((g) => g.options.map((o) => o.value)).join(', ')}`
             : `${spec.label}: on or off`;
@@ -422,7 +305,7 @@ export function validateForm(form: ConverterForm, resolution = CONVERTER_DEFAULT
   const start = numberOf(form.start_frame);
   const end = numberOf(form.end_frame);
   if (start !== null && end !== null && end < start && !errors.start_frame && !errors.end_frame)
-    errors.end_frame = `End frame: not before the start frame (${start})`;
+    errors.end_frame = `${fieldSpec('end_frame').label} must not be before the start frame (${start})`;
   const valid = parsed.success && Object.keys(errors).length === 0;
   return { config: valid ? parsed.data : null, errors };
 }
@@ -438,7 +321,7 @@ export function isFieldName(name: string): name is FieldName {
  * 0, end TO_THE_END).
  */
 export function overridesFromForm(form: ConverterForm, saved?: Partial<ConverterConfig>): ConverterOverrides {
-  const value = (name: NumberSpec['name'], fallback: number): number => numberOf(form[name]) ?? fallback;
+  const value = (name: NumberName, fallback: number): number => numberOf(form[name]) ?? fallback;
   const overrides: ConverterOverrides = {
     segmentation: form.segmentation,
     direction: form.direction,

@@ -1,115 +1,211 @@
-import type { AdversarialLoss, BackendChoice, TrainingSettings } from '../../../src-shared/contract/index.js';
+import {
+  TrainingSettings,
+  WarmStartParts,
+  describeOption,
+  type AdversarialLoss,
+  type BackendChoice,
+} from '../../../src-shared/contract/index.js';
+import { isAbsolutePath } from './converter-form.js';
+import { inputProblem, numberOf, optionOf, optionsByKey, type OptionField } from './option-form.js';
 
-/** The Train page's settings form. Numbers are null while a field is empty. */
+/**
+ * The Train page's settings form: every field of the contract's TrainingSettings. Numbers are null while a field is
+ * empty; the loss weights are their JSON text ('' for the defaults).
+ */
 export interface TrainForm {
+  resolution: TrainingSettings['resolution'];
+  capacity: TrainingSettings['capacity'];
   iterations: number | null;
   batchSize: number | null;
-  resolution: 64 | 128 | 256;
-  capacity: 'lite' | 'standard';
   backend: BackendChoice;
   useSelfAttention: boolean;
-  previewEvery: number | null;
+  norm: TrainingSettings['norm'];
+  learningRateFactor: number | null;
   checkpointEvery: number | null;
-  /** Advanced: filters of the first encoder layer; null for the capacity's default. */
+  previewEvery: number | null;
+  keepCheckpoints: number | null;
+  seed: number | null;
+  /** Null for the capacity's default. */
   modelWidth: number | null;
+  /** Null for the original's 64. */
+  discriminatorWidth: number | null;
+  /** Null for 'auto'. */
+  threads: number | null;
   adversarialLoss: AdversarialLoss;
   perceptualLoss: boolean;
   cycleLoss: boolean;
   motionBlur: boolean;
+  lossWeights: string;
+  partsMethod: TrainingSettings['partsMethod'];
+  augmentedPart: TrainingSettings['augmentedPart'];
 }
 
 export type TrainOverrides = Partial<TrainingSettings>;
 export type TrainFormErrors = Partial<Record<keyof TrainForm, string>>;
+export type TrainKey = keyof TrainForm;
 
-export const RESOLUTIONS = [64, 128, 256] as const;
-export const CAPACITIES = ['lite', 'standard'] as const;
-export const ADVERSARIAL_LOSSES: ReadonlyArray<{ value: AdversarialLoss; label: string }> = [
-  { value: 'mixup-lsgan', label: 'mixup' },
-  { value: 'ralsgan', label: 'relativistic' },
+/** The training options as declared once beside TrainingSettings: labels, help, ranges, choices, advanced. */
+export const TRAIN_OPTIONS = optionsByKey(TrainingSettings);
+
+export const TRAIN_DEFAULTS: TrainingSettings = TrainingSettings.parse({});
+
+export function trainOption(key: TrainKey): OptionField {
+  return optionOf(TRAIN_OPTIONS, key);
+}
+
+/**
+ * The page's order of the everyday fields (UI); every other option that is not advanced follows them, so a new
+ * option shows up without a change here. Advanced options (OptionInfo.advanced) go to the collapsed Advanced part,
+ * in their declaration order.
+ */
+const MAIN_ORDER: readonly TrainKey[] = [
+  'iterations',
+  'batchSize',
+  'resolution',
+  'capacity',
+  'useSelfAttention',
+  'backend',
+  'previewEvery',
+  'checkpointEvery',
+  'adversarialLoss',
+  'perceptualLoss',
+  'cycleLoss',
+  'motionBlur',
+  'partsMethod',
+  'augmentedPart',
 ];
-export const BACKEND_CHOICES: readonly BackendChoice[] = [
-  'auto',
-  'tfjs-node-gpu',
-  'webgpu',
-  'tfjs-node',
-  'wasm',
-  'cpu',
-];
+
+export const TRAIN_SECTIONS: { main: OptionField[]; advanced: OptionField[] } = (() => {
+  const all = [...TRAIN_OPTIONS.values()];
+  const everyday = all.filter((field) => !field.advanced);
+  const main = [
+    ...MAIN_ORDER.map((key) => trainOption(key)).filter((field) => !field.advanced),
+    ...everyday.filter((field) => !MAIN_ORDER.includes(field.key as TrainKey)),
+  ];
+  return { main, advanced: all.filter((field) => field.advanced) };
+})();
 
 /** The engine's model width when none is set (model/config.ts): 32 lite, 64 standard. */
 export function defaultModelWidth(capacity: TrainForm['capacity']): number {
   return capacity === 'lite' ? 32 : 64;
 }
 
+/** The engine's discriminator width when none is set: the original's 64. */
+export const DEFAULT_DISCRIMINATOR_WIDTH = 64;
+
+/** What an empty number field means, as its placeholder ("32" for the model width of lite, "auto" threads). */
+export function emptyMeans(field: OptionField, form: Pick<TrainForm, 'capacity'>): string {
+  if (field.key === 'modelWidth') return String(defaultModelWidth(form.capacity));
+  if (field.key === 'discriminatorWidth') return String(DEFAULT_DISCRIMINATOR_WIDTH);
+  const literal = field.choices?.[0];
+  return literal ? literal.label : '';
+}
+
+function weightsText(weights: TrainingSettings['lossWeights']): string {
+  return Object.keys(weights).length === 0 ? '' : JSON.stringify(weights);
+}
+
 export function formFromSettings(settings: TrainingSettings): TrainForm {
   return {
-    iterations: settings.iterations,
-    batchSize: settings.batchSize,
     resolution: settings.resolution,
     capacity: settings.capacity,
+    iterations: settings.iterations,
+    batchSize: settings.batchSize,
     backend: settings.backend,
     useSelfAttention: settings.useSelfAttention,
-    previewEvery: settings.previewEvery,
+    norm: settings.norm,
+    learningRateFactor: settings.learningRateFactor,
     checkpointEvery: settings.checkpointEvery,
+    previewEvery: settings.previewEvery,
+    keepCheckpoints: settings.keepCheckpoints,
+    seed: settings.seed,
     modelWidth:
       settings.modelWidth === undefined || settings.modelWidth === defaultModelWidth(settings.capacity)
         ? null
         : settings.modelWidth,
+    discriminatorWidth:
+      settings.discriminatorWidth === undefined || settings.discriminatorWidth === DEFAULT_DISCRIMINATOR_WIDTH
+        ? null
+        : settings.discriminatorWidth,
+    threads: settings.threads === 'auto' ? null : settings.threads,
     adversarialLoss: settings.adversarialLoss,
     perceptualLoss: settings.perceptualLoss,
     cycleLoss: settings.cycleLoss,
     motionBlur: settings.motionBlur,
+    lossWeights: weightsText(settings.lossWeights),
+    partsMethod: settings.partsMethod,
+    augmentedPart: settings.augmentedPart,
   };
 }
 
-/** The input value as a number; null when empty (a number input binds empty as null or undefined). */
-function numberOf(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+/** The loss weights typed as JSON, checked by their own schema: the weights, or what is wrong in words. */
+export function parseWeights(text: string): { weights: TrainingSettings['lossWeights'] } | { problem: string } {
+  const label = trainOption('lossWeights').label;
+  if (text.trim() === '') return { weights: {} };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: `${label} must be JSON, e.g. {"wEyes": 30}` };
+  }
+  const parsed = TrainingSettings.shape.lossWeights.safeParse(value);
+  if (parsed.success) return { weights: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+  return { problem: `${label}: ${where}${issue?.message ?? 'not valid'}` };
 }
 
-const LIMITS: Array<{ field: keyof TrainForm; label: string; min: number; max: number; optional?: boolean }> = [
-  { field: 'iterations', label: 'Iterations', min: 1, max: 1_000_000 },
-  { field: 'batchSize', label: 'Batch size', min: 1, max: 256 },
-  { field: 'previewEvery', label: 'Preview every', min: 1, max: 1_000_000 },
-  { field: 'checkpointEvery', label: 'Checkpoint every', min: 1, max: 1_000_000 },
-  { field: 'modelWidth', label: 'Model width', min: 4, max: 128, optional: true },
-];
+/** Number fields whose empty input means a default (optional fields, and 'auto' beside a number). */
+function emptyIsFine(field: OptionField): boolean {
+  return field.optional || (field.choices?.length ?? 0) > 0;
+}
 
-/** What is wrong with each field, in words; empty when the form can start training. */
+/** What is wrong with each field, in the options' own words (numberProblem); empty when training can start. */
 export function formErrors(form: TrainForm): TrainFormErrors {
   const errors: TrainFormErrors = {};
-  for (const { field, label, min, max, optional } of LIMITS) {
-    const raw: unknown = form[field];
-    const value = numberOf(raw);
-    if (value === null) {
-      if (!optional) errors[field] = `${label}: enter a whole number`;
-    } else if (!Number.isInteger(value) || value < min || value > max) {
-      errors[field] = `${label}: a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
+  for (const field of TRAIN_OPTIONS.values()) {
+    const key = field.key as TrainKey;
+    if (field.kind === 'integer' || field.kind === 'number') {
+      const problem = inputProblem(field, form[key], emptyIsFine(field));
+      if (problem) errors[key] = problem;
+    } else if (field.kind === 'json') {
+      const weights = parseWeights(form.lossWeights);
+      if ('problem' in weights) errors[key] = weights.problem;
     }
   }
   return errors;
 }
 
 /**
- * The job's overrides (and the project settings saved with them). The model width is always explicit (the
- * capacity's default when empty), so a width saved earlier cannot linger unseen.
+ * The job's overrides (and the project settings saved with them): every setting. The model and discriminator
+ * widths are always explicit (their defaults when empty), so a width saved earlier cannot linger unseen.
  */
 export function overridesFromForm(form: TrainForm): TrainOverrides {
-  const whole = (value: unknown, fallback: number): number => numberOf(value) ?? fallback;
+  const number = (value: unknown, fallback: number): number => numberOf(value) ?? fallback;
+  const weights = parseWeights(form.lossWeights);
   return {
-    iterations: whole(form.iterations, 1),
-    batchSize: whole(form.batchSize, 1),
     resolution: form.resolution,
     capacity: form.capacity,
+    iterations: number(form.iterations, TRAIN_DEFAULTS.iterations),
+    batchSize: number(form.batchSize, TRAIN_DEFAULTS.batchSize),
     backend: form.backend,
     useSelfAttention: form.useSelfAttention,
-    previewEvery: whole(form.previewEvery, 1),
-    checkpointEvery: whole(form.checkpointEvery, 1),
+    norm: form.norm,
+    learningRateFactor: number(form.learningRateFactor, TRAIN_DEFAULTS.learningRateFactor),
+    checkpointEvery: number(form.checkpointEvery, TRAIN_DEFAULTS.checkpointEvery),
+    previewEvery: number(form.previewEvery, TRAIN_DEFAULTS.previewEvery),
+    keepCheckpoints: number(form.keepCheckpoints, TRAIN_DEFAULTS.keepCheckpoints),
+    seed: number(form.seed, TRAIN_DEFAULTS.seed),
     modelWidth: numberOf(form.modelWidth) ?? defaultModelWidth(form.capacity),
+    discriminatorWidth: numberOf(form.discriminatorWidth) ?? DEFAULT_DISCRIMINATOR_WIDTH,
+    threads: numberOf(form.threads) ?? 'auto',
     adversarialLoss: form.adversarialLoss,
     perceptualLoss: form.perceptualLoss,
     cycleLoss: form.cycleLoss,
     motionBlur: form.motionBlur,
+    lossWeights: 'weights' in weights ? weights.weights : {},
+    partsMethod: form.partsMethod,
+    augmentedPart: form.augmentedPart,
   };
 }
 
@@ -129,19 +225,14 @@ export interface RunLike {
  * The settings that fix the networks' shapes (the engine's archFromSettings): a run's checkpoints hold weights of
  * that shape, so changing one of these needs a new run from iteration 0.
  */
-export const SHAPE_FIELDS: ReadonlyArray<{ key: keyof TrainingSettings; label: string }> = [
-  { key: 'resolution', label: 'Resolution' },
-  { key: 'capacity', label: 'Capacity' },
-  { key: 'useSelfAttention', label: 'Self-attention' },
-  { key: 'norm', label: 'Normalisation' },
-  { key: 'modelWidth', label: 'Model width' },
-  { key: 'discriminatorWidth', label: 'Discriminator width' },
-];
+export const SHAPE_FIELDS: ReadonlyArray<{ key: keyof TrainingSettings; label: string }> = [...TRAIN_OPTIONS.values()]
+  .filter((field) => field.modelShape)
+  .map((field) => ({ key: field.key as keyof TrainingSettings, label: field.label }));
 
 /** The engine's widths when none is set: the capacity's model width, 64 for the discriminators. */
 function shapeValue(settings: Partial<TrainingSettings>, key: keyof TrainingSettings): unknown {
   if (key === 'modelWidth') return settings.modelWidth ?? defaultModelWidth(settings.capacity ?? 'lite');
-  if (key === 'discriminatorWidth') return settings.discriminatorWidth ?? 64;
+  if (key === 'discriminatorWidth') return settings.discriminatorWidth ?? DEFAULT_DISCRIMINATOR_WIDTH;
   return settings[key];
 }
 
@@ -174,4 +265,57 @@ export function runState(run: Pick<RunLike, 'state'>, live: boolean): string {
 /** "Run 2 · 146 / 20,000 · stopped", for the run picker. */
 export function runLabel(run: RunLike, live: boolean, format: (n: number) => string): string {
   return `Run ${run.id} · ${format(run.iteration)} / ${format(runTarget(run))} · ${runState(run, live)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Warm start: a new run from a model trained before (an earlier run of this project, or a file or project folder).
+
+/** What "Take" offers, as the contract declares it (encoder, generator, everything). */
+export const WARM_PARTS: OptionField = describeOption('parts', WarmStartParts);
+
+export interface WarmStartForm {
+  source: 'none' | 'run' | 'path';
+  /** The earlier run of this project (source 'run'). */
+  runId: number | null;
+  /** A project folder, a checkpoint (.fpck) or an exported model (.fpm) (source 'path'). */
+  path: string;
+  parts: WarmStartParts;
+}
+
+export const NO_WARM_START: WarmStartForm = { source: 'none', runId: null, path: '', parts: 'generator' };
+
+/** A run as the warm-start picker sees it: one with a checkpoint can be started from. */
+export type WarmRun = Pick<RunLike, 'id' | 'iteration'> & { checkpoint?: string | null | undefined };
+
+/** The project's runs that have a checkpoint to start from, newest first. */
+export function warmRuns<R extends WarmRun>(runs: readonly R[]): R[] {
+  return runs.filter((run) => !!run.checkpoint).sort((a, b) => b.id - a.id);
+}
+
+function joinPath(dir: string, rel: string): string {
+  const sep = dir.includes('\\') && !dir.includes('/') ? '\\' : '/';
+  return `${dir.replace(/[\\/]+$/, '')}${sep}${rel.split('/').join(sep)}`;
+}
+
+/**
+ * The job's `from` for the form: null without a warm start; `problem` says in words what is missing. An earlier
+ * run is taken at its newest checkpoint.
+ */
+export function warmStartOf(
+  form: WarmStartForm,
+  dir: string,
+  runs: readonly WarmRun[],
+): { from: { path: string; parts: WarmStartParts } | null; problem: string | null } {
+  if (form.source === 'none') return { from: null, problem: null };
+  if (form.source === 'run') {
+    const run = runs.find((item) => item.id === form.runId);
+    if (!run) return { from: null, problem: 'Pick the run to start from.' };
+    if (!run.checkpoint) return { from: null, problem: `Run ${run.id} has no checkpoint yet.` };
+    return { from: { path: joinPath(dir, run.checkpoint), parts: form.parts }, problem: null };
+  }
+  const path = form.path.trim();
+  if (!path) return { from: null, problem: 'Enter the model file or project folder to start from.' };
+  if (!isAbsolutePath(path))
+    return { from: null, problem: 'Enter the full path of the model or project (starting at the root of the disk).' };
+  return { from: { path, parts: form.parts }, problem: null };
 }

@@ -25,11 +25,23 @@ export function isActiveJob(job: JobInfo | null | undefined): job is JobInfo {
  * readable: showing another run reads its own. The loss history is a plain object, not reactive: `version` moves
  * (a few times a second at most) when it changed, and the charts redraw then.
  */
+/** The run's Method #1 pairs image (previews/run-N/pairs.png), not a preview grid. */
+export function isPairsImage(path: string): boolean {
+  return /(^|\/)pairs\.png$/.test(path);
+}
+
+/** Where a run's Method #1 pairs image is (train/parts-method.ts writes it when the run starts). */
+export function pairsImagePath(runId: number): string {
+  return `previews/run-${runId}/pairs.png`;
+}
+
 export class TrainView {
   readonly history = new LossHistory();
   /** Bumped, throttled, whenever `history` changed. */
   version = $state(0);
   previews = $state.raw<PreviewItem[]>([]);
+  /** Bumped when a run (re)writes its Method #1 pairs image (source | matched target | augmented), so it reloads. */
+  pairsVersion = $state(0);
   /** The newest training job of this project the engine knows of (any state). */
   job = $state.raw<JobInfo | null>(null);
   /** Iterations per second of the running job, from its last train.losses event. */
@@ -132,7 +144,8 @@ export class TrainView {
   private mergePreviews(items: readonly PreviewItem[]): void {
     const byIteration: Record<number, PreviewItem> = {};
     for (const item of this.previews) byIteration[item.iteration] = item;
-    for (const item of items) byIteration[item.iteration] = { iteration: item.iteration, path: item.path };
+    for (const item of items)
+      if (!isPairsImage(item.path)) byIteration[item.iteration] = { iteration: item.iteration, path: item.path };
     this.previews = Object.values(byIteration).sort((a, b) => a.iteration - b.iteration);
   }
 
@@ -153,7 +166,9 @@ export class TrainView {
         this.liveRunId = event.runId;
         if (!this.accepts(event.runId)) return;
         if (event.runId !== this.history.runId) this.switchRun(event.runId);
-        this.mergePreviews([event]);
+        // The kNN pairs of the augmented parts method come as a preview too; the page shows them apart.
+        if (isPairsImage(event.path)) this.pairsVersion += 1;
+        else this.mergePreviews([event]);
         break;
       case 'job.state':
         if (event.job.projectDir !== this.dir || event.job.spec.type !== 'train') return;
