@@ -101,6 +101,8 @@ export class OnnxGraph {
   private readonly inputs: Writer[] = [];
   private readonly outputs: Writer[] = [];
   private counter = 0;
+  /** Operator domains beyond the standard one that the nodes use (onnxruntime's contrib ops: com.microsoft). */
+  private readonly domains = new Set<string>();
 
   private fresh(hint: string): string {
     this.counter += 1;
@@ -147,6 +149,7 @@ export class OnnxGraph {
     attributes: Record<string, AttributeValue> = {},
     outputs = 1,
     floatAttributes: readonly string[] = [],
+    domain = '',
   ): string[] {
     const names = Array.from({ length: outputs }, () => this.fresh(type.toLowerCase()));
     const w = new Writer();
@@ -155,6 +158,10 @@ export class OnnxGraph {
     w.bytes(3, `${names[0]}_node`).bytes(4, type);
     for (const [key, value] of Object.entries(attributes))
       w.message(5, attribute(key, value, !floatAttributes.includes(key)));
+    if (domain) {
+      w.bytes(7, domain);
+      this.domains.add(domain);
+    }
     this.nodes.push(w);
     return names;
   }
@@ -186,6 +193,7 @@ export class OnnxGraph {
     for (const o of this.outputs) graph.message(12, o);
     const model = new Writer().int(1, 8).bytes(2, producer);
     model.message(8, new Writer().bytes(1, '').int(2, 17));
+    for (const domain of this.domains) model.message(8, new Writer().bytes(1, domain).int(2, 1));
     model.message(7, graph);
     return model.finish();
   }
