@@ -46,7 +46,7 @@ import { Generator } from '../model/generator.js';
 import { readAhead } from '../pipeline/queue.js';
 import { flatPoints, pointsOf } from '../pipeline/rpc.js';
 import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipeline/stages.js';
-import { ModelPool } from '../pipeline/workers.js';
+import { ModelPool, modelWorkerCount } from '../pipeline/workers.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
 import { Follower, pooledModels, resolvePeople, type FollowModels } from '../track/follow.js';
@@ -54,8 +54,8 @@ import type { JobContext } from './context.js';
 
 type ConvertSpec = z.output<typeof ConvertJobSpec>;
 
-/** Model workers: the first generates faces, the second measures them, both find faces in the tracking pass. */
-const WORKERS = 2;
+/** The model worker that holds the measuring nets (identity); every other one also generates faces. */
+const MEASURING_WORKER = 1;
 /** Faces a generator call takes (consecutive swapped frames; fixed groups, so results do not depend on timing). */
 const BATCH = 4;
 /** Frames between decoding and encoding at most: a bounded queue, so memory stays flat over long videos. */
@@ -99,7 +99,7 @@ async function maskOverrides(store: ProjectStore, input: string, sourceSide: Sid
     : new Map<number, MaskOverride>();
 }
 
-/** The measuring nets on one model worker (the second: the first generates). */
+/** The measuring nets on one model worker (MEASURING_WORKER). */
 function pooledMetrics(pool: ModelPool, index: number): MetricModels {
   const worker = pool.worker(index);
   return {
@@ -234,19 +234,24 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const started = performance.now();
   const cpuAtStart = processCpuMs();
   const generatorFile = path.join(store.dir, GENERATOR_FILE);
+  const workers = modelWorkerCount();
+  // With two workers both generate (measuring is sampled and light); with more, the measuring one does not.
+  const generating = Array.from({ length: workers }, (_, i) => i).filter(
+    (i) => workers === 2 || i !== MEASURING_WORKER,
+  );
   const pool = await ModelPool.start(
-    WORKERS,
+    workers,
     { detector: store.project.settings.extraction.detector, nets: true },
     clock,
   );
   try {
     // The generator and the measuring nets load while the faces are tracked.
-    const generatorReady = pool.loadOn(0, { generator: generatorFile });
-    const identityReady = pool.loadOn(1, { identity: true });
+    const generatorReady = Promise.all(generating.map((i) => pool.loadOn(i, { generator: generatorFile })));
+    const identityReady = pool.loadOn(MEASURING_WORKER, { identity: true });
     generatorReady.catch(() => undefined);
     identityReady.catch(() => undefined);
     const sourceSide = sourceSideOf(config);
-    const metricModels = pooledMetrics(pool, 1);
+    const metricModels = pooledMetrics(pool, MEASURING_WORKER);
     const references = identityReady.then(() => identityReferences(store, sourceSide, metricModels.identity));
     references.catch(() => undefined);
     // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
@@ -261,7 +266,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     );
     if (ctx.signal.aborted) return { stopped: true };
     await generatorReady;
-    const generator = pool.generator(0);
+    const generator = pool.generator(generating);
     const quality = new ConversionMetrics(metricModels, await references);
     const { raw, landmarks } = tracked;
     const smoothed = smoothBoxes(raw, smoothingOf(config));

@@ -14,7 +14,7 @@ import { probeSource, type ProbedSource } from '../media/probe.js';
 import { thumbnailJpeg } from '../media/thumbnail.js';
 import { inOrder, readAhead } from '../pipeline/queue.js';
 import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipeline/stages.js';
-import { ModelPool } from '../pipeline/workers.js';
+import { ModelPool, modelWorkerCount } from '../pipeline/workers.js';
 import { FacesRepo, type FaceRow, type NewFace } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
 import {
@@ -38,7 +38,6 @@ export { EXTRACT_STAGES };
 const COMMIT_BATCH = 16;
 const QUALITY = { maxYaw: 50, maxPitch: 40 };
 /** Model workers: one a core on the two-core machines the studio is sized for; the main thread decodes and commits. */
-const WORKERS = 2;
 /** Decoded frames waiting for the face finder (bounded: memory stays flat). */
 const READ_AHEAD = 4;
 /** Frames aligned at once (each a crop, a detector check and a PNG). */
@@ -70,7 +69,7 @@ interface ExtractModels {
 
 async function extractModels(detectorName: string, clock: StageClock | null): Promise<ExtractModels> {
   try {
-    const pool = await ModelPool.start(WORKERS, { detector: detectorName, nets: true }, clock);
+    const pool = await ModelPool.start(modelWorkerCount(), { detector: detectorName, nets: true }, clock);
     const detector = FaceDetector.of(pool.detector());
     return {
       detector,

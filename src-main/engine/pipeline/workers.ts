@@ -6,6 +6,7 @@
  * deterministic.
  */
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
@@ -150,6 +151,12 @@ function announcePool(threads: number): void {
   for (const listener of poolListeners) listener(line);
 }
 
+/** Model workers a job starts: one a core, at least two (the pipeline overlaps two), at most MAX_MODEL_WORKERS. */
+export const MAX_MODEL_WORKERS = 8;
+export function modelWorkerCount(cores = os.availableParallelism()): number {
+  return Math.max(2, Math.min(MAX_MODEL_WORKERS, cores));
+}
+
 export class ModelPool {
   private constructor(
     readonly workers: ModelWorker[],
@@ -279,16 +286,21 @@ export class ModelPool {
     );
   }
 
-  /** The generator of a worker, as a FaceGenerator (worker `index`). */
-  generator(index = 0): FaceGenerator & { arch: ArchConfig } {
+  /**
+   * The generator loaded on the workers `indices`, as one FaceGenerator: each batch goes to the least busy of them
+   * (the same model and kernels everywhere, so which one runs a batch does not change its faces).
+   */
+  generator(indices: readonly number[] = [0]): FaceGenerator & { arch: ArchConfig } {
     const info = this.loaded.generator;
     if (!info) throw new Error('the pool has no generator loaded');
-    const worker = this.worker(index);
+    const holders = [...new Set(indices.map((i) => this.worker(i)))];
     return {
       arch: info.arch,
       decoderFor: (direction) => info.decoders[direction],
       run: (side: DecoderSide, faces: Float32Array, count: number) =>
-        worker.call<{ alpha: Float32Array; color: Float32Array }>('generate', { side, faces, count }, 'generate'),
+        holders
+          .reduce((best, w) => (w.load < best.load ? w : best))
+          .call<{ alpha: Float32Array; color: Float32Array }>('generate', { side, faces, count }, 'generate'),
     };
   }
 
