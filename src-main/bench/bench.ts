@@ -180,6 +180,16 @@ export async function runBench(options: { quick: boolean; demoDir?: string; loop
           ...(quick ? { endFrame: 60, modelWidth: 8 } : {}),
         })
       : { error: 'extraction failed, so there is no project to convert with' };
+    // #14 asks for the 128 px figure too: the first CONVERT_128_FRAMES frames (its self-attention costs 16x 64 px's).
+    const conversion128 =
+      extract360.project && !quick
+        ? await runPhase('convert', {
+            video,
+            project: extract360.project,
+            resolution: 128,
+            endFrame: CONVERT_128_FRAMES - 1,
+          })
+        : { skipped: quick ? 'quick mode' : 'extraction failed' };
     const report: Json = {
       quick,
       machine: {
@@ -211,6 +221,15 @@ export async function runBench(options: { quick: boolean; demoDir?: string; loop
         decodeEncodeFps: decodeEncode.fps,
         ratioToDecodeEncode: ratio(conversion.fps, decodeEncode.fps),
         ratioToRealtime: ratio(conversion.fps, decode360.clipFps),
+        res128: {
+          fps: conversion128.fps,
+          frames: conversion128.frames,
+          msPerFrame: conversion128.msPerFrame,
+          peakRssMB: conversion128.peakRssMB,
+          ratioToRealtime: ratio(conversion128.fps, decode360.clipFps),
+          ...(conversion128.skipped ? { skipped: conversion128.skipped } : {}),
+          ...(conversion128.error ? { error: conversion128.error } : {}),
+        },
       },
       demoQuality: demoQuality(options.demoDir),
     };
@@ -219,6 +238,9 @@ export async function runBench(options: { quick: boolean; demoDir?: string; loop
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+/** Frames of the 128 px conversion figure. */
+const CONVERT_128_FRAMES = 60;
 
 export function benchTable(report: Json): string {
   if (report.longVideo) {
@@ -243,5 +265,6 @@ export function benchTable(report: Json): string {
     `training lite   : ${f(r.training.lite.msPerIteration, 0)} ms/it on ${String(r.training.lite.backend)} x${String(r.training.lite.threads)} threads (peer ${f((r.training.lite.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.lite.ratioToPeer, 2)}; 18k iterations in ${f(r.training.lite.hoursTo18k)} h)`,
     `training std    : ${f(r.training.standard.msPerIteration, 0)} ms/it (peer ${f((r.training.standard.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.standard.ratioToPeer, 2)}; 18k iterations in ${f(r.training.standard.hoursTo18k)} h)`,
     `conversion      : ${f(r.conversion.fps)} fps (decode+encode ${f(r.conversion.decodeEncodeFps)}; x${f(r.conversion.ratioToRealtime, 2)} real time; peak ${f(r.conversion.peakRssMB, 0)} MB)`,
+    `conversion 128  : ${f((r.conversion.res128 as Json | undefined)?.fps)} fps (128 px lite model, self-attention)`,
   ].join('\n');
 }
