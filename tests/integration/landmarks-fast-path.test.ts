@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eyeCentres } from '../../src-shared/math/face.js';
-import type { Point } from '../../src-shared/math/geometry.js';
+import { boxOfPoints, squareBox, type Point } from '../../src-shared/math/geometry.js';
 import { FaceDetector } from '../../src-main/engine/detect/detector.js';
-import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
+import { FaceNets, SECOND_PASS_SCALE } from '../../src-main/engine/landmarks/face-nets.js';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
 import { Follower, localModels } from '../../src-main/engine/track/follow.js';
@@ -13,6 +13,22 @@ import { media } from '../helpers/paths.js';
  * face's box, give (FaceNets.refine, as follow() runs it: each frame from the fast path's own last result), not
  * from the full two passes. Here its points are compared with the two-pass fit of the same frame and box.
  */
+/** Mean distance between corresponding points, in inter-ocular distances of `reference`. */
+function meanDistance(points: readonly Point[], reference: readonly Point[]): number {
+  const { right, left } = eyeCentres(reference as Point[]);
+  const interOcular = Math.hypot(left[0] - right[0], left[1] - right[1]);
+  const sum = points.reduce((total, [x, y], i) => {
+    const [rx, ry] = reference[i] as Point;
+    return total + Math.hypot(x - rx, y - ry);
+  }, 0);
+  return sum / points.length / interOcular;
+}
+
+const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+const percentile = (values: readonly number[], p: number): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length * p)] ?? Infinity;
+const pct = (v: number): string => (v * 100).toFixed(2);
+
 describe('landmarks: the fast path against the two-pass fit on the sample clip', () => {
   let detector: FaceDetector;
   let nets: FaceNets;
@@ -31,6 +47,7 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
       autoDownscale: false,
     });
     const errors: number[] = [];
+    const repeat: number[] = [];
     let twoPass = 0;
     for await (const frame of decodeFrames(source, { stride: 1, startIndex: 0 })) {
       if (!frame.rgb) continue;
@@ -42,25 +59,26 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
         }
         // The full two passes from the same detection box, on the same frame.
         const [full] = (await nets.landmarksOf(rgb, width, height, [face.box])) as [Point[]];
-        const { right, left } = eyeCentres(full);
-        const interOcular = Math.hypot(left[0] - right[0], left[1] - right[1]);
-        const mean =
-          face.landmarks.reduce((sum, [x, y], i) => {
-            const [fx, fy] = full[i] as Point;
-            return sum + Math.hypot(x - fx, y - fy);
-          }, 0) / face.landmarks.length;
-        errors.push(mean / interOcular);
+        // And how far one more pass on the region the two-pass fit's own points give moves them: the landmark net's
+        // noise against the region it is shown.
+        const [third] = (await nets.inRegions(rgb, width, height, [
+          squareBox(boxOfPoints(full), SECOND_PASS_SCALE),
+        ])) as [Point[]];
+        errors.push(meanDistance(face.landmarks, full));
+        repeat.push(meanDistance(third, full));
       }
     }
-    const sorted = [...errors].sort((a, b) => a - b);
-    const meanError = errors.reduce((a, b) => a + b, 0) / Math.max(1, errors.length);
-    const p95 = sorted[Math.floor(sorted.length * 0.95)] ?? Infinity;
+    const meanError = mean(errors);
+    const p95 = percentile(errors, 0.95);
     console.log(
-      `fast path: ${errors.length} faces, mean ${(meanError * 100).toFixed(2)} % of the inter-ocular distance, 95th percentile ${(p95 * 100).toFixed(2)} %; ${twoPass} faces took two passes`,
+      `fast path: ${errors.length} faces, mean ${pct(meanError)} % of the inter-ocular distance (median ${pct(percentile(errors, 0.5))} %, 95th percentile ${pct(p95)} %); ${twoPass} faces took two passes; ` +
+        `one more pass moves the two-pass fit itself a mean ${pct(mean(repeat))} % (median ${pct(percentile(repeat, 0.5))} %)`,
     );
     expect(errors.length).toBeGreaterThan(100);
-    // #14 asks for 2 %: not reached. Measured 4.25 % (95th percentile 13.4 %) on this clip; these bounds hold it
-    // there until the fast path is tightened (a tolerance on where the points land, not only on the region).
+    // #14 asks for 2 %: not reached (mean 4.25 %, median 2.08 %, 95th percentile 13.4 % on this clip). Even one pass
+    // on the region the two-pass fit's own points give (what a prediction from the answer itself would choose)
+    // lands a mean 2.86 % (median 1.42 %) from it: the net's noise against its region puts 2 % below what any
+    // one-pass estimate reaches here. These bounds hold today's level.
     expect(meanError).toBeLessThan(0.05);
     expect(p95).toBeLessThan(0.16);
   }, 120_000);

@@ -21,7 +21,7 @@ import {
 
 /** The first landmark pass looks at the detector's box widened by this; the second at the first fit's points. */
 const FIRST_PASS_SCALE = 1.15;
-const SECOND_PASS_SCALE = 1.25;
+export const SECOND_PASS_SCALE = 1.25;
 /**
  * The fast path's tolerance: when the region its single pass fits differs from the region it looked at by more than
  * this share of the region's side (centre or size), it looks again at the fitted region, as the second pass would.
@@ -163,8 +163,8 @@ export class FaceNets {
     return result;
   }
 
-  /** One landmark pass over square regions (one batch). */
-  private async inRegions(rgb: Uint8Array, width: number, height: number, regions: readonly Box[]): Promise<Point[][]> {
+  /** One landmark pass over square regions (one batch), in frame pixels. */
+  async inRegions(rgb: Uint8Array, width: number, height: number, regions: readonly Box[]): Promise<Point[][]> {
     const size = LANDMARK_INPUT * LANDMARK_INPUT * 3;
     const batch = new Float32Array(regions.length * size);
     const toCrops = regions.map((region, i) => {
