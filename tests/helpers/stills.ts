@@ -1,4 +1,12 @@
+import sharp from 'sharp';
 import type { Box } from '../../src-shared/math/geometry.js';
+import { media } from './paths.js';
+
+/** A shared still as packed RGB (EXIF orientation applied, alpha dropped), as the engine reads pictures. */
+export async function readStill(name: string): Promise<{ rgb: Uint8Array; width: number; height: number }> {
+  const { data, info } = await sharp(media(name)).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
 
 /** Faces in the shared stills, boxes checked by eye on overlays (frame pixels, square). */
 export const HAND_CHECKED: Record<string, Box[]> = {

@@ -3,7 +3,6 @@
  * the face, a faint attention mask): the conversion keeps the source's lightness, frames the trained region so
  * brows and lips are inside the full-strength blend, and enhance scales only the change.
  */
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConverterConfig } from '../../src-shared/contract/index.js';
 import { templateInCrop } from '../../src-shared/math/face.js';
@@ -14,7 +13,7 @@ import { FaceDetector } from '../../src-main/engine/detect/detector.js';
 import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import type { Generator } from '../../src-main/engine/model/generator.js';
 import { trainedRegion } from '../../src-main/engine/train/augment.js';
-import { media } from '../helpers/paths.js';
+import { readStill } from '../helpers/stills.js';
 
 const R = 64;
 
@@ -35,13 +34,7 @@ describe('converting a real face with a young model', () => {
   let landmarks: Point[];
 
   beforeAll(async () => {
-    const { data, info } = await sharp(media('b_biden_2.jpg'))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    rgb = new Uint8Array(data);
-    width = info.width;
-    height = info.height;
+    ({ rgb, width, height } = await readStill('b_biden_2.jpg'));
     const detector = await FaceDetector.load();
     const faces = await detector.detectFrame(rgb, width, height, { threshold: 0.6, minFaceSide: 40 });
     const face = faces.sort((a, b) => b.box.width - a.box.width)[0];

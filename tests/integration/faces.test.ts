@@ -1,17 +1,10 @@
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { iou, squareBox, type Box, type Point } from '../../src-shared/math/geometry.js';
 import { eyeCentres } from '../../src-shared/math/face.js';
 import { alignFace, eyeAlignmentError } from '../../src-main/engine/align/aligned-face.js';
 import { FaceDetector } from '../../src-main/engine/detect/detector.js';
 import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
-import { media } from '../helpers/paths.js';
-import { HAND_CHECKED } from '../helpers/stills.js';
-
-async function load(name: string): Promise<{ rgb: Uint8Array; width: number; height: number }> {
-  const { data, info } = await sharp(media(name)).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { rgb: data, width: info.width, height: info.height };
-}
+import { HAND_CHECKED, readStill } from '../helpers/stills.js';
 
 const inside = ([x, y]: Point, b: Box, margin = 0.1): boolean =>
   x >= b.x - b.width * margin &&
@@ -28,7 +21,7 @@ describe('detection, landmarks and alignment on the shared stills', () => {
   });
 
   it.each(Object.entries(HAND_CHECKED))('%s: every face is found and its landmarks land on it', async (name, faces) => {
-    const { rgb, width, height } = await load(name);
+    const { rgb, width, height } = await readStill(name);
     const found = await detector.detectFrame(rgb, width, height, { threshold: 0.6, minFaceSide: 35 });
     for (const truth of faces) {
       const match = found.find((d) => iou(squareBox(d.box), truth) >= 0.5);
@@ -58,7 +51,7 @@ describe('detection, landmarks and alignment on the shared stills', () => {
 
   it('aligned crops put the eye centres within 5% of the template, measured again on the crop itself', async () => {
     for (const name of ['a_obama_1.jpg', 'b_biden_2.jpg', 'astronaut_collins.png', 'two_people.jpg']) {
-      const { rgb, width, height } = await load(name);
+      const { rgb, width, height } = await readStill(name);
       const truth = (HAND_CHECKED[name] as Box[])[0] as Box;
       const landmarks = await nets.landmarks(rgb, width, height, truth);
       const aligned = alignFace(rgb, width, height, landmarks);

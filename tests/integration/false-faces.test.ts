@@ -5,7 +5,7 @@ import { FaceDetector } from '../../src-main/engine/detect/detector.js';
 import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import { Follower, localModels } from '../../src-main/engine/track/follow.js';
 import { media } from '../helpers/paths.js';
-import { HAND_CHECKED as ALL_STILLS } from '../helpers/stills.js';
+import { HAND_CHECKED as ALL_STILLS, readStill } from '../helpers/stills.js';
 
 /**
  * #14's fewer false faces: at the default threshold (0.6) zoomed tiles make BlazeFace see faces in textures and
@@ -26,8 +26,7 @@ interface Picture {
 }
 
 async function still(name: string): Promise<Picture> {
-  const { data, info } = await sharp(media(name)).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { rgb: data, width: info.width, height: info.height, faces: HAND_CHECKED[name] as Box[] };
+  return { ...(await readStill(name)), faces: HAND_CHECKED[name] as Box[] };
 }
 
 /**

@@ -3,7 +3,6 @@
  * recognition net's averaged feature maps is the one most like the source, and a paste changes the source only
  * inside the dilated part region.
  */
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { alignmentTransform } from '../../src-shared/math/face.js';
 import { applyAffine, type Point } from '../../src-shared/math/geometry.js';
@@ -13,7 +12,7 @@ import { FaceDetector } from '../../src-main/engine/detect/detector.js';
 import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import { faceFeatures, nearest, pastePart, type LandmarkedFace } from '../../src-main/engine/train/part-paste.js';
 import { PerceptualNet } from '../../src-main/engine/train/perceptual.js';
-import { media } from '../helpers/paths.js';
+import { readStill } from '../helpers/stills.js';
 
 const STILLS = [
   'a_obama_1.jpg',
@@ -26,15 +25,14 @@ const STILLS = [
 
 /** The still's largest face as a 256 px aligned crop, with its landmarks in the crop. */
 async function alignedFace(file: string, detector: FaceDetector, nets: FaceNets): Promise<LandmarkedFace> {
-  const { data, info } = await sharp(media(file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const rgb = new Uint8Array(data);
-  const faces = await detector.detectFrame(rgb, info.width, info.height, { threshold: 0.6, minFaceSide: 40 });
+  const { rgb, width, height } = await readStill(file);
+  const faces = await detector.detectFrame(rgb, width, height, { threshold: 0.6, minFaceSide: 40 });
   const face = faces.sort((a, b) => b.box.width - a.box.width)[0];
   if (!face) throw new Error(`no face on ${file}`);
-  const landmarks = await nets.landmarks(rgb, info.width, info.height, face.box);
+  const landmarks = await nets.landmarks(rgb, width, height, face.box);
   const toCrop = alignmentTransform(landmarks, 256);
   return {
-    rgb: warpAffine(rgb, info.width, info.height, 3, toCrop, 256, 256),
+    rgb: warpAffine(rgb, width, height, 3, toCrop, 256, 256),
     landmarks: landmarks.map((p) => applyAffine(toCrop, p)),
   };
 }

@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { alignmentTransform } from '../../src-shared/math/face.js';
 import type { Affine, Point } from '../../src-shared/math/geometry.js';
@@ -15,7 +14,7 @@ import {
   loadFaceApiWeights,
   recognitionModel,
 } from '../../src-main/engine/landmarks/face-api-onnx.js';
-import { media } from '../helpers/paths.js';
+import { readStill } from '../helpers/stills.js';
 
 const require = createRequire(import.meta.url);
 
@@ -43,13 +42,7 @@ describe("face-api's nets on onnxruntime agree with face-api on tfjs", () => {
     const dir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
     await api.nets.faceLandmark68Net.loadFromDisk(dir);
     await api.nets.faceRecognitionNet.loadFromDisk(dir);
-    const { data, info } = await sharp(media('two_people.jpg'))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    rgb = new Uint8Array(data);
-    width = info.width;
-    height = info.height;
+    ({ rgb, width, height } = await readStill('two_people.jpg'));
   });
 
   const crop = (toCrop: Affine, size: number): Uint8Array => warpAffine(rgb, width, height, 3, toCrop, size, size);

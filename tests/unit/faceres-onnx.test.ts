@@ -2,7 +2,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Point } from '../../src-shared/math/geometry.js';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
@@ -14,7 +13,7 @@ import {
   IdentityNet,
   cosineDistance,
 } from '../../src-main/engine/landmarks/identity-net.js';
-import { media } from '../helpers/paths.js';
+import { readStill } from '../helpers/stills.js';
 
 /** FaceRes as the tfjs graph model it is published as. */
 async function tfjsFaceRes(): Promise<GraphModel> {
@@ -43,13 +42,7 @@ describe('FaceRes on onnxruntime', () => {
   let faces: Point[][];
   beforeAll(async () => {
     await selectBackend('wasm');
-    const { data, info } = await sharp(media('two_people.jpg'))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    rgb = new Uint8Array(data);
-    width = info.width;
-    height = info.height;
+    ({ rgb, width, height } = await readStill('two_people.jpg'));
     const nets = await FaceNets.load();
     faces = await nets.landmarksOf(rgb, width, height, [
       { x: 237, y: 74, width: 150, height: 150 },
