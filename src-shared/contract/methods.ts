@@ -48,6 +48,8 @@ export const methods = {
         .optional(),
       /** The engine user's home folder, so the UI can show paths under it as ~/… (absent from older engines). */
       home: z.string().optional(),
+      /** The face detectors the engine has (its detector registry), for the extraction setting's choices. */
+      detectors: z.array(z.string().min(1)).optional(),
     }),
   ),
   'engine.probeBackend': method(z.strictObject({ force: BackendChoice.optional() }), BackendReport),

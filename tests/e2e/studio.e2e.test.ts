@@ -352,6 +352,10 @@ describe('FaceParts Studio in a browser (serve mode)', () => {
     );
     expect(await page.getByTestId('extract-frame-stride').inputValue()).toBe('1');
     expect(await page.getByTestId('extract-mask-feather').isVisible()).toBe(false);
+    // The detector is a choice among the detectors the engine has (engine.info: its registry), not free text.
+    const detector = page.getByTestId('extract-detector');
+    expect(await detector.evaluate((element) => element.tagName)).toBe('SELECT');
+    expect(await detector.locator('option').allTextContents()).toEqual(['blazeface']);
     await page.getByTestId('extract-frame-stride').fill('0');
     await waitText(page.getByTestId('extract-form-error'), /^Frame stride must be 1 to 1000$/);
     expect(await page.getByTestId('extract-save').isDisabled()).toBe(true);

@@ -6,7 +6,9 @@ import {
   extractionForm,
   extractionPatch,
   sameExtraction,
+  withDetectorChoices,
 } from '../../src-renderer/src/lib/extraction-form.js';
+import type { OptionField } from '../../src-renderer/src/lib/option-form.js';
 
 const defaults = ExtractionSettings.parse({});
 
@@ -50,5 +52,25 @@ describe('extraction settings form (Settings page): derived from the options reg
     // A text option (the detector's name) is kept as typed.
     expect(extractionPatch({ ...form, detector: 'blazeface' })).toEqual(defaults);
     expect(sameExtraction({ ...form, detector: 'other' }, defaults)).toBe(false);
+  });
+
+  it('offers the detectors the engine has as a choice, keeping a saved one the engine lacks', () => {
+    const field = EXTRACTION_SECTIONS.advanced
+      .concat(EXTRACTION_SECTIONS.main)
+      .find((f) => f.key === 'detector') as OptionField;
+    expect(field.kind).toBe('text');
+    // An older engine that does not list them: the text field stays.
+    expect(withDetectorChoices(field, undefined, 'blazeface')).toBe(field);
+    const choice = withDetectorChoices(field, ['blazeface', 'toy'], 'blazeface');
+    expect(choice.kind).toBe('choice');
+    expect(choice.choices?.map((c) => c.value)).toEqual(['blazeface', 'toy']);
+    const kept = withDetectorChoices(field, ['blazeface'], 'retina');
+    expect(kept.choices).toEqual([
+      { value: 'blazeface', label: 'blazeface' },
+      { value: 'retina', label: 'retina (not here)' },
+    ]);
+    // Other fields are left as they are.
+    const stride = EXTRACTION_SECTIONS.main.find((f) => f.key === 'frameStride') as OptionField;
+    expect(withDetectorChoices(stride, ['blazeface'], 'blazeface')).toBe(stride);
   });
 });

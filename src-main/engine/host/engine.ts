@@ -16,6 +16,7 @@ import {
   type TrainingSettings,
 } from '../../../src-shared/contract/index.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { detectorNames } from '../detect/registry.js';
 import { currentBackend, onBackendChosen, selectBackend } from '../backend/select.js';
 import { computeLine } from '../../../src-shared/compute.js';
 import { JobManager } from '../jobs/manager.js';
@@ -218,6 +219,7 @@ export class Engine {
           tensors: currentBackend() ? tf.memory().numTensors : null,
         },
         home: homedir(),
+        detectors: detectorNames(),
       };
     },
     'engine.probeBackend': async ({ force }) => selectBackend(force ?? 'auto'),

@@ -19,6 +19,25 @@ export const EXTRACTION_SECTIONS: { main: OptionField[]; advanced: OptionField[]
   advanced: [...EXTRACTION_OPTIONS.values()].filter((field) => field.advanced),
 };
 
+/**
+ * The detector setting as a choice among the detectors the engine has (engine.info's registry names), keeping the
+ * saved name when the engine lacks it (a plug-in not installed here) so that saving does not change it unasked.
+ * Without the engine's list (an older engine) it stays a text field.
+ */
+export function withDetectorChoices(
+  field: OptionField,
+  available: readonly string[] | undefined,
+  current: string,
+): OptionField {
+  if (field.key !== 'detector' || !available?.length) return field;
+  const names = available.includes(current) || !current ? [...available] : [...available, current];
+  return {
+    ...field,
+    kind: 'choice',
+    choices: names.map((name) => ({ value: name, label: available.includes(name) ? name : `${name} (not here)` })),
+  };
+}
+
 export function extractionForm(settings: ExtractionSettings): ExtractionForm {
   return { ...settings };
 }
