@@ -50,6 +50,14 @@ export const SideCounts = z.object({
   maskEdits: z.number().int().nonnegative(),
 });
 
+/**
+ * Where a Method #1 run's matched-pairs image lies, relative to the project folder: the engine writes it when the
+ * run starts, the studio shows it.
+ */
+export function pairsImagePath(runId: number): string {
+  return `previews/run-${runId}/pairs.png`;
+}
+
 export const TrainingRunSummary = z.object({
   id: z.number().int(),
   startedAt: z.string(),

@@ -2,7 +2,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { z } from 'zod';
-import { TrainingSettings, parseOrThrow, ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import {
+  TrainingSettings,
+  parseOrThrow,
+  pairsImagePath,
+  ErrorCode,
+  StudioError,
+} from '../../../src-shared/contract/index.js';
 import type { TrainJobSpec } from '../../../src-shared/contract/jobs.js';
 import { selectBackend } from '../backend/select.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -130,8 +136,8 @@ export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<strin
     else if (run.resumed) ctx.log('info', `run ${run.id} had no usable checkpoint; starting it again from iteration 0`);
     if (method1) {
       // The kNN matches, for the studio: source face | matched target face | the training image made of them.
-      const rel = path.posix.join('previews', `run-${run.id}`, 'pairs.png');
-      await fs.mkdir(path.join(store.dir, 'previews', `run-${run.id}`), { recursive: true });
+      const rel = pairsImagePath(run.id);
+      await fs.mkdir(path.dirname(path.join(store.dir, rel)), { recursive: true });
       await writeFileAtomic(path.join(store.dir, rel), await pairsPng(method1.examples));
       ctx.emit({
         type: 'train.preview',

@@ -30,11 +30,6 @@ export function isPairsImage(path: string): boolean {
   return /(^|\/)pairs\.png$/.test(path);
 }
 
-/** Where a run's Method #1 pairs image is (train/parts-method.ts writes it when the run starts). */
-export function pairsImagePath(runId: number): string {
-  return `previews/run-${runId}/pairs.png`;
-}
-
 export class TrainView {
   readonly history = new LossHistory();
   /** Bumped, throttled, whenever `history` changed. */
