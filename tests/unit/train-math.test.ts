@@ -225,3 +225,48 @@ describe('memory-saving attention', () => {
     },
   );
 });
+
+describe('group normalisation by products', () => {
+  // Upstream's 'layernorm' (groups of one channel in conv blocks, of four in upscale_ps) and 'groupnorm' (16).
+  it.each([
+    ['cpu', 8, 8],
+    ['wasm', 8, 8],
+    ['wasm', 16, 4],
+    ['wasm', 32, 16],
+  ] as const)(
+    'on %s (%i channels in %i groups) equals tf.moments over H, W and the group, values and gradients',
+    async (backend, channels, groups) => {
+      const { standardiseGroups } = await import('../../src-main/engine/model/layers.js');
+      await selectBackend(backend);
+      // Channels with their own offsets and scales (a ReLU-like one near constant), so the moments matter.
+      const base = tf.randomNormal([2, 6, 5, channels], 0, 1, 'float32', 5);
+      const x = tf.add(tf.mul(base, tf.linspace(0.05, 3, channels)), tf.linspace(-2, 4, channels)) as tf.Tensor4D;
+      const weights = tf.randomNormal([2, 6, 5, channels], 0, 1, 'float32', 6);
+      const reference = (t: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(groupMomentsReference(t as tf.Tensor4D, groups), weights));
+      const ours = (t: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(standardiseGroups(t as tf.Tensor4D, groups, 1e-6), weights));
+      const close = async (a: tf.Tensor, b: tf.Tensor): Promise<number> => {
+        const [e, o] = [await a.data(), await b.data()];
+        let num = 0;
+        let den = 0;
+        for (let k = 0; k < e.length; k += 1) {
+          num += ((o[k] as number) - (e[k] as number)) ** 2;
+          den += (e[k] as number) ** 2;
+        }
+        return Math.sqrt(num / den);
+      };
+      expect(await close(standardiseGroups(x, groups, 1e-6), groupMomentsReference(x, groups))).toBeLessThan(1e-5);
+      expect(await close(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
+      await selectBackend('wasm');
+    },
+  );
+});
+
+/** tf.moments' group normalisation without the affine part (the reference for standardiseGroups). */
+function groupMomentsReference(x: tf.Tensor4D, groups: number): tf.Tensor {
+  const [b, h, w, c] = x.shape;
+  const grouped = tf.reshape(x, [b, h, w, groups, c / groups]);
+  const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
+  return tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 1e-6))), x.shape);
+}

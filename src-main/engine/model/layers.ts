@@ -57,10 +57,30 @@ function affine(w: Weights, name: string, y: tf.Tensor, size: number): T4 {
 
 /** GroupNormalization (upstream's): `groups` groups of channels, moments over H, W and the group; gamma/beta per channel. */
 function groupNorm(w: Weights, name: string, x: T4, groups: number): T4 {
+  const g = Math.max(1, Math.min(groups, x.shape[3]));
+  return affine(w, name, standardiseGroups(x, g, 1e-6), x.shape[3]);
+}
+
+/**
+ * (x - mean) / sqrt(variance + epsilon) with the moments of each sample's channel group over H, W and the group's
+ * channels (two passes, as tf.moments). The sums over H x W are products with a row of ones: on wasm a reduction
+ * over outer axes transposes the whole map first (forward and backward), while a product runs on XNNPACK; only the
+ * small per-channel sums are then reduced over the group. tests/unit/train-math.test.ts holds it to tf.moments.
+ */
+export function standardiseGroups(x: T4, groups: number, epsilon: number): T4 {
   const [b, h, wd, c] = x.shape;
-  const g = Math.max(1, Math.min(groups, c));
-  const grouped = tf.reshape(x, [b, h, wd, g, c / g]);
-  return affine(w, name, tf.reshape(standardise(grouped, [1, 2, 4], 1e-6, false), x.shape), c);
+  const size = c / groups;
+  const count = h * wd * size;
+  const ones = tf.ones([b, 1, h * wd]) as tf.Tensor3D;
+  // Per sample and group: the mean over H, W and the group's channels, shaped to broadcast over [b, HW, g, size].
+  const groupMean = (t: tf.Tensor): tf.Tensor => {
+    const perChannel = tf.matMul(ones, tf.reshape(t, [b, h * wd, c]) as tf.Tensor3D);
+    return tf.reshape(tf.div(tf.sum(tf.reshape(perChannel, [b, groups, size]), -1), count), [b, 1, groups, 1]);
+  };
+  const grouped = tf.reshape(x, [b, h * wd, groups, size]);
+  const centred = tf.sub(grouped, groupMean(grouped));
+  const variance = groupMean(tf.square(centred));
+  return tf.reshape(tf.div(centred, tf.sqrt(tf.add(variance, epsilon))), x.shape) as T4;
 }
 
 /**
