@@ -246,22 +246,48 @@ describe('group normalisation by products', () => {
         tf.sum(tf.mul(groupMomentsReference(t as tf.Tensor4D, groups), weights));
       const ours = (t: tf.Tensor): tf.Scalar =>
         tf.sum(tf.mul(standardiseGroups(t as tf.Tensor4D, groups, 1e-6), weights));
-      const close = async (a: tf.Tensor, b: tf.Tensor): Promise<number> => {
-        const [e, o] = [await a.data(), await b.data()];
-        let num = 0;
-        let den = 0;
-        for (let k = 0; k < e.length; k += 1) {
-          num += ((o[k] as number) - (e[k] as number)) ** 2;
-          den += (e[k] as number) ** 2;
-        }
-        return Math.sqrt(num / den);
-      };
-      expect(await close(standardiseGroups(x, groups, 1e-6), groupMomentsReference(x, groups))).toBeLessThan(1e-5);
-      expect(await close(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
+      expect(
+        await relativeDifference(standardiseGroups(x, groups, 1e-6), groupMomentsReference(x, groups)),
+      ).toBeLessThan(1e-5);
+      expect(await relativeDifference(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
       await selectBackend('wasm');
     },
   );
 });
+
+describe('batch normalisation by products', () => {
+  it('equals tf.moments over the batch, H and W per channel, values and gradients (wasm)', async () => {
+    const { norm } = await import('../../src-main/engine/model/layers.js');
+    const { Weights } = await import('../../src-main/engine/model/weights.js');
+    await selectBackend('wasm');
+    const base = tf.randomNormal([3, 5, 4, 6], 0, 1, 'float32', 7);
+    const x = tf.add(tf.mul(base, tf.linspace(0.1, 2, 6)), tf.linspace(-1, 3, 6)) as tf.Tensor4D;
+    const weights = tf.randomNormal([3, 5, 4, 6], 0, 1, 'float32', 8);
+    // gamma 1, beta 0: the affine part leaves the standardised map as it is.
+    const layer = new Weights(null);
+    const ours = (t: tf.Tensor): tf.Scalar =>
+      tf.sum(tf.mul(norm(layer, 'bn', t as tf.Tensor4D, 'batchnorm', 6), weights));
+    const reference = (t: tf.Tensor): tf.Scalar => {
+      const { mean, variance } = tf.moments(t, [0, 1, 2], true);
+      return tf.sum(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-3))), weights));
+    };
+    expect(await relativeDifference(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
+    const [a, b] = [(await ours(x).data())[0] as number, (await reference(x).data())[0] as number];
+    expect(Math.abs(a - b)).toBeLessThan(1e-3 * Math.max(1, Math.abs(b)));
+  });
+});
+
+/** Root-mean-square difference relative to the reference's size. */
+async function relativeDifference(got: tf.Tensor, expected: tf.Tensor): Promise<number> {
+  const [e, o] = [await expected.data(), await got.data()];
+  let num = 0;
+  let den = 0;
+  for (let k = 0; k < e.length; k += 1) {
+    num += ((o[k] as number) - (e[k] as number)) ** 2;
+    den += (e[k] as number) ** 2;
+  }
+  return Math.sqrt(num / den);
+}
 
 /** tf.moments' group normalisation without the affine part (the reference for standardiseGroups). */
 function groupMomentsReference(x: tf.Tensor4D, groups: number): tf.Tensor {

@@ -105,8 +105,12 @@ export function norm(w: Weights, name: string, x: T4, kind: NormKind, group: num
       return groupNorm(w, name, x, group);
     case 'groupnorm':
       return groupNorm(w, name, x, 16);
-    case 'batchnorm':
-      return affine(w, name, standardise(x, [0, 1, 2], 1e-3, false), c);
+    case 'batchnorm': {
+      // Per channel over the batch too: the batch's samples stacked as one tall sample.
+      const [b, h, wd] = x.shape;
+      const stacked = tf.reshape(x, [1, b * h, wd, c]) as T4;
+      return affine(w, name, tf.reshape(standardiseGroups(stacked, c, 1e-3), x.shape), c);
+    }
     case 'hybrid': {
       const half = Math.max(1, Math.floor(group / 2));
       const [a, b] = tf.split(x, [half, c - half], 3) as [T4, T4];
