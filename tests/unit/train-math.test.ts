@@ -6,6 +6,7 @@ import { colourMatch, randomWarp, randomTransform, type Sample } from '../../src
 import { decodeModelFile } from '../../src-main/engine/io/model-file.js';
 import { Rng } from '../../src-shared/math/rng.js';
 import { INITIAL_SCHEDULE_STATE, scaledSchedule, scheduleAt } from '../../src-main/engine/train/schedule.js';
+import { relativeError } from '../helpers/tensors.js';
 
 function gradientFace(): Sample {
   const rgb = new Uint8Array(256 * 256 * 3);
@@ -211,15 +212,8 @@ describe('memory-saving attention', () => {
       const expected = tf.grads(plain as (...t: tf.Tensor[]) => tf.Tensor)([g, f, h]);
       const got = tf.grads(custom as (...t: tf.Tensor[]) => tf.Tensor)([g, f, h]);
       for (let i = 0; i < 3; i += 1) {
-        const e = await (expected[i] as tf.Tensor).data();
-        const o = await (got[i] as tf.Tensor).data();
-        let num = 0;
-        let den = 0;
-        for (let k = 0; k < e.length; k += 1) {
-          num += ((o[k] as number) - (e[k] as number)) ** 2;
-          den += (e[k] as number) ** 2;
-        }
-        expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
+        const [o, e] = [await (got[i] as tf.Tensor).data(), await (expected[i] as tf.Tensor).data()];
+        expect(relativeError(o, e)).toBeLessThan(1e-4);
       }
       await selectBackend('wasm');
     },
@@ -246,10 +240,10 @@ describe('group normalisation by products', () => {
         tf.sum(tf.mul(groupMomentsReference(t as tf.Tensor4D, groups), weights));
       const ours = (t: tf.Tensor): tf.Scalar =>
         tf.sum(tf.mul(standardiseGroups(t as tf.Tensor4D, groups, 1e-6), weights));
-      expect(
-        await relativeDifference(standardiseGroups(x, groups, 1e-6), groupMomentsReference(x, groups)),
-      ).toBeLessThan(1e-5);
-      expect(await relativeDifference(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
+      expect(await tensorError(standardiseGroups(x, groups, 1e-6), groupMomentsReference(x, groups))).toBeLessThan(
+        1e-5,
+      );
+      expect(await tensorError(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
       await selectBackend('wasm');
     },
   );
@@ -271,23 +265,11 @@ describe('batch normalisation by products', () => {
       const { mean, variance } = tf.moments(t, [0, 1, 2], true);
       return tf.sum(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-3))), weights));
     };
-    expect(await relativeDifference(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
+    expect(await tensorError(tf.grad(ours)(x), tf.grad(reference)(x))).toBeLessThan(1e-4);
     const [a, b] = [(await ours(x).data())[0] as number, (await reference(x).data())[0] as number];
     expect(Math.abs(a - b)).toBeLessThan(1e-3 * Math.max(1, Math.abs(b)));
   });
 });
-
-/** Root-mean-square difference relative to the reference's size. */
-async function relativeDifference(got: tf.Tensor, expected: tf.Tensor): Promise<number> {
-  const [e, o] = [await expected.data(), await got.data()];
-  let num = 0;
-  let den = 0;
-  for (let k = 0; k < e.length; k += 1) {
-    num += ((o[k] as number) - (e[k] as number)) ** 2;
-    den += (e[k] as number) ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 /** tf.moments' group normalisation without the affine part (the reference for standardiseGroups). */
 function groupMomentsReference(x: tf.Tensor4D, groups: number): tf.Tensor {
@@ -295,4 +277,8 @@ function groupMomentsReference(x: tf.Tensor4D, groups: number): tf.Tensor {
   const grouped = tf.reshape(x, [b, h, w, groups, c / groups]);
   const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
   return tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 1e-6))), x.shape);
+}
+
+async function tensorError(got: tf.Tensor, expected: tf.Tensor): Promise<number> {
+  return relativeError(await got.data(), await expected.data());
 }

@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels } from '../../src-main/engine/backend/wasm-kernels.js';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
+import { relativeError } from '../helpers/tensors.js';
 
 /** Seeded uniform values, so a failing shape can be reproduced. */
 function values(n: number, seed: number): Float32Array {
@@ -60,16 +61,6 @@ async function gradients(backend: string, c: Case, seed: number): Promise<{ dx: 
   const result = { dx: (await dx?.data()) as Float32Array, dw: (await dw?.data()) as Float32Array };
   tf.dispose([x, w, dx, dw] as tf.Tensor[]);
   return result;
-}
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i += 1) {
-    num += ((a[i] as number) - (b[i] as number)) ** 2;
-    den += (b[i] as number) ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
 describe('wasm training kernels', () => {
