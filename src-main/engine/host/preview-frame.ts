@@ -19,7 +19,7 @@ import { patchTransform, swapFace } from '../convert/frame.js';
 
 let cached: { file: string; mtimeMs: number; generator: Generator } | null = null;
 
-async function generatorFor(store: ProjectStore): Promise<Generator> {
+async function generatorFor(store: ProjectStore, direction: 'AtoB' | 'BtoA'): Promise<Generator> {
   const file = path.join(store.dir, GENERATOR_FILE);
   const { statSync } = await import('node:fs');
   let mtimeMs: number;
@@ -33,7 +33,7 @@ async function generatorFor(store: ProjectStore): Promise<Generator> {
   }
   if (cached && cached.file === file && cached.mtimeMs === mtimeMs) return cached.generator;
   cached?.generator.dispose();
-  cached = { file, mtimeMs, generator: await Generator.load(file) };
+  cached = { file, mtimeMs, generator: await Generator.load(file, direction) };
   return cached.generator;
 }
 
@@ -71,7 +71,7 @@ export async function previewFrame(
     throw new StudioError(ErrorCode.notFound, `the chosen person is not in frame ${frameIndex}`, {
       fix: 'pick a frame marked kept or skipped on the timeline',
     });
-  const generator = await generatorFor(store);
+  const generator = await generatorFor(store, config.direction);
   const nets = await FaceNets.load();
   const landmarks = face.landmarks ?? (await nets.landmarks(frame.rgb, frame.width, frame.height, face.box));
   const after = Uint8Array.from(frame.rgb);

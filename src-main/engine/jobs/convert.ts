@@ -246,7 +246,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   );
   try {
     // The generator and the measuring nets load while the faces are tracked.
-    const generatorReady = Promise.all(generating.map((i) => pool.loadOn(i, { generator: generatorFile })));
+    const generatorReady = Promise.all(generating.map((i) => pool.loadOn(i, { generator: generatorFile, direction: config.direction })));
     const identityReady = pool.loadOn(MEASURING_WORKER, { identity: true });
     generatorReady.catch(() => undefined);
     identityReady.catch(() => undefined);
@@ -571,7 +571,7 @@ async function measureExport(
       },
     );
   // Loaded for its resolution, and for its clear error when no model has been trained yet.
-  const header = await Generator.load(path.join(store.dir, GENERATOR_FILE));
+  const header = await Generator.load(path.join(store.dir, GENERATOR_FILE), config.direction);
   const r = header.arch.resolution;
   header.dispose();
   const models = await localMetrics();

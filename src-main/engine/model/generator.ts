@@ -30,7 +30,11 @@ export class Generator implements FaceGenerator {
     private readonly weight: (name: string, shape: readonly number[]) => Float32Array,
   ) {}
 
-  static async load(file: string): Promise<Generator> {
+  /**
+   * Load an export. `direction`: the conversion's, so that only the decoder it draws with is built now (each
+   * decoder's session costs about half a second and its own copy of the encoder); without one, decoder A's.
+   */
+  static async load(file: string, direction: 'AtoB' | 'BtoA' | null = null): Promise<Generator> {
     let bytes: Buffer;
     try {
       bytes = await fs.readFile(file);
@@ -61,7 +65,7 @@ export class Generator implements FaceGenerator {
     };
     const generator = new Generator(arch, header.meta, file, weight);
     // Fail now, not at the first face, when a weight is missing.
-    await generator.session('A');
+    await generator.session(direction ? generator.decoderFor(direction) : 'A');
     return generator;
   }
 

@@ -33,6 +33,7 @@ const handlers: Record<string, Handler> = {
     recognition?: boolean;
     identity?: boolean;
     generator?: string;
+    direction?: 'AtoB' | 'BtoA';
   }) {
     if (args.detector) detector ??= FaceDetector.load(args.detector);
     if (args.nets || args.recognition) nets ??= FaceNets.load();
@@ -41,8 +42,8 @@ const handlers: Record<string, Handler> = {
     // Imported on demand: the identity net brings tfjs, which face finding does not need.
     if (args.identity) identity ??= import('../landmarks/identity-net.js').then((m) => m.IdentityNet.load());
     if (args.generator) {
-      const file = args.generator;
-      generator ??= import('../model/generator.js').then((m) => m.Generator.load(file));
+      const { generator: file, direction = null } = args;
+      generator ??= import('../model/generator.js').then((m) => m.Generator.load(file, direction));
     }
     const loaded = await Promise.all([detector, nets, identity, generator]);
     const d = loaded[0] as FaceDetector | null;

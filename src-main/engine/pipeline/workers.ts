@@ -115,6 +115,8 @@ export interface PoolModels {
   /** The independent identity net (FaceRes). */
   identity?: boolean;
   generator?: string;
+  /** The conversion's direction: only the decoder it draws with is loaded (the other is built if ever asked). */
+  direction?: 'AtoB' | 'BtoA';
 }
 
 interface Loaded {
