@@ -108,3 +108,61 @@ describe('wasm training kernels', () => {
     }
   });
 });
+
+describe('wasm transpose of the last two axes', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+    registerWasmTrainingKernels();
+  });
+
+  // Rows a multiple of 8 and not (the unrolled loop's remainder), batched and not, beside perms it leaves alone.
+  it.each([
+    [
+      [80, 72],
+      [1, 0],
+    ],
+    [
+      [67, 130],
+      [1, 0],
+    ],
+    [
+      [3, 70, 65],
+      [0, 2, 1],
+    ],
+    [
+      [2, 2, 9, 600],
+      [0, 1, 3, 2],
+    ],
+    [
+      [4097, 4],
+      [1, 0],
+    ],
+    [
+      [3, 70, 65],
+      [2, 1, 0],
+    ],
+    [
+      [6, 5],
+      [1, 0],
+    ],
+  ])('%j by %j equals the cpu backend exactly', async (shape, perm) => {
+    const x = values(
+      shape.reduce((a, b) => a * b),
+      11,
+    );
+    const on = async (backend: string): Promise<Float32Array> => {
+      await tf.setBackend(backend);
+      const t = tf.tensor(x, shape);
+      const out = tf.transpose(t, perm);
+      const data = (await out.data()) as Float32Array;
+      tf.dispose([t, out]);
+      return data;
+    };
+    const reference = await on('cpu');
+    expect(Array.from(await on('wasm'))).toEqual(Array.from(reference));
+  });
+
+  it('runs large float32 swaps on the tiled kernel, not the generic one', () => {
+    expect(tf.getKernel('Transpose', 'wasm')?.kernelFunc.toString()).toContain('transposeBlocked');
+  });
+});

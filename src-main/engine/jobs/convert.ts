@@ -246,7 +246,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   );
   try {
     // The generator and the measuring nets load while the faces are tracked.
-    const generatorReady = Promise.all(generating.map((i) => pool.loadOn(i, { generator: generatorFile, direction: config.direction })));
+    const generatorReady = Promise.all(
+      generating.map((i) => pool.loadOn(i, { generator: generatorFile, direction: config.direction })),
+    );
     const identityReady = pool.loadOn(MEASURING_WORKER, { identity: true });
     generatorReady.catch(() => undefined);
     identityReady.catch(() => undefined);

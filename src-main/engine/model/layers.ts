@@ -224,23 +224,12 @@ export const attention = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveF
           const fi = sample(sf, i, c8);
           const hi = sample(sh, i, c);
           const dyi = sample(upstream, i, c);
-          // The map is rebuilt in both orientations (a and a^T) so that every product has the N x N map on the
-          // left: on wasm a large right operand is repacked on each call and a transposed one copied first.
-          // Only softmax and last-axis reductions are fast on wasm (elementwise exp is ~10x slower, a column sum
-          // transposes), so a^T = exp(S^T - lse) is a row softmax of the shifted S^T times its normaliser,
-          // exp(rowMax) / max(softmax), both from row reductions. lse comes from S and a the same way.
-          const s = tf.matMul(gi, fi, false, true);
-          const a = tf.softmax(s);
-          const lse = tf.sub(tf.max(s, -1), tf.log(tf.max(a, -1)));
-          const shifted = tf.sub(tf.matMul(fi, gi, false, true), tf.reshape(lse, [1, n]));
-          const rowSoftmax = tf.softmax(shifted);
-          const normaliser = tf.div(tf.exp(tf.max(shifted, -1, true)), tf.max(rowSoftmax, -1, true));
-          const aT = tf.mul(rowSoftmax, normaliser);
+          // Every product keeps the N x N map on the left (on wasm a large right operand is repacked on each
+          // call, ~0.5 s for a 64 MB map); the transposed maps come from a tiled transpose (wasm-kernels.ts).
+          const a = tf.softmax(tf.matMul(gi, fi, false, true));
           const da = tf.matMul(dyi, hi, false, true);
-          const rowDot = tf.sum(tf.mul(da, a), -1, true);
-          const ds = tf.mul(a, tf.sub(da, rowDot));
-          const dsT = tf.mul(aT, tf.sub(tf.matMul(hi, dyi, false, true), tf.reshape(rowDot, [1, n])));
-          return [tf.matMul(ds, fi), tf.matMul(dsT, gi), tf.matMul(aT, dyi)];
+          const ds = tf.mul(a, tf.sub(da, tf.sum(tf.mul(da, a), -1, true)));
+          return [tf.matMul(ds, fi), tf.matMul(tf.transpose(ds), gi), tf.matMul(tf.transpose(a), dyi)];
         }),
       );
       return [
