@@ -221,7 +221,7 @@ describe('memory-saving attention', () => {
   );
 });
 
-describe('group normalisation by products', () => {
+describe('group normalisation by transposed row sums', () => {
   // Upstream's 'layernorm' (groups of one channel in conv blocks, of four in upscale_ps) and 'groupnorm' (16).
   it.each([
     ['cpu', 8, 8],

@@ -63,18 +63,18 @@ function groupNorm(w: Weights, name: string, x: T4, groups: number): T4 {
 
 /**
  * (x - mean) / sqrt(variance + epsilon) with the moments of each sample's channel group over H, W and the group's
- * channels (two passes, as tf.moments). The sums over H x W are products with a row of ones: on wasm a reduction
- * over outer axes transposes the whole map first (forward and backward), while a product runs on XNNPACK; only the
- * small per-channel sums are then reduced over the group. tests/unit/train-math.test.ts holds it to tf.moments.
+ * channels (two passes, as tf.moments). The sums over H x W are last-axis sums of the map transposed to
+ * [b, C, HW]: wasm reduces an outer axis by transposing with its generic kernel (slow), and a product with a row of
+ * ones repacks the map as XNNPACK weights on every call (42-105 ms for [8, 4096, 32]); the tiled transpose
+ * (backend/wasm-kernels.ts) and a row sum take ~2 ms. tests/unit/train-math.test.ts holds it to tf.moments.
  */
 export function standardiseGroups(x: T4, groups: number, epsilon: number): T4 {
   const [b, h, wd, c] = x.shape;
   const size = c / groups;
   const count = h * wd * size;
-  const ones = tf.ones([b, 1, h * wd]) as tf.Tensor3D;
   // Per sample and group: the mean over H, W and the group's channels, shaped to broadcast over [b, HW, g, size].
   const groupMean = (t: tf.Tensor): tf.Tensor => {
-    const perChannel = tf.matMul(ones, tf.reshape(t, [b, h * wd, c]) as tf.Tensor3D);
+    const perChannel = tf.sum(tf.transpose(tf.reshape(t, [b, h * wd, c]), [0, 2, 1]), -1);
     return tf.reshape(tf.div(tf.sum(tf.reshape(perChannel, [b, groups, size]), -1), count), [b, 1, groups, 1]);
   };
   const grouped = tf.reshape(x, [b, h * wd, groups, size]);
