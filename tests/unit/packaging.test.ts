@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { scratch } from '../helpers/paths.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -223,7 +224,8 @@ describe('Electron fuses', () => {
       Buffer.from([1, defaults.length, ...defaults]),
       Buffer.alloc(4096, 0x5a),
     ]);
-    const dir = fs.mkdtempSync(path.join(repoRoot, 'test-output', 'fuses-'));
+    // scratch() makes test-output first: on a fresh clone this test may be the first to write there.
+    const dir = scratch('fuses');
     const file = path.join(dir, 'electron');
     fs.writeFileSync(file, binary);
     await fuses.flipFuses(file, fuseConfig);
