@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerWasmTrainingKernels } from '../../src-main/engine/backend/wasm-kernels.js';
+import { gradientsAsProduct, registerWasmTrainingKernels } from '../../src-main/engine/backend/wasm-kernels.js';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
 import { relativeError } from '../helpers/tensors.js';
 
@@ -40,7 +40,19 @@ const CASES: Case[] = [
   { x: [2, 11, 9, 3], k: [4, 4], co: 2, stride: 2, pad: 'valid', dilation: 1 },
   { x: [1, 12, 12, 2], k: [3, 5], co: 3, stride: 2, pad: 2, dilation: 1 },
   { x: [2, 8, 8, 4], k: [2, 2], co: 3, stride: 2, pad: 'valid', dilation: 1 },
+  // No more output positions than channels: both gradients as one matrix product (the encoder's 4x4 layers).
+  { x: [2, 4, 4, 6], k: [3, 3], co: 40, stride: 1, pad: 'same', dilation: 1 },
+  { x: [2, 8, 8, 5], k: [3, 3], co: 36, stride: 2, pad: 'same', dilation: 1 },
+  { x: [1, 6, 5, 3], k: [4, 4], co: 12, stride: 2, pad: 'valid', dilation: 1 },
+  { x: [2, 5, 5, 4], k: [3, 3], co: 60, stride: 1, pad: 1, dilation: 1 },
+  { x: [3, 3, 7, 2], k: [1, 3], co: 64, stride: 1, pad: 'valid', dilation: 1 },
 ];
+
+/** The output geometry tfjs gives a case, for the choice between the convolution and product forms. */
+function geometryOf(c: Case): { b: number; ho: number; wo: number; co: number } {
+  const info = tf.backend_util.computeConv2DInfo(c.x, [c.k[0], c.k[1], c.x[3], c.co], c.stride, 1, c.pad);
+  return { b: c.x[0], ho: info.outHeight, wo: info.outWidth, co: c.co };
+}
 
 async function gradients(backend: string, c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
   await tf.setBackend(backend);
@@ -72,6 +84,12 @@ describe('wasm training kernels', () => {
   it('the input gradient runs on the replacement kernel, not the loop it replaced', () => {
     // The replacement is registered by this module; the stock loop is gone from the registry.
     expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc.toString()).toContain('stuffed');
+  });
+
+  it('the cases take both forms of the gradients', () => {
+    const product = CASES.filter((c) => gradientsAsProduct(geometryOf(c))).length;
+    expect(product).toBe(5);
+    expect(CASES.length - product).toBeGreaterThan(10);
   });
 
   it.each(CASES.map((c, i) => [i, c] as const))(
@@ -106,6 +124,70 @@ describe('wasm training kernels', () => {
       expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);
       expect(relativeError(wasm.dx, reference.dx), JSON.stringify(c)).toBeLessThan(1e-4);
     }
+  });
+
+  it('random shapes on the product form agree too', async () => {
+    let s = 11;
+    const rand = (lo: number, hi: number): number => {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      return lo + (s % (hi - lo + 1));
+    };
+    for (let n = 0; n < 8; n += 1) {
+      const k = rand(1, 4);
+      const c: Case = {
+        x: [rand(1, 3), rand(k, 7), rand(k, 7), rand(1, 9)],
+        k: [k, rand(1, 4)],
+        co: 1,
+        stride: rand(1, 3),
+        pad: n % 2 ? 'same' : 'valid',
+        dilation: 1,
+      };
+      const g = geometryOf(c);
+      c.co = g.b * g.ho * g.wo + rand(0, 6);
+      expect(gradientsAsProduct(geometryOf(c))).toBe(true);
+      const reference = await gradients('cpu', c, 500 + n);
+      const wasm = await gradients('wasm', c, 500 + n);
+      expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);
+      expect(relativeError(wasm.dx, reference.dx), JSON.stringify(c)).toBeLessThan(1e-4);
+    }
+  });
+
+  it.each([
+    { a: [3, 17], b: [17, 40], ta: false, tb: false },
+    { a: [3, 17], b: [40, 17], ta: false, tb: true }, // a few rows against a large b: (b . a^T)^T
+    { a: [1, 2, 33], b: [70, 33], ta: false, tb: true },
+    { a: [20, 17], b: [40, 17], ta: false, tb: true },
+    { a: [17, 3], b: [17, 40], ta: true, tb: false },
+    { a: [17, 3], b: [40, 17], ta: true, tb: true },
+    { a: [4, 9, 17], b: [4, 17, 6], ta: false, tb: false },
+    { a: [4, 9, 17], b: [4, 6, 17], ta: false, tb: true },
+    { a: [4, 17, 9], b: [1, 17, 6], ta: true, tb: false },
+  ])('products $a x $b (transposed $ta, $tb) on wasm match the cpu backend', async ({ a, b, ta, tb }) => {
+    const product = async (backend: string): Promise<Float32Array> => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(
+        values(
+          a.reduce((p, q) => p * q),
+          1,
+        ),
+        a,
+      );
+      const y = tf.tensor(
+        values(
+          b.reduce((p, q) => p * q),
+          2,
+        ),
+        b,
+      );
+      const z = tf.matMul(x, y, ta, tb);
+      const out = (await z.data()) as Float32Array;
+      tf.dispose([x, y, z]);
+      return out;
+    };
+    const reference = await product('cpu');
+    const wasm = await product('wasm');
+    expect(wasm.length).toBe(reference.length);
+    expect(relativeError(wasm, reference)).toBeLessThan(1e-5);
   });
 });
 

@@ -157,11 +157,29 @@ export function registerPlainMatMul(backendName: string): boolean {
           : x3;
       };
       try {
+        const outerShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+        if (
+          batchA === 1 &&
+          batchB === 1 &&
+          transposeB &&
+          !transposeA &&
+          4 * a.shape[rankA - 2]! <= b.shape[rankB - 2]!
+        ) {
+          // a . b^T with a few rows against a large b (a dense layer's input gradient, [8, 1024] . [16384, 1024]^T)
+          // as (b . a^T)^T: XNNPACK packs its right operand on every call, so a^T, not a copy of all of b.
+          const [m, k] = a.shape.slice(-2) as [number, number];
+          const n = b.shape[rankB - 2]!;
+          const a2 = keep(reshape({ inputs: { x: a }, backend, attrs: { shape: [m, k] } }) as TensorInfo);
+          const aT = keep(transpose({ inputs: { x: a2 }, backend, attrs: { perm: [1, 0] } }) as TensorInfo);
+          const b2 = keep(reshape({ inputs: { x: b }, backend, attrs: { shape: [n, k] } }) as TensorInfo);
+          const productT = keep(plain(b2, aT));
+          const product = keep(transpose({ inputs: { x: productT }, backend, attrs: { perm: [1, 0] } }) as TensorInfo);
+          return reshape({ inputs: { x: product }, backend, attrs: { shape: [...outerShape, m, n] } }) as TensorInfo;
+        }
         const a3 = asPlain3d(a, batchA, transposeA);
         const b3 = asPlain3d(b, batchB, transposeB);
         const [, m, k] = a3.shape as [number, number, number];
         const n = b3.shape[2]!;
-        const outerShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
         const batch = Math.max(batchA, batchB);
         let product: TensorInfo;
         if (batchB === 1) {
@@ -237,8 +255,7 @@ function flippedSubFilter(
       const sx = step * (kx - 1 - mx) + rx;
       const from = (sy * kw + sx) * ci * co;
       const to = (my * kx + mx) * co * ci;
-      for (let c = 0; c < ci; c += 1)
-        for (let o = 0; o < co; o += 1) out[to + o * ci + c] = w[from + c * co + o] as number;
+      transposeBlocked(w.subarray(from, from + ci * co), out.subarray(to, to + co * ci), 1, ci, co);
     }
   }
   // The backends that take this path (wasm here) make a tensor from host values with makeOutput.
@@ -246,6 +263,120 @@ function flippedSubFilter(
     makeOutput: (shape: number[], dtype: 'float32', offset?: number, values?: Float32Array) => TensorInfo;
   };
   return maker.makeOutput([ky, kx, co, ci], 'float32', undefined, out);
+}
+
+/** A convolution's geometry, as both gradients need it. */
+interface ConvGeometry {
+  b: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  ci: number;
+  co: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+}
+
+/**
+ * Whether a convolution's gradients go through one matrix product instead of a convolution: when its output has
+ * no more positions (batch x rows x columns) than channels, as the 4x4 and 8x8 layers of the encoder and the
+ * decoders do. The convolution forms hand XNNPACK a new filter-sized operand on every call, and it repacks it
+ * whatever the batch (~1 s for a 3x3x1024x2048 input gradient at batch 4 or 8); the product form packs only the
+ * gradient, and its columns are never larger than the filter.
+ */
+export function gradientsAsProduct(g: Pick<ConvGeometry, 'b' | 'ho' | 'wo' | 'co'>): boolean {
+  return g.b * g.ho * g.wo <= g.co;
+}
+
+/** visit(p, tap, where the input patch starts) for each output position p = (b, oy, ox) and tap inside the input. */
+function forEachTap(g: ConvGeometry, visit: (p: number, tap: number, inputAt: number) => void): void {
+  for (let b = 0; b < g.b; b += 1)
+    for (let oy = 0; oy < g.ho; oy += 1)
+      for (let ox = 0; ox < g.wo; ox += 1) {
+        const p = (b * g.ho + oy) * g.wo + ox;
+        for (let ky = 0; ky < g.kh; ky += 1) {
+          const y = oy * g.sh - g.top + ky;
+          if (y < 0 || y >= g.h) continue;
+          for (let kx = 0; kx < g.kw; kx += 1) {
+            const x = ox * g.sw - g.left + kx;
+            if (x < 0 || x >= g.w) continue;
+            visit(p, ky * g.kw + kx, ((b * g.h + y) * g.w + x) * g.ci);
+          }
+        }
+      }
+}
+
+interface ProductKernels {
+  matMul: KernelFn;
+  transpose: KernelFn;
+  reshape: KernelFn;
+}
+
+/**
+ * dx by the product colsT[kh*kw*ci, P] = W[kh*kw*ci, co] . dy^T[co, P] (P output positions; XNNPACK packs only
+ * dy^T), then every tap's column added back at the input position it came from (col2im).
+ */
+function productInputGradient(
+  inputs: { dy: TensorInfo; filter: TensorInfo },
+  g: ConvGeometry,
+  k: ProductKernels,
+  backend: KernelBackend,
+  keep: (t: TensorInfo) => TensorInfo,
+): TensorInfo {
+  const positions = g.b * g.ho * g.wo;
+  const rows = g.kh * g.kw * g.ci;
+  const dy2 = keep(k.reshape({ inputs: { x: inputs.dy }, backend, attrs: { shape: [positions, g.co] } }) as TensorInfo);
+  const dyT = keep(k.transpose({ inputs: { x: dy2 }, backend, attrs: { perm: [1, 0] } }) as TensorInfo);
+  const w2 = keep(k.reshape({ inputs: { x: inputs.filter }, backend, attrs: { shape: [rows, g.co] } }) as TensorInfo);
+  const colsT = keep(
+    k.matMul({ inputs: { a: w2, b: dyT }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo,
+  );
+  const heap = backend as unknown as HeapBackend;
+  // Allocate first: growing the heap detaches views taken before.
+  const out = heap.makeOutput([g.b, g.h, g.w, g.ci], 'float32');
+  // Position-major, so each tap's ci values are contiguous on both sides of the sum.
+  const cols = new Float32Array(rows * positions);
+  transposeBlocked(heap.typedArrayFromHeap(colsT), cols, 1, rows, positions);
+  const dx = heap.typedArrayFromHeap(out);
+  dx.fill(0);
+  const ci = g.ci;
+  forEachTap(g, (p, tap, inputAt) => {
+    const from = p * rows + tap * ci;
+    for (let i = 0; i < ci; i += 1) dx[inputAt + i] = (dx[inputAt + i] as number) + (cols[from + i] as number);
+  });
+  return out;
+}
+
+/**
+ * dW[kh*kw*ci, co] by the product colsX^T[kh*kw*ci, P] . dy[P, co], the input's patches gathered (im2col) and
+ * transposed here; XNNPACK packs only dy. The result is already in the filter's layout.
+ */
+function productFilterGradient(
+  inputs: { x: TensorInfo; dy: TensorInfo },
+  g: ConvGeometry,
+  k: ProductKernels,
+  backend: KernelBackend,
+  keep: (t: TensorInfo) => TensorInfo,
+): TensorInfo {
+  const positions = g.b * g.ho * g.wo;
+  const rows = g.kh * g.kw * g.ci;
+  const heap = backend as unknown as HeapBackend;
+  const colsXT = keep(heap.makeOutput([rows, positions], 'float32'));
+  const patches = new Float32Array(positions * rows);
+  const x = heap.typedArrayFromHeap(inputs.x);
+  const ci = g.ci;
+  forEachTap(g, (p, tap, inputAt) => patches.set(x.subarray(inputAt, inputAt + ci), p * rows + tap * ci));
+  transposeBlocked(patches, heap.typedArrayFromHeap(colsXT), 1, positions, rows);
+  const dy2 = keep(k.reshape({ inputs: { x: inputs.dy }, backend, attrs: { shape: [positions, g.co] } }) as TensorInfo);
+  const dw = keep(
+    k.matMul({ inputs: { a: colsXT, b: dy2 }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo,
+  );
+  return k.reshape({ inputs: { x: dw }, backend, attrs: { shape: [g.kh, g.kw, g.ci, g.co] } }) as TensorInfo;
 }
 
 /** Marks the kernel outputs made by this module, so a replaced kernel is not replaced twice. */
@@ -263,6 +394,8 @@ export function registerConvInputGradient(backendName: string): boolean {
   const reshape = kernel('Reshape', backendName);
   const slice = kernel('Slice', backendName);
   const concat = kernel('Concat', backendName);
+  const matMul = kernel('BatchMatMul', backendName);
+  const transpose = kernel('Transpose', backendName);
   if (tf.getKernel('Conv2DBackpropInput', backendName)) tf.unregisterKernel('Conv2DBackpropInput', backendName);
   REPLACED.add(key);
 
@@ -295,7 +428,10 @@ export function registerConvInputGradient(backendName: string): boolean {
         temps.push(t);
         return t;
       };
+      const geometry = { b, h, w, ho, wo, kh, kw, ci, co, sh, sw, top: info.padInfo.top, left: info.padInfo.left };
       try {
+        if (gradientsAsProduct(geometry))
+          return productInputGradient({ dy, filter }, geometry, { matMul, transpose, reshape }, backend, keep);
         if (sh === 2 && sw === 2 && kh >= 2 && kw >= 2)
           return subPixelInputGradient(
             { dy, filter },
@@ -515,6 +651,8 @@ export function registerConvFilterGradient(backendName: string): boolean {
   const transpose = kernel('Transpose', backendName);
   const padV2 = kernel('PadV2', backendName);
   const slice = kernel('Slice', backendName);
+  const matMul = kernel('BatchMatMul', backendName);
+  const reshape = kernel('Reshape', backendName);
 
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',
@@ -553,7 +691,10 @@ export function registerConvFilterGradient(backendName: string): boolean {
         temps.push(t);
         return t;
       };
+      const geometry = { b: x.shape[0] as number, h, w, ho, wo, kh, kw, ci, co, sh, sw, top, left };
       try {
+        if (gradientsAsProduct(geometry))
+          return productFilterGradient({ x, dy }, geometry, { matMul, transpose, reshape }, backend, keep);
         // Pad the input as the forward pass saw it (extra rows beyond what the filter reaches are harmless).
         const padded = keep(
           padV2({
