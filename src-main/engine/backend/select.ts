@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { registerFusedAdam } from './fused-adam.js';
 import { registerConvFilterGradient, registerWasmTrainingKernels } from './wasm-kernels.js';
 import {
   BackendName,
@@ -196,13 +195,11 @@ const loaders: Record<BackendName, Loader> = {
     wasm.setWasmPaths(`${dist.replace(/app\.asar([\\/])/, 'app.asar.unpacked$1')}${path.sep}`);
     await useBackend('wasm');
     registerWasmTrainingKernels();
-    registerFusedAdam('wasm');
     return 'works: WebAssembly with SIMD, one thread (+ conv filter gradient kernel)';
   },
   cpu: async () => {
     await import('@tensorflow/tfjs-backend-cpu');
     await useBackend('cpu');
-    registerFusedAdam('cpu');
     return 'works: plain JavaScript (slow; the last resort)';
   },
 };

@@ -4,7 +4,6 @@
  * order, and the decoder swap of the schedule can move moments with the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedAdam } from '../backend/fused-adam.js';
 import type { NamedTensor } from '../io/model-file.js';
 
 interface Slot {
@@ -42,33 +41,21 @@ export class NamedAdam {
 
   /**
    * One update of the variable saved under `key` (the model's own name for it: tfjs' variable names carry a
-   * per-instance scope, so they differ between the run that saved and the run that resumes). `decay` adds an L2
-   * penalty's gradient, decay * w, to the gradient. One fused pass where the backend has it; otherwise small
-   * tidies keep the peak near four copies of the variable.
+   * per-instance scope, so they differ between the run that saved and the run that resumes). Small tidies
+   * keep the peak near four copies of the variable.
    */
-  apply(key: string, variable: tf.Variable, gradient: tf.Tensor, decay = 0): void {
+  apply(key: string, variable: tf.Variable, grad: tf.Tensor): void {
     const slot = this.slot(key, variable);
     slot.step += 1;
-    const { beta1, beta2, epsilon } = this;
-    // Keras: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); p -= lr_t * m / (sqrt(v) + epsilon).
-    const rate = (this.learningRate * Math.sqrt(1 - beta2 ** slot.step)) / (1 - beta1 ** slot.step);
-    const fused = fusedAdam({ variable, m: slot.m, v: slot.v, grad: gradient }, { beta1, beta2, epsilon, rate, decay });
-    if (fused) {
-      const [w2, m2, v2] = fused;
-      slot.m.assign(m2);
-      slot.v.assign(v2);
-      variable.assign(w2);
-      tf.dispose(fused);
-      return;
-    }
-    const grad = decay ? tf.tidy(() => tf.add(gradient, tf.mul(decay, variable))) : gradient;
+    const { beta1, beta2 } = this;
     const m = tf.tidy(() => tf.add(tf.mul(slot.m, beta1), tf.mul(grad, 1 - beta1)));
     slot.m.assign(m);
     m.dispose();
     const v = tf.tidy(() => tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(grad), 1 - beta2)));
     slot.v.assign(v);
     v.dispose();
-    if (grad !== gradient) grad.dispose();
+    // Keras: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); p -= lr_t * m / (sqrt(v) + epsilon).
+    const rate = (this.learningRate * Math.sqrt(1 - beta2 ** slot.step)) / (1 - beta1 ** slot.step);
     const denominator = tf.tidy(() => tf.add(tf.sqrt(slot.v), this.epsilon));
     const updated = tf.tidy(() => tf.sub(variable, tf.mul(tf.div(slot.m, denominator), rate)));
     denominator.dispose();

@@ -291,7 +291,9 @@ export class Trainer {
       if (!grad) continue;
       if (factor > 0 && this.weights.decayed.has(name)) {
         squares.push(tf.tidy(() => tf.sum(tf.square(variable))));
-        optimiser.apply(name, variable, grad, 2 * factor);
+        const decayed = tf.tidy(() => tf.add(grad, tf.mul(2 * factor, variable)));
+        optimiser.apply(name, variable, decayed);
+        decayed.dispose();
       } else optimiser.apply(name, variable, grad);
     }
     tf.dispose([...step.grads.values()]);
