@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gradientsAsProduct, registerWasmTrainingKernels } from '../../src-main/engine/backend/wasm-kernels.js';
+import { convolutionAsProduct, registerWasmTrainingKernels } from '../../src-main/engine/backend/wasm-kernels.js';
 import { selectBackend } from '../../src-main/engine/backend/select.js';
 import { relativeError } from '../helpers/tensors.js';
 
@@ -98,11 +98,11 @@ describe('wasm training kernels', () => {
   });
 
   it('the forward convolution with few output positions runs on the product form', () => {
-    expect(tf.getKernel('Conv2D', 'wasm')?.kernelFunc.toString()).toContain('gradientsAsProduct');
+    expect(tf.getKernel('Conv2D', 'wasm')?.kernelFunc.toString()).toContain('convolutionAsProduct');
   });
 
   it('the cases take both forms of the gradients', () => {
-    const product = CASES.filter((c) => gradientsAsProduct(geometryOf(c))).length;
+    const product = CASES.filter((c) => convolutionAsProduct(geometryOf(c))).length;
     expect(product).toBe(5);
     expect(CASES.length - product).toBeGreaterThan(10);
   });
@@ -160,7 +160,7 @@ describe('wasm training kernels', () => {
       };
       const g = geometryOf(c);
       c.co = g.b * g.ho * g.wo + rand(0, 6);
-      expect(gradientsAsProduct(geometryOf(c))).toBe(true);
+      expect(convolutionAsProduct(geometryOf(c))).toBe(true);
       const reference = await gradients('cpu', c, 500 + n);
       const wasm = await gradients('wasm', c, 500 + n);
       expect(relativeError(wasm.y, reference.y), JSON.stringify(c)).toBeLessThan(1e-4);

@@ -284,13 +284,13 @@ interface ConvGeometry {
 }
 
 /**
- * Whether a convolution's gradients go through one matrix product instead of a convolution: when its output has
- * no more positions (batch x rows x columns) than channels, as the 4x4 and 8x8 layers of the encoder and the
- * decoders do. The convolution forms hand XNNPACK a new filter-sized operand on every call, and it repacks it
- * whatever the batch (~1 s for a 3x3x1024x2048 input gradient at batch 4 or 8); the product form packs only the
- * gradient, and its columns are never larger than the filter.
+ * Whether a convolution and its gradients go through one matrix product each instead of a convolution: when the
+ * output has no more positions (batch x rows x columns) than channels, as the 4x4 and 8x8 layers of the encoder
+ * and the decoders do. The convolution forms hand XNNPACK a new filter-sized operand whenever the weights change,
+ * and it repacks it whatever the batch (~1 s for a 3x3x1024x2048 input gradient at batch 4 or 8); the product
+ * forms pack only the small operand, and their patch matrices are never larger than the filter.
  */
-export function gradientsAsProduct(g: Pick<ConvGeometry, 'b' | 'ho' | 'wo' | 'co'>): boolean {
+export function convolutionAsProduct(g: Pick<ConvGeometry, 'b' | 'ho' | 'wo' | 'co'>): boolean {
   return g.b * g.ho * g.wo <= g.co;
 }
 
@@ -503,7 +503,7 @@ export function registerProductConvolution(backendName: string): boolean {
       top: info.padInfo.top,
       left: info.padInfo.left,
     };
-    if (!gradientsAsProduct(geometry)) return conv2d(args as Parameters<KernelFn>[0]);
+    if (!convolutionAsProduct(geometry)) return conv2d(args as Parameters<KernelFn>[0]);
     const backend = args.backend as KernelBackend;
     const temps: TensorInfo[] = [];
     try {
@@ -570,7 +570,7 @@ export function registerConvInputGradient(backendName: string): boolean {
       };
       const geometry = { b, h, w, ho, wo, kh, kw, ci, co, sh, sw, top: info.padInfo.top, left: info.padInfo.left };
       try {
-        if (gradientsAsProduct(geometry))
+        if (convolutionAsProduct(geometry))
           return productInputGradient({ dy, filter }, geometry, { matMul, transpose, reshape }, backend, keep);
         if (sh === 2 && sw === 2 && kh >= 2 && kw >= 2)
           return subPixelInputGradient(
@@ -833,7 +833,7 @@ export function registerConvFilterGradient(backendName: string): boolean {
       };
       const geometry = { b: x.shape[0] as number, h, w, ho, wo, kh, kw, ci, co, sh, sw, top, left };
       try {
-        if (gradientsAsProduct(geometry))
+        if (convolutionAsProduct(geometry))
           return productFilterGradient({ x, dy }, geometry, { matMul, transpose, reshape }, backend, keep);
         // Pad the input as the forward pass saw it (extra rows beyond what the filter reaches are harmless).
         const padded = keep(
