@@ -86,6 +86,25 @@ async function gradients(
   return result;
 }
 
+/** Seeded integers in [lo, hi], for random shapes that reproduce. */
+function seededInts(seed: number): (lo: number, hi: number) => number {
+  let s = seed;
+  return (lo, hi) => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return lo + (s % (hi - lo + 1));
+  };
+}
+
+/** The convolution and both gradients of a case on wasm agree with the cpu backend within 1e-4. */
+async function expectAgreement(c: Case, seed: number): Promise<void> {
+  const reference = await gradients('cpu', c, seed);
+  const wasm = await gradients('wasm', c, seed);
+  expect(wasm.dw.length).toBe(reference.dw.length);
+  expect(relativeError(wasm.y, reference.y), JSON.stringify(c)).toBeLessThan(1e-4);
+  expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);
+  expect(relativeError(wasm.dx, reference.dx), JSON.stringify(c)).toBeLessThan(1e-4);
+}
+
 describe('wasm training kernels', () => {
   beforeAll(async () => {
     await selectBackend('wasm');
@@ -109,22 +128,11 @@ describe('wasm training kernels', () => {
 
   it.each(CASES.map((c, i) => [i, c] as const))(
     'case %i: the convolution and its gradients on wasm match the cpu backend within 1e-4',
-    async (i, c) => {
-      const reference = await gradients('cpu', c, 100 + i);
-      const wasm = await gradients('wasm', c, 100 + i);
-      expect(wasm.dw.length).toBe(reference.dw.length);
-      expect(relativeError(wasm.y, reference.y)).toBeLessThan(1e-4);
-      expect(relativeError(wasm.dw, reference.dw)).toBeLessThan(1e-4);
-      expect(relativeError(wasm.dx, reference.dx)).toBeLessThan(1e-4);
-    },
+    async (i, c) => expectAgreement(c, 100 + i),
   );
 
   it('random shapes agree too', async () => {
-    let s = 7;
-    const rand = (lo: number, hi: number): number => {
-      s = (s * 1103515245 + 12345) % 2 ** 31;
-      return lo + (s % (hi - lo + 1));
-    };
+    const rand = seededInts(7);
     for (let n = 0; n < 12; n += 1) {
       const k = rand(1, 4);
       const c: Case = {
@@ -135,19 +143,12 @@ describe('wasm training kernels', () => {
         pad: n % 2 ? 'same' : 'valid',
         dilation: 1,
       };
-      const reference = await gradients('cpu', c, 300 + n);
-      const wasm = await gradients('wasm', c, 300 + n);
-      expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);
-      expect(relativeError(wasm.dx, reference.dx), JSON.stringify(c)).toBeLessThan(1e-4);
+      await expectAgreement(c, 300 + n);
     }
   });
 
   it('random shapes on the product form agree too', async () => {
-    let s = 11;
-    const rand = (lo: number, hi: number): number => {
-      s = (s * 1103515245 + 12345) % 2 ** 31;
-      return lo + (s % (hi - lo + 1));
-    };
+    const rand = seededInts(11);
     for (let n = 0; n < 8; n += 1) {
       const k = rand(1, 4);
       const c: Case = {
@@ -161,11 +162,7 @@ describe('wasm training kernels', () => {
       const g = geometryOf(c);
       c.co = g.b * g.ho * g.wo + rand(0, 6);
       expect(convolutionAsProduct(geometryOf(c))).toBe(true);
-      const reference = await gradients('cpu', c, 500 + n);
-      const wasm = await gradients('wasm', c, 500 + n);
-      expect(relativeError(wasm.y, reference.y), JSON.stringify(c)).toBeLessThan(1e-4);
-      expect(relativeError(wasm.dw, reference.dw), JSON.stringify(c)).toBeLessThan(1e-4);
-      expect(relativeError(wasm.dx, reference.dx), JSON.stringify(c)).toBeLessThan(1e-4);
+      await expectAgreement(c, 500 + n);
     }
   });
 
@@ -262,6 +259,6 @@ describe('wasm transpose of the last two axes', () => {
   });
 
   it('runs large float32 swaps on the tiled kernel, not the generic one', () => {
-    expect(tf.getKernel('Transpose', 'wasm')?.kernelFunc.toString()).toContain('transposeBlocked');
+    expect(tf.getKernel('Transpose', 'wasm')?.kernelFunc.toString()).toContain('transposedOnHeap');
   });
 });

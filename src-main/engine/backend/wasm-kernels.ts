@@ -79,38 +79,38 @@ export function transposeBlocked(x: Float32Array, out: Float32Array, batch: numb
  * Self-attention's backward transposes its N x N maps this way instead of rebuilding them (layers.ts).
  */
 export function registerBlockedTranspose(backendName: string): boolean {
-  const key = `Transpose/${backendName}`;
-  if (REPLACED.has(key)) return false;
   const original = kernel('Transpose', backendName);
-  tf.unregisterKernel('Transpose', backendName);
-  REPLACED.add(key);
-  tf.registerKernel({
-    kernelName: 'Transpose',
-    backendName,
-    kernelFunc: (args) => {
-      const { inputs, attrs } = args;
-      const x = inputs.x as TensorInfo;
-      const perm = (attrs as unknown as { perm: number[] }).perm;
-      const rank = x.shape.length;
-      const swapsLastTwo =
-        rank >= 2 &&
-        perm.length === rank &&
-        perm[rank - 1] === rank - 2 &&
-        perm[rank - 2] === rank - 1 &&
-        perm.slice(0, -2).every((p, i) => p === i);
-      const rows = x.shape[rank - 2] ?? 0;
-      const cols = x.shape[rank - 1] ?? 0;
-      if (!swapsLastTwo || x.dtype !== 'float32' || rows * cols < BLOCKED_TRANSPOSE_MIN)
-        return original(args as Parameters<KernelFn>[0]);
-      const backend = args.backend as unknown as HeapBackend;
-      const batch = x.shape.slice(0, -2).reduce((p, q) => p * q, 1);
-      // Allocate first: growing the heap detaches views taken before.
-      const out = backend.makeOutput([...x.shape.slice(0, -2), cols, rows], 'float32');
-      transposeBlocked(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), batch, rows, cols);
-      return out;
-    },
+  return replaceKernel('Transpose', backendName, (args) => {
+    const { inputs, attrs } = args;
+    const x = inputs.x as TensorInfo;
+    const perm = (attrs as unknown as { perm: number[] }).perm;
+    const rank = x.shape.length;
+    const swapsLastTwo =
+      rank >= 2 &&
+      perm.length === rank &&
+      perm[rank - 1] === rank - 2 &&
+      perm[rank - 2] === rank - 1 &&
+      perm.slice(0, -2).every((p, i) => p === i);
+    const rows = x.shape[rank - 2] ?? 0;
+    const cols = x.shape[rank - 1] ?? 0;
+    if (!swapsLastTwo || x.dtype !== 'float32' || rows * cols < BLOCKED_TRANSPOSE_MIN) return original(args);
+    const backend = args.backend as unknown as HeapBackend;
+    const batch = x.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    return transposedOnHeap(backend, x, [batch, rows, cols], [...x.shape.slice(0, -2), cols, rows]);
   });
-  return true;
+}
+
+/** A new heap tensor of `shape` holding x's values read as `batch` [rows, cols] matrices, each transposed. */
+function transposedOnHeap(
+  heap: HeapBackend,
+  x: TensorInfo,
+  [batch, rows, cols]: [number, number, number],
+  shape: number[],
+): TensorInfo {
+  // Allocate first: growing the heap detaches views taken before.
+  const out = heap.makeOutput(shape, 'float32');
+  transposeBlocked(heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(out), batch, rows, cols);
+  return out;
 }
 
 /**
@@ -119,35 +119,23 @@ export function registerBlockedTranspose(backendName: string): boolean {
  * every product is made of untransposed 2-D ones: operands transposed explicitly, batches one at a time.
  */
 export function registerPlainMatMul(backendName: string): boolean {
-  const key = `BatchMatMul/${backendName}`;
-  if (REPLACED.has(key)) return false;
   const matMul = kernel('BatchMatMul', backendName);
   const transpose = kernel('Transpose', backendName);
   const reshape = kernel('Reshape', backendName);
   const slice = kernel('Slice', backendName);
   const concat = kernel('Concat', backendName);
-  tf.unregisterKernel('BatchMatMul', backendName);
-  REPLACED.add(key);
-
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName,
-    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
-      const backend = anyBackend as KernelBackend;
-      const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const rankA = a.shape.length;
-      const rankB = b.shape.length;
-      const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-      const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-      const plain = (x: TensorInfo, y: TensorInfo): TensorInfo =>
-        matMul({ inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
-      if (batchA === 1 && batchB === 1 && !transposeA && !transposeB && rankA === 2 && rankB === 2) return plain(a, b);
-      const temps: TensorInfo[] = [];
-      const keep = (t: TensorInfo): TensorInfo => {
-        temps.push(t);
-        return t;
-      };
+  return replaceKernel('BatchMatMul', backendName, ({ inputs, backend: anyBackend, attrs }) => {
+    const backend = anyBackend as KernelBackend;
+    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const rankA = a.shape.length;
+    const rankB = b.shape.length;
+    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const plain = (x: TensorInfo, y: TensorInfo): TensorInfo =>
+      matMul({ inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+    if (batchA === 1 && batchB === 1 && !transposeA && !transposeB && rankA === 2 && rankB === 2) return plain(a, b);
+    return withTemporaries(backend, (keep) => {
       // Rank-3 operands [batch, rows, cols], transposed in memory where asked.
       const asPlain3d = (x: TensorInfo, batch: number, transposed: boolean): TensorInfo => {
         const rows = x.shape[x.shape.length - 2]!;
@@ -157,72 +145,61 @@ export function registerPlainMatMul(backendName: string): boolean {
           ? keep(transpose({ inputs: { x: x3 }, backend, attrs: { perm: [0, 2, 1] } }) as TensorInfo)
           : x3;
       };
-      try {
-        const outerShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-        if (
-          batchA === 1 &&
-          batchB === 1 &&
-          transposeB &&
-          !transposeA &&
-          4 * a.shape[rankA - 2]! <= b.shape[rankB - 2]!
-        ) {
-          // a . b^T with a few rows against a large b (a dense layer's input gradient, [8, 1024] . [16384, 1024]^T)
-          // as (b . a^T)^T: XNNPACK packs its right operand on every call, so a^T, not a copy of all of b.
-          const [m, k] = a.shape.slice(-2) as [number, number];
-          const n = b.shape[rankB - 2]!;
-          const a2 = keep(reshape({ inputs: { x: a }, backend, attrs: { shape: [m, k] } }) as TensorInfo);
-          const aT = keep(transpose({ inputs: { x: a2 }, backend, attrs: { perm: [1, 0] } }) as TensorInfo);
-          const b2 = keep(reshape({ inputs: { x: b }, backend, attrs: { shape: [n, k] } }) as TensorInfo);
-          const productT = keep(plain(b2, aT));
-          const product = keep(transpose({ inputs: { x: productT }, backend, attrs: { perm: [1, 0] } }) as TensorInfo);
-          return reshape({ inputs: { x: product }, backend, attrs: { shape: [...outerShape, m, n] } }) as TensorInfo;
-        }
-        const a3 = asPlain3d(a, batchA, transposeA);
-        const b3 = asPlain3d(b, batchB, transposeB);
-        const [, m, k] = a3.shape as [number, number, number];
-        const n = b3.shape[2]!;
-        const batch = Math.max(batchA, batchB);
-        let product: TensorInfo;
-        if (batchB === 1) {
-          // One product for the whole batch: [batch*m, k] x [k, n].
-          const a2 = keep(reshape({ inputs: { x: a3 }, backend, attrs: { shape: [batchA * m, k] } }) as TensorInfo);
-          const b2 = keep(reshape({ inputs: { x: b3 }, backend, attrs: { shape: [k, n] } }) as TensorInfo);
-          product = keep(plain(a2, b2));
-        } else {
-          const parts: TensorInfo[] = [];
-          for (let i = 0; i < batch; i += 1) {
-            const ai = keep(
-              slice({
-                inputs: { x: a3 },
-                backend,
-                attrs: { begin: [batchA === 1 ? 0 : i, 0, 0], size: [1, m, k] },
-              }) as TensorInfo,
-            );
-            const bi = keep(
-              slice({ inputs: { x: b3 }, backend, attrs: { begin: [i, 0, 0], size: [1, k, n] } }) as TensorInfo,
-            );
-            const a2 = keep(reshape({ inputs: { x: ai }, backend, attrs: { shape: [m, k] } }) as TensorInfo);
-            const b2 = keep(reshape({ inputs: { x: bi }, backend, attrs: { shape: [k, n] } }) as TensorInfo);
-            parts.push(keep(plain(a2, b2)));
-          }
-          product =
-            parts.length === 1
-              ? parts[0]!
-              : keep(
-                  concat({
-                    inputs: parts as unknown as Record<string, TensorInfo>,
-                    backend,
-                    attrs: { axis: 0 },
-                  }) as TensorInfo,
-                );
-        }
+      const outerShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      if (batchA === 1 && batchB === 1 && transposeB && !transposeA && 4 * a.shape[rankA - 2]! <= b.shape[rankB - 2]!) {
+        // a . b^T with a few rows against a large b (a dense layer's input gradient, [8, 1024] . [16384, 1024]^T)
+        // as (b . a^T)^T: XNNPACK packs its right operand on every call, so a^T, not a copy of all of b.
+        const [m, k] = a.shape.slice(-2) as [number, number];
+        const n = b.shape[rankB - 2]!;
+        const a2 = keep(reshape({ inputs: { x: a }, backend, attrs: { shape: [m, k] } }) as TensorInfo);
+        const aT = keep(transpose({ inputs: { x: a2 }, backend, attrs: { perm: [1, 0] } }) as TensorInfo);
+        const b2 = keep(reshape({ inputs: { x: b }, backend, attrs: { shape: [n, k] } }) as TensorInfo);
+        const productT = keep(plain(b2, aT));
+        const product = keep(transpose({ inputs: { x: productT }, backend, attrs: { perm: [1, 0] } }) as TensorInfo);
         return reshape({ inputs: { x: product }, backend, attrs: { shape: [...outerShape, m, n] } }) as TensorInfo;
-      } finally {
-        for (const t of temps) backend.disposeData(t.dataId);
       }
-    },
+      const a3 = asPlain3d(a, batchA, transposeA);
+      const b3 = asPlain3d(b, batchB, transposeB);
+      const [, m, k] = a3.shape as [number, number, number];
+      const n = b3.shape[2]!;
+      const batch = Math.max(batchA, batchB);
+      let product: TensorInfo;
+      if (batchB === 1) {
+        // One product for the whole batch: [batch*m, k] x [k, n].
+        const a2 = keep(reshape({ inputs: { x: a3 }, backend, attrs: { shape: [batchA * m, k] } }) as TensorInfo);
+        const b2 = keep(reshape({ inputs: { x: b3 }, backend, attrs: { shape: [k, n] } }) as TensorInfo);
+        product = keep(plain(a2, b2));
+      } else {
+        const parts: TensorInfo[] = [];
+        for (let i = 0; i < batch; i += 1) {
+          const ai = keep(
+            slice({
+              inputs: { x: a3 },
+              backend,
+              attrs: { begin: [batchA === 1 ? 0 : i, 0, 0], size: [1, m, k] },
+            }) as TensorInfo,
+          );
+          const bi = keep(
+            slice({ inputs: { x: b3 }, backend, attrs: { begin: [i, 0, 0], size: [1, k, n] } }) as TensorInfo,
+          );
+          const a2 = keep(reshape({ inputs: { x: ai }, backend, attrs: { shape: [m, k] } }) as TensorInfo);
+          const b2 = keep(reshape({ inputs: { x: bi }, backend, attrs: { shape: [k, n] } }) as TensorInfo);
+          parts.push(keep(plain(a2, b2)));
+        }
+        product =
+          parts.length === 1
+            ? parts[0]!
+            : keep(
+                concat({
+                  inputs: parts as unknown as Record<string, TensorInfo>,
+                  backend,
+                  attrs: { axis: 0 },
+                }) as TensorInfo,
+              );
+      }
+      return reshape({ inputs: { x: product }, backend, attrs: { shape: [...outerShape, m, n] } }) as TensorInfo;
+    });
   });
-  return true;
 }
 
 interface ConvAttrs {
@@ -230,6 +207,129 @@ interface ConvAttrs {
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** A convolution's geometry (NHWC, no dilation), as the forward pass and both gradients need it. */
+interface ConvGeometry {
+  b: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  ci: number;
+  co: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+}
+
+/** The geometry tfjs gives a convolution of an input of `inputShape` (its output size and padding included). */
+function convGeometry(
+  inputShape: readonly number[],
+  filterShape: [number, number, number, number],
+  attrs: ConvAttrs,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape as [number, number, number, number],
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  return {
+    b: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    ho: info.outHeight,
+    wo: info.outWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    ci: info.inChannels,
+    co: info.outChannels,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+}
+
+/** Run a kernel's body with a `keep` that marks temporaries; they are disposed when it returns (its result is not). */
+function withTemporaries(
+  backend: KernelBackend,
+  body: (keep: (t: TensorInfo) => TensorInfo) => TensorInfo,
+): TensorInfo {
+  const temps: TensorInfo[] = [];
+  try {
+    return body((t) => {
+      temps.push(t);
+      return t;
+    });
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+/** A stride-1 'valid' NHWC convolution through a backend's Conv2D kernel. */
+function validConvolution(
+  conv2d: KernelFn,
+  x: TensorInfo,
+  filter: TensorInfo,
+  backend: KernelBackend,
+  dilations: [number, number] = [1, 1],
+): TensorInfo {
+  const attrs = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations, dimRoundingMode: undefined };
+  return conv2d({ inputs: { x, filter }, backend, attrs: attrs as unknown as NamedAttrMap }) as TensorInfo;
+}
+
+/**
+ * An NHWC tensor with `before` and `after` rows and columns of zeros added around it, or cut away where an amount
+ * is negative: [rows, columns] each. Returns x itself when nothing changes; what it makes is kept.
+ */
+function reframe(
+  x: TensorInfo,
+  before: readonly [number, number],
+  after: readonly [number, number],
+  k: { padV2: KernelFn; slice: KernelFn },
+  backend: KernelBackend,
+  keep: (t: TensorInfo) => TensorInfo,
+): TensorInfo {
+  let out = x;
+  if ([...before, ...after].some((v) => v > 0))
+    out = keep(
+      k.padV2({
+        inputs: { x: out },
+        backend,
+        attrs: {
+          paddings: [
+            [0, 0],
+            [Math.max(0, before[0]), Math.max(0, after[0])],
+            [Math.max(0, before[1]), Math.max(0, after[1])],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      }) as TensorInfo,
+    );
+  if ([...before, ...after].some((v) => v < 0)) {
+    const [b, h, w, c] = x.shape as [number, number, number, number];
+    out = keep(
+      k.slice({
+        inputs: { x: out },
+        backend,
+        attrs: {
+          begin: [0, Math.max(0, -before[0]), Math.max(0, -before[1]), 0],
+          size: [b, h + before[0] + after[0], w + before[1] + after[1], c],
+        },
+      }) as TensorInfo,
+    );
+  }
+  return out;
 }
 
 /**
@@ -264,23 +364,6 @@ function flippedSubFilter(
     makeOutput: (shape: number[], dtype: 'float32', offset?: number, values?: Float32Array) => TensorInfo;
   };
   return maker.makeOutput([ky, kx, co, ci], 'float32', undefined, out);
-}
-
-/** A convolution's geometry, as both gradients need it. */
-interface ConvGeometry {
-  b: number;
-  h: number;
-  w: number;
-  ho: number;
-  wo: number;
-  kh: number;
-  kw: number;
-  ci: number;
-  co: number;
-  sh: number;
-  sw: number;
-  top: number;
-  left: number;
 }
 
 /**
@@ -360,7 +443,7 @@ function productInputGradient(
 function productFilterGradient(
   inputs: { x: TensorInfo; dy: TensorInfo },
   g: ConvGeometry,
-  k: ProductKernels,
+  k: Omit<ProductKernels, 'transpose'>,
   backend: KernelBackend,
   keep: (t: TensorInfo) => TensorInfo,
 ): TensorInfo {
@@ -403,8 +486,7 @@ function productConvolution(
   const positions = g.b * g.ho * g.wo;
   const rows = g.kh * g.kw * g.ci;
   const patchesT = keep(patchesTransposed(inputs.x, g, heap));
-  const filterT = keep(heap.makeOutput([g.co, rows], 'float32'));
-  transposeBlocked(heap.typedArrayFromHeap(inputs.filter), heap.typedArrayFromHeap(filterT), 1, rows, g.co);
+  const filterT = keep(transposedOnHeap(heap, inputs.filter, [1, rows, g.co], [g.co, rows]));
   const outT = keep(
     matMul({
       inputs: { a: filterT, b: patchesT },
@@ -412,123 +494,70 @@ function productConvolution(
       attrs: { transposeA: false, transposeB: false },
     }) as TensorInfo,
   );
-  const out = heap.makeOutput([g.b, g.ho, g.wo, g.co], 'float32');
-  transposeBlocked(heap.typedArrayFromHeap(outT), heap.typedArrayFromHeap(out), 1, g.co, positions);
-  return out;
+  return transposedOnHeap(heap, outT, [1, g.co, positions], [g.b, g.ho, g.wo, g.co]);
 }
 
 /** Route the backend's forward convolutions with few output positions for their channels through one product. */
 export function registerProductConvolution(backendName: string): boolean {
-  const key = `Conv2D/${backendName}`;
-  if (REPLACED.has(key)) return false;
   const conv2d = kernel('Conv2D', backendName);
   const matMul = kernel('BatchMatMul', backendName);
   const padV2 = kernel('PadV2', backendName);
   const slice = kernel('Slice', backendName);
-  tf.unregisterKernel('Conv2D', backendName);
-  REPLACED.add(key);
   const kernelFunc: KernelFn = (args) => {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-    const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as ConvAttrs & {
-      dilations: [number, number] | number;
-    };
-    const dilated = Array.isArray(dilations) ? dilations.some((d) => d !== 1) : dilations !== 1;
-    if (dataFormat !== 'NHWC' || dilated || x.dtype !== 'float32') return conv2d(args as Parameters<KernelFn>[0]);
-    const filterShape = filter.shape as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filterShape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      'channelsLast',
-    );
-    if (typeof pad === 'number' || Array.isArray(pad)) {
+    const attrs = args.attrs as unknown as ConvAttrs & { dilations: [number, number] | number };
+    const dilated = Array.isArray(attrs.dilations) ? attrs.dilations.some((d) => d !== 1) : attrs.dilations !== 1;
+    if (attrs.dataFormat !== 'NHWC' || dilated || x.dtype !== 'float32') return conv2d(args);
+    const backend = args.backend as KernelBackend;
+    const g = convGeometry(x.shape, filter.shape as [number, number, number, number], attrs);
+    if (typeof attrs.pad === 'number' || Array.isArray(attrs.pad)) {
       // With numeric padding tfjs sizes the output with the filter's height in both axes (3x5 filter: columns
       // too many), and wasm's own Conv2D then writes past its output. As the cpu backend does: pad the input
       // so a 'valid' convolution covers that output (zeros beyond), and keep exactly that output.
-      const [kh, kw] = filterShape;
-      const { top, left } = info.padInfo;
-      const { outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw } = info;
-      const bottom = Math.max(0, (ho - 1) * sh + kh - (x.shape[1] as number) - top);
-      const right = Math.max(0, (wo - 1) * sw + kw - (x.shape[2] as number) - left);
-      const backend = args.backend as KernelBackend;
-      const temps: TensorInfo[] = [];
-      try {
-        const padded = padV2({
-          inputs: { x },
-          backend,
-          attrs: {
-            paddings: [
-              [0, 0],
-              [top, bottom],
-              [left, right],
-              [0, 0],
-            ],
-            constantValue: 0,
-          },
-        }) as TensorInfo;
-        temps.push(padded);
+      const bottom = Math.max(0, (g.ho - 1) * g.sh + g.kh - g.h - g.top);
+      const right = Math.max(0, (g.wo - 1) * g.sw + g.kw - g.w - g.left);
+      return withTemporaries(backend, (keep) => {
+        const padded = reframe(x, [g.top, g.left], [bottom, right], { padV2, slice }, backend, keep);
         const full = kernelFunc({
           ...args,
           inputs: { x: padded, filter },
           attrs: { ...args.attrs, pad: 'valid' },
         }) as TensorInfo;
-        if (full.shape[1] === ho && full.shape[2] === wo) return full;
-        temps.push(full);
+        if (full.shape[1] === g.ho && full.shape[2] === g.wo) return full;
         return slice({
-          inputs: { x: full },
+          inputs: { x: keep(full) },
           backend,
-          attrs: { begin: [0, 0, 0, 0], size: [full.shape[0]!, ho, wo, full.shape[3]!] },
+          attrs: { begin: [0, 0, 0, 0], size: [g.b, g.ho, g.wo, g.co] },
         }) as TensorInfo;
-      } finally {
-        for (const t of temps) backend.disposeData(t.dataId);
-      }
-    }
-    const [kh, kw, ci, co] = filterShape;
-    const geometry = {
-      b: x.shape[0] as number,
-      h: x.shape[1] as number,
-      w: x.shape[2] as number,
-      ho: info.outHeight,
-      wo: info.outWidth,
-      kh,
-      kw,
-      ci,
-      co,
-      sh: info.strideHeight,
-      sw: info.strideWidth,
-      top: info.padInfo.top,
-      left: info.padInfo.left,
-    };
-    if (!convolutionAsProduct(geometry)) return conv2d(args as Parameters<KernelFn>[0]);
-    const backend = args.backend as KernelBackend;
-    const temps: TensorInfo[] = [];
-    try {
-      return productConvolution({ x, filter }, geometry, matMul, backend, (t) => {
-        temps.push(t);
-        return t;
       });
-    } finally {
-      for (const t of temps) backend.disposeData(t.dataId);
     }
+    if (!convolutionAsProduct(g)) return conv2d(args);
+    return withTemporaries(backend, (keep) => productConvolution({ x, filter }, g, matMul, backend, keep));
   };
-  tf.registerKernel({ kernelName: 'Conv2D', backendName, kernelFunc: kernelFunc as tf.KernelFunc });
-  return true;
+  return replaceKernel('Conv2D', backendName, kernelFunc);
 }
 
-/** Marks the kernel outputs made by this module, so a replaced kernel is not replaced twice. */
+/** The kernels this module has replaced ("name/backend"), so a kernel is not replaced twice. */
 const REPLACED = new Set<string>();
+
+/**
+ * Put `kernelFunc` in the place of a backend's kernel, once: false when it was already replaced (a replacement
+ * built again would wrap the first replacement instead of the original kernel; it is dropped).
+ */
+function replaceKernel(kernelName: string, backendName: string, kernelFunc: KernelFn): boolean {
+  const key = `${kernelName}/${backendName}`;
+  if (REPLACED.has(key)) return false;
+  if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as tf.KernelFunc });
+  REPLACED.add(key);
+  return true;
+}
 
 /**
  * Replace a backend's Conv2DBackpropInput with one on its Conv2D kernel:
  * dx = conv2d(pad(stuff(dy, stride)), flip(filter) with in/out channels swapped), stride 1, 'valid'.
  */
 export function registerConvInputGradient(backendName: string): boolean {
-  const key = `Conv2DBackpropInput/${backendName}`;
-  if (REPLACED.has(key)) return false;
   const conv2d = kernel('Conv2D', backendName);
   const padV2 = kernel('PadV2', backendName);
   const reshape = kernel('Reshape', backendName);
@@ -536,131 +565,57 @@ export function registerConvInputGradient(backendName: string): boolean {
   const concat = kernel('Concat', backendName);
   const matMul = kernel('BatchMatMul', backendName);
   const transpose = kernel('Transpose', backendName);
-  if (tf.getKernel('Conv2DBackpropInput', backendName)) tf.unregisterKernel('Conv2DBackpropInput', backendName);
-  REPLACED.add(key);
-
-  tf.registerKernel({
-    kernelName: 'Conv2DBackpropInput',
-    backendName,
-    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
-      const backend = anyBackend as KernelBackend;
-      const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-      const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as ConvAttrs & {
-        inputShape: [number, number, number, number];
-      };
-      if (dataFormat === 'NCHW') throw new Error(`Conv2DBackpropInput on ${backendName} supports NHWC only`);
-      const filterShape = filter.shape as [number, number, number, number];
-      const info = tf.backend_util.computeConv2DInfo(
-        inputShape,
-        filterShape,
-        strides,
-        1,
-        pad,
-        dimRoundingMode,
-        false,
-        'channelsLast',
-      );
-      const [kh, kw, ci, co] = filterShape;
-      const [b, h, w] = inputShape;
-      const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
-      const temps: TensorInfo[] = [];
-      const keep = (t: TensorInfo): TensorInfo => {
-        temps.push(t);
-        return t;
-      };
-      const geometry = { b, h, w, ho, wo, kh, kw, ci, co, sh, sw, top: info.padInfo.top, left: info.padInfo.left };
-      try {
-        if (convolutionAsProduct(geometry))
-          return productInputGradient({ dy, filter }, geometry, { matMul, transpose, reshape }, backend, keep);
-        if (sh === 2 && sw === 2 && kh >= 2 && kw >= 2)
-          return subPixelInputGradient(
-            { dy, filter },
-            { b, h, w, ho, wo, kh, kw, ci, co, top: info.padInfo.top, left: info.padInfo.left },
-            { conv2d, padV2, reshape, slice, concat },
+  return replaceKernel('Conv2DBackpropInput', backendName, ({ inputs, backend: anyBackend, attrs }) => {
+    const backend = anyBackend as KernelBackend;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const convAttrs = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+    if (convAttrs.dataFormat === 'NCHW') throw new Error(`Conv2DBackpropInput on ${backendName} supports NHWC only`);
+    const filterShape = filter.shape as [number, number, number, number];
+    const g = convGeometry(convAttrs.inputShape, filterShape, convAttrs);
+    const { b, h, w, ho, wo, kh, kw, ci, co, sh, sw } = g;
+    return withTemporaries(backend, (keep) => {
+      if (convolutionAsProduct(g))
+        return productInputGradient({ dy, filter }, g, { matMul, transpose, reshape }, backend, keep);
+      if (sh === 2 && sw === 2 && kh >= 2 && kw >= 2)
+        return subPixelInputGradient({ dy, filter }, g, { conv2d, padV2, reshape, slice, concat }, backend, keep);
+      // Put stride-1 zeros between the gradient's rows and columns (a 6-D pad, then a reshape).
+      let stuffed = dy;
+      if (sh > 1 || sw > 1) {
+        const six = keep(
+          reshape({ inputs: { x: dy }, backend, attrs: { shape: [b, ho, 1, wo, 1, co] } }) as TensorInfo,
+        );
+        const padded = keep(
+          padV2({
+            inputs: { x: six },
             backend,
-            keep,
-          );
-        // Put stride-1 zeros between the gradient's rows and columns (a 6-D pad, then a reshape).
-        let stuffed = dy;
-        if (sh > 1 || sw > 1) {
-          const six = keep(
-            reshape({ inputs: { x: dy }, backend, attrs: { shape: [b, ho, 1, wo, 1, co] } }) as TensorInfo,
-          );
-          const padded = keep(
-            padV2({
-              inputs: { x: six },
-              backend,
-              attrs: {
-                paddings: [
-                  [0, 0],
-                  [0, 0],
-                  [0, sh - 1],
-                  [0, 0],
-                  [0, sw - 1],
-                  [0, 0],
-                ],
-                constantValue: 0,
-              },
-            }) as TensorInfo,
-          );
-          stuffed = keep(
-            reshape({ inputs: { x: padded }, backend, attrs: { shape: [b, ho * sh, wo * sw, co] } }) as TensorInfo,
-          );
-        }
-        // dx[i] = sum_k stuffed[i + top - k] w[k]: a correlation with the flipped filter over the stuffed
-        // gradient padded by kh-1-top before and enough after to give h rows (negative amounts are cut).
-        const before = [kh - 1 - info.padInfo.top, kw - 1 - info.padInfo.left];
-        const after = [h + kh - 1 - before[0]! - ho * sh, w + kw - 1 - before[1]! - wo * sw];
-        let framed = stuffed;
-        if (before.some((v) => v > 0) || after.some((v) => v > 0)) {
-          framed = keep(
-            padV2({
-              inputs: { x: stuffed },
-              backend,
-              attrs: {
-                paddings: [
-                  [0, 0],
-                  [Math.max(0, before[0]!), Math.max(0, after[0]!)],
-                  [Math.max(0, before[1]!), Math.max(0, after[1]!)],
-                  [0, 0],
-                ],
-                constantValue: 0,
-              },
-            }) as TensorInfo,
-          );
-        }
-        if (before.some((v) => v < 0) || after.some((v) => v < 0)) {
-          framed = keep(
-            slice({
-              inputs: { x: framed },
-              backend,
-              attrs: {
-                begin: [0, Math.max(0, -before[0]!), Math.max(0, -before[1]!), 0],
-                size: [b, h + kh - 1, w + kw - 1, co],
-              },
-            }) as TensorInfo,
-          );
-        }
-        const swapped = keep(flippedSubFilter(backend, filter, filterShape, 0, 0, 1));
-        const dx = conv2d({
-          inputs: { x: framed, filter: swapped },
-          backend,
-          attrs: {
-            strides: [1, 1],
-            pad: 'valid',
-            dataFormat: 'NHWC',
-            dilations: [1, 1],
-            dimRoundingMode: undefined,
-          } as unknown as NamedAttrMap,
-        }) as TensorInfo;
-        if (dx.shape[3] !== ci) throw new Error('Conv2DBackpropInput: channel mismatch');
-        return dx;
-      } finally {
-        for (const t of temps) backend.disposeData(t.dataId);
+            attrs: {
+              paddings: [
+                [0, 0],
+                [0, 0],
+                [0, sh - 1],
+                [0, 0],
+                [0, sw - 1],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          }) as TensorInfo,
+        );
+        stuffed = keep(
+          reshape({ inputs: { x: padded }, backend, attrs: { shape: [b, ho * sh, wo * sw, co] } }) as TensorInfo,
+        );
       }
-    },
+      // dx[i] = sum_k stuffed[i + top - k] w[k]: a correlation with the flipped filter over the stuffed
+      // gradient padded by kh-1-top before and enough after to give h rows (negative amounts are cut).
+      const before = [kh - 1 - g.top, kw - 1 - g.left] as const;
+      const after = [h + kh - 1 - before[0] - ho * sh, w + kw - 1 - before[1] - wo * sw] as const;
+      const framed = reframe(stuffed, before, after, { padV2, slice }, backend, keep);
+      const swapped = keep(flippedSubFilter(backend, filter, filterShape, 0, 0, 1));
+      const dx = validConvolution(conv2d, framed, swapped, backend);
+      if (dx.shape[3] !== ci) throw new Error('Conv2DBackpropInput: channel mismatch');
+      return dx;
+    });
   });
-  return true;
 }
 
 interface SubPixelKernels {
@@ -680,19 +635,7 @@ interface SubPixelKernels {
  */
 function subPixelInputGradient(
   inputs: { dy: TensorInfo; filter: TensorInfo },
-  g: {
-    b: number;
-    h: number;
-    w: number;
-    ho: number;
-    wo: number;
-    kh: number;
-    kw: number;
-    ci: number;
-    co: number;
-    top: number;
-    left: number;
-  },
+  g: ConvGeometry,
   k: SubPixelKernels,
   backend: KernelBackend,
   keep: (t: TensorInfo) => TensorInfo,
@@ -714,49 +657,8 @@ function subPixelInputGradient(
       // w[ry::2, rx::2], flipped, input and output channels swapped: a filter for dy's channels.
       const swapped = keep(flippedSubFilter(backend, filter, [g.kh, g.kw, g.ci, g.co], ry, rx, 2));
       // dy rows q - (ky - 1) .. q for q in [qy0, qy0 + qh): pad (or cut) dy to exactly that window.
-      const padBefore = [ky - 1 - qy0, kx - 1 - qx0];
-      const padAfter = [qy0 + qh - g.ho, qx0 + qw - g.wo];
-      let framed = dy;
-      if (padBefore.some((v) => v > 0) || padAfter.some((v) => v > 0))
-        framed = keep(
-          k.padV2({
-            inputs: { x: framed },
-            backend,
-            attrs: {
-              paddings: [
-                [0, 0],
-                [Math.max(0, padBefore[0]!), Math.max(0, padAfter[0]!)],
-                [Math.max(0, padBefore[1]!), Math.max(0, padAfter[1]!)],
-                [0, 0],
-              ],
-              constantValue: 0,
-            },
-          }) as TensorInfo,
-        );
-      if (padBefore.some((v) => v < 0) || padAfter.some((v) => v < 0))
-        framed = keep(
-          k.slice({
-            inputs: { x: framed },
-            backend,
-            attrs: {
-              begin: [0, Math.max(0, -padBefore[0]!), Math.max(0, -padBefore[1]!), 0],
-              size: [g.b, qh + ky - 1, qw + kx - 1, g.co],
-            },
-          }) as TensorInfo,
-        );
-      const part = keep(
-        k.conv2d({
-          inputs: { x: framed, filter: swapped },
-          backend,
-          attrs: {
-            strides: [1, 1],
-            pad: 'valid',
-            dataFormat: 'NHWC',
-            dilations: [1, 1],
-            dimRoundingMode: undefined,
-          } as unknown as NamedAttrMap,
-        }) as TensorInfo,
-      );
+      const framed = reframe(dy, [ky - 1 - qy0, kx - 1 - qx0], [qy0 + qh - g.ho, qx0 + qw - g.wo], k, backend, keep);
+      const part = keep(validConvolution(k.conv2d, framed, swapped, backend));
       // [b, qh, qw, ci] -> [b, qh, qw, 1, ci]: the column parity becomes an axis for the interleave.
       cols.push(
         keep(k.reshape({ inputs: { x: part }, backend, attrs: { shape: [g.b, qh, qw, 1, g.ci] } }) as TensorInfo),
@@ -800,81 +702,27 @@ export function registerConvFilterGradient(backendName: string): boolean {
     kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
       const backend = anyBackend as KernelBackend;
       const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-      const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
-        strides: [number, number] | number;
-        pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-        dataFormat: 'NHWC' | 'NCHW';
-        dimRoundingMode?: 'floor' | 'round' | 'ceil';
-        filterShape: [number, number, number, number];
-      };
-      if (dataFormat === 'NCHW') throw new Error(`Conv2DBackpropFilter on ${backendName} supports NHWC only`);
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        filterShape,
-        strides,
-        1,
-        pad,
-        dimRoundingMode,
-        false,
-        'channelsLast',
-      );
-      const [kh, kw, ci, co] = filterShape;
-      const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
-      const top = info.padInfo.top;
-      const left = info.padInfo.left;
-      const h = x.shape[1] as number;
-      const w = x.shape[2] as number;
+      const convAttrs = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+      if (convAttrs.dataFormat === 'NCHW') throw new Error(`Conv2DBackpropFilter on ${backendName} supports NHWC only`);
+      const g = convGeometry(x.shape, convAttrs.filterShape, convAttrs);
+      const { h, w, ho, wo, kh, kw, ci, co, sh, sw, top, left } = g;
       const needH = (ho - 1) * sh + kh;
       const needW = (wo - 1) * sw + kw;
-      const temps: TensorInfo[] = [];
-      const keep = (t: TensorInfo): TensorInfo => {
-        temps.push(t);
-        return t;
-      };
-      const geometry = { b: x.shape[0] as number, h, w, ho, wo, kh, kw, ci, co, sh, sw, top, left };
-      try {
-        if (convolutionAsProduct(geometry))
-          return productFilterGradient({ x, dy }, geometry, { matMul, transpose, reshape }, backend, keep);
+      return withTemporaries(backend, (keep) => {
+        if (convolutionAsProduct(g)) return productFilterGradient({ x, dy }, g, { matMul, reshape }, backend, keep);
         // Pad the input as the forward pass saw it (extra rows beyond what the filter reaches are harmless).
-        const padded = keep(
-          padV2({
-            inputs: { x },
-            backend,
-            attrs: {
-              paddings: [
-                [0, 0],
-                [top, Math.max(0, needH - h - top)],
-                [left, Math.max(0, needW - w - left)],
-                [0, 0],
-              ],
-              constantValue: 0,
-            },
-          }) as TensorInfo,
-        );
+        const after = [Math.max(0, needH - h - top), Math.max(0, needW - w - left)] as const;
+        const padded = reframe(x, [top, left], after, { padV2, slice }, backend, keep);
         // dW[kh,kw,ci,co] = sum_{b,y,x} xpad[b, y*s+kh, x*s+kw, ci] * dy[b,y,x,co]:
         // a convolution with batch <- ci, channels <- b, filter <- dy, dilation <- stride.
         const xT = keep(transpose({ inputs: { x: padded }, backend, attrs: { perm: [3, 1, 2, 0] } }) as TensorInfo);
         const dyT = keep(transpose({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }) as TensorInfo);
-        const full = keep(
-          conv2d({
-            inputs: { x: xT, filter: dyT },
-            backend,
-            attrs: {
-              strides: [1, 1],
-              pad: 'valid',
-              dataFormat: 'NHWC',
-              dilations: [sh, sw],
-              dimRoundingMode: undefined,
-            } as unknown as NamedAttrMap,
-          }) as TensorInfo,
-        );
+        const full = keep(validConvolution(conv2d, xT, dyT, backend, [sh, sw]));
         const cut = keep(
           slice({ inputs: { x: full }, backend, attrs: { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] } }) as TensorInfo,
         );
         return transpose({ inputs: { x: cut }, backend, attrs: { perm: [1, 2, 0, 3] } }) as TensorInfo;
-      } finally {
-        for (const t of temps) backend.disposeData(t.dataId);
-      }
+      });
     },
   });
   return true;
