@@ -1,7 +1,7 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
-import { decodeModelFile } from '../io/model-file.js';
+import { decodeModelFile, type CheckpointHeader } from '../io/model-file.js';
 import { ARCH_REVISION, type ArchConfig } from './config.js';
 import { generatorModel } from './generator-onnx.js';
 import type { DecoderSide } from './networks.js';
@@ -22,6 +22,8 @@ export interface FaceGenerator {
  */
 export class Generator implements FaceGenerator {
   private readonly sessions = new Map<DecoderSide, Promise<ort.InferenceSession>>();
+  /** Decoders' graphs built here and kept to be shared (see built()). */
+  private readonly graphs = new Map<DecoderSide, Uint8Array>();
 
   private constructor(
     readonly arch: ArchConfig,
@@ -29,6 +31,31 @@ export class Generator implements FaceGenerator {
     private readonly file: string,
     private readonly weight: (name: string, shape: readonly number[]) => Float32Array,
   ) {}
+
+  /**
+   * A generator from a decoder's graph another thread built (built()): building a graph costs more than creating
+   * its session, so the conversion builds it once and its other workers start from the bytes. Another decoder, if
+   * ever asked for, is built from the file.
+   */
+  static async fromBuilt(shared: BuiltGenerator): Promise<Generator> {
+    let weights: ((name: string, shape: readonly number[]) => Float32Array) | null = null;
+    const weight = (name: string, shape: readonly number[]): Float32Array => {
+      weights ??= weightsOf(shared.file, readFileSync(shared.file)).weight;
+      return weights(name, shape);
+    };
+    const generator = new Generator(shared.arch, shared.meta, shared.file, weight);
+    // onnxruntime takes bytes from an ArrayBuffer only: a SharedArrayBuffer's are copied out.
+    const graph = shared.graph.buffer instanceof SharedArrayBuffer ? new Uint8Array(shared.graph) : shared.graph;
+    generator.sessions.set(shared.side, createSession(graph));
+    await generator.sessions.get(shared.side);
+    return generator;
+  }
+
+  /** The graph of a decoder this generator built, for fromBuilt() in another thread (null: not built here). */
+  built(side: DecoderSide): BuiltGenerator | null {
+    const graph = this.graphs.get(side);
+    return graph ? { arch: this.arch, meta: this.meta, file: this.file, side, graph } : null;
+  }
 
   /**
    * Load an export. `direction`: the conversion's, so that only the decoder it draws with is built now (each
@@ -44,26 +71,8 @@ export class Generator implements FaceGenerator {
         fix: 'train the project first ("faceparts train <project>")',
       });
     }
-    const { header, tensor } = decodeModelFile(file, bytes);
-    const arch = header.arch;
-    if (arch.revision !== ARCH_REVISION)
-      throw new StudioError(
-        ErrorCode.projectInvalid,
-        `the model ${file} was trained with an earlier network design (revision ${arch.revision ?? 1}; this version uses ${ARCH_REVISION})`,
-        { file, fix: 'train the project again: a new run starts, and the earlier run stays in the history' },
-      );
-    const shapes = new Map(header.tensors.map((t) => [t.name, t.shape]));
-    const weight = (name: string, shape: readonly number[]): Float32Array => {
-      const values = tensor(`var:${name}`);
-      const stored = shapes.get(`var:${name}`);
-      if (!values || !stored || stored.join() !== shape.join())
-        throw new StudioError(ErrorCode.projectInvalid, `the model ${file} lacks ${name}`, {
-          file,
-          fix: 'train again to re-export the model',
-        });
-      return values;
-    };
-    const generator = new Generator(arch, header.meta, file, weight);
+    const { header, weight } = weightsOf(file, bytes);
+    const generator = new Generator(header.arch, header.meta, file, weight);
     // Fail now, not at the first face, when a weight is missing.
     await generator.session(direction ? generator.decoderFor(direction) : 'A');
     return generator;
@@ -72,15 +81,17 @@ export class Generator implements FaceGenerator {
   private session(side: DecoderSide): Promise<ort.InferenceSession> {
     let session = this.sessions.get(side);
     if (!session) {
-      session = ort.InferenceSession.create(generatorModel(this.arch, side, this.weight), {
-        logSeverityLevel: 3,
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        executionProviders: ['cpu'],
-      });
+      const graph = generatorModel(this.arch, side, this.weight);
+      this.graphs.set(side, graph);
+      session = createSession(graph);
       this.sessions.set(side, session);
     }
     return session;
+  }
+
+  /** Drop the built graphs kept for sharing (the sessions have their own copies). */
+  forgetGraphs(): void {
+    this.graphs.clear();
   }
 
   /**
@@ -112,5 +123,52 @@ export class Generator implements FaceGenerator {
   dispose(): void {
     for (const session of this.sessions.values()) void session.then((s) => s.release()).catch(() => undefined);
     this.sessions.clear();
+    this.graphs.clear();
   }
+}
+
+/** A decoder's graph as one thread built it, to start a generator in another (Generator.fromBuilt). */
+export interface BuiltGenerator {
+  arch: ArchConfig;
+  meta: Record<string, unknown>;
+  file: string;
+  side: DecoderSide;
+  /** The ONNX model's bytes (a SharedArrayBuffer's view when sent between threads). */
+  graph: Uint8Array;
+}
+
+function createSession(graph: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(graph, {
+    logSeverityLevel: 3,
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionProviders: ['cpu'],
+  });
+}
+
+/** A model file's header and its weights by layer name, each checked against the shape the layer expects. */
+function weightsOf(
+  file: string,
+  bytes: Buffer,
+): { header: CheckpointHeader; weight: (name: string, shape: readonly number[]) => Float32Array } {
+  const { header, tensor } = decodeModelFile(file, bytes);
+  const arch = header.arch;
+  if (arch.revision !== ARCH_REVISION)
+    throw new StudioError(
+      ErrorCode.projectInvalid,
+      `the model ${file} was trained with an earlier network design (revision ${arch.revision ?? 1}; this version uses ${ARCH_REVISION})`,
+      { file, fix: 'train the project again: a new run starts, and the earlier run stays in the history' },
+    );
+  const shapes = new Map(header.tensors.map((t) => [t.name, t.shape]));
+  const weight = (name: string, shape: readonly number[]): Float32Array => {
+    const values = tensor(`var:${name}`);
+    const stored = shapes.get(`var:${name}`);
+    if (!values || !stored || stored.join() !== shape.join())
+      throw new StudioError(ErrorCode.projectInvalid, `the model ${file} lacks ${name}`, {
+        file,
+        fix: 'train again to re-export the model',
+      });
+    return values;
+  };
+  return { header, weight };
 }

@@ -11,7 +11,7 @@ import { FaceDetector } from '../detect/detector.js';
 import type { Frame } from '../detect/types.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import type { IdentityNet } from '../landmarks/identity-net.js';
-import type { Generator } from '../model/generator.js';
+import type { BuiltGenerator, Generator } from '../model/generator.js';
 import type { DecoderSide } from '../model/networks.js';
 import type { ComparisonJob } from '../metrics/outside-mask.js';
 import { threadCpuMs } from './stages.js';
@@ -34,6 +34,10 @@ const handlers: Record<string, Handler> = {
     identity?: boolean;
     generator?: string;
     direction?: 'AtoB' | 'BtoA';
+    /** Answer with the decoder's graph as built here, in shared memory, for the pool's other workers. */
+    shareGenerator?: boolean;
+    /** Start the generator from a graph another worker built. */
+    builtGenerator?: BuiltGenerator;
   }) {
     if (args.detector) detector ??= FaceDetector.load(args.detector);
     if (args.nets || args.recognition) nets ??= FaceNets.load();
@@ -41,19 +45,33 @@ const handlers: Record<string, Handler> = {
     if (args.recognition) void nets?.then((n) => n.recognitionSession()).catch(() => undefined);
     // Imported on demand: the identity net brings tfjs, which face finding does not need.
     if (args.identity) identity ??= import('../landmarks/identity-net.js').then((m) => m.IdentityNet.load());
-    if (args.generator) {
+    if (args.builtGenerator) {
+      const built = args.builtGenerator;
+      generator ??= import('../model/generator.js').then((m) => m.Generator.fromBuilt(built));
+    } else if (args.generator) {
       const { generator: file, direction = null } = args;
       generator ??= import('../model/generator.js').then((m) => m.Generator.load(file, direction));
     }
     const loaded = await Promise.all([detector, nets, identity, generator]);
     const d = loaded[0] as FaceDetector | null;
     const g = loaded[3] as Generator | null;
+    let shared: BuiltGenerator | null = null;
+    if (g && args.shareGenerator && args.direction) {
+      const built = g.built(g.decoderFor(args.direction));
+      if (built) {
+        const graph = new Uint8Array(new SharedArrayBuffer(built.graph.byteLength));
+        graph.set(built.graph);
+        shared = { ...built, graph };
+      }
+      g.forgetGraphs();
+    }
     return {
       result: {
         detector: d
           ? { name: d.plugin.name, inputSize: d.plugin.inputSize, minFaceInput: d.plugin.minFaceInput }
           : null,
         generator: g ? { arch: g.arch, decoders: { AtoB: g.decoderFor('AtoB'), BtoA: g.decoderFor('BtoA') } } : null,
+        shared,
       },
     };
   },
@@ -126,10 +144,15 @@ async function need<T>(model: Promise<T> | null, name: string): Promise<T> {
 
 const port = parentPort;
 if (!port) throw new Error('model-worker.js runs as a worker thread (pipeline/workers.ts starts it)');
+/**
+ * Requests run one after another, in arrival order: handlers keep per-model buffers (the detector's input) across
+ * an await (onnxruntime's run yields before it computes), so two interleaved requests would overwrite each other's.
+ */
+let queue: Promise<void> = Promise.resolve();
 port.on('message', (request: WorkerRequest) => {
   // A clean exit (rather than terminate()) lets --cpu-prof write this thread's profile.
   if (request.method === 'exit') process.exit(0);
-  void (async () => {
+  queue = queue.then(async () => {
     const start = threadCpuMs();
     let response: WorkerResponse;
     let transfer: ArrayBuffer[] = [];
@@ -143,5 +166,5 @@ port.on('message', (request: WorkerRequest) => {
       response = { id: request.id, ok: false, error: toErrorInfo(error), cpuMs: threadCpuMs() - start };
     }
     port.postMessage(response, transfer);
-  })();
+  });
 });

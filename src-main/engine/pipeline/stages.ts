@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 
 export const STAGE_NAMES = [
+  // Loading the models into the workers (building their graphs, creating sessions): once a job, not a frame.
+  'load',
   'decode',
   'detect',
   'landmarks',

@@ -5,28 +5,20 @@
  * Results do not depend on which worker computed them (the same models, single-threaded kernels), so runs stay
  * deterministic.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
 import type { AlignedFace } from '../align/aligned-face.js';
 import type { Detection, Detector, Frame } from '../detect/types.js';
 import type { LandmarkFit } from '../landmarks/face-nets.js';
 import type { ArchConfig } from '../model/config.js';
-import type { FaceGenerator } from '../model/generator.js';
+import type { BuiltGenerator, FaceGenerator } from '../model/generator.js';
 import type { DecoderSide } from '../model/networks.js';
 import type { ComparisonJob, FrameComparison } from '../metrics/outside-mask.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
 import type { Stage, StageClock } from './stages.js';
-
-/** The compiled worker beside this file; from the TypeScript sources (tests), the .ts through tsx. */
-function workerEntry(): { file: URL; execArgv: string[] } {
-  const js = new URL('./model-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { file: js, execArgv: [] };
-  return { file: new URL('./model-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
-}
+import { startWorker } from '../io/worker-entry.js';
 
 /**
  * A frame's Buffer as a plain Uint8Array over the same (shared) memory: Node serialises a Buffer the slow way
@@ -54,9 +46,7 @@ export class ModelWorker {
   private readonly ended: Promise<void>;
 
   constructor(private readonly clock: StageClock | null) {
-    const { file, execArgv } = workerEntry();
-    // Workers inherit the engine's Node flags (a profiler's too); from sources they also load tsx.
-    this.worker = new Worker(file, execArgv.length > 0 ? { execArgv: [...process.execArgv, ...execArgv] } : {});
+    this.worker = startWorker(import.meta.url, 'model-worker');
     this.worker.on('message', (response: WorkerResponse) => {
       const waiting = this.pending.get(response.id);
       if (!waiting) return;
@@ -122,6 +112,8 @@ export interface PoolModels {
 interface Loaded {
   detector: { name: string; inputSize: number; minFaceInput: number } | null;
   generator: { arch: ArchConfig; decoders: Record<'AtoB' | 'BtoA', DecoderSide> } | null;
+  /** The generator's graph as the worker built it, when asked to share it. */
+  shared: BuiltGenerator | null;
 }
 
 /** Split items into up to `parts` contiguous runs (order kept), for spreading one request over workers. */
@@ -181,7 +173,9 @@ export class ModelPool {
     const on = Math.min(recognitionOn, count - 1);
     try {
       const loaded = await Promise.all(
-        workers.map((w, i) => w.call<Loaded>('init', { ...models, recognition: i === on && models.nets === true })),
+        workers.map((w, i) =>
+          w.call<Loaded>('init', { ...models, recognition: i === on && models.nets === true }, 'load'),
+        ),
       );
       announcePool(count);
       return new ModelPool(workers, loaded[0] as Loaded, on);
@@ -193,8 +187,33 @@ export class ModelPool {
 
   /** Load more models into one worker (e.g. the generator into the first, the identity nets into the second). */
   async loadOn(index: number, models: PoolModels): Promise<void> {
-    const loaded = await this.worker(index).call<Loaded>('init', models);
+    const loaded = await this.worker(index).call<Loaded>('init', models, 'load');
     if (loaded.generator) this.loaded.generator = loaded.generator;
+  }
+
+  /**
+   * The generator file into the workers `indices` for the conversion's direction: the first builds the decoder's
+   * graph (the costly part: ~0.6 s for a 64 px lite model) and the others create their sessions from its bytes.
+   */
+  async loadGenerator(indices: readonly number[], file: string, direction: 'AtoB' | 'BtoA'): Promise<void> {
+    const [first, ...rest] = [...new Set(indices.map((i) => Math.min(i, this.workers.length - 1)))];
+    if (first === undefined) return;
+    const loaded = await this.worker(first).call<Loaded>(
+      'init',
+      { generator: file, direction, shareGenerator: rest.length > 0 },
+      'load',
+    );
+    if (loaded.generator) this.loaded.generator = loaded.generator;
+    const shared = loaded.shared;
+    await Promise.all(
+      rest.map((i) =>
+        this.worker(i).call<Loaded>(
+          'init',
+          shared ? { builtGenerator: shared } : { generator: file, direction },
+          'load',
+        ),
+      ),
+    );
   }
 
   /** A worker by index (the last one when there are fewer). */
