@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import sharp from 'sharp';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import type { ProbedSource } from './probe.js';
 import { rawRgbDecodeArgs } from './ffmpeg-args.js';
+import { startRawDecoder } from './raw-frames.js';
 import { requireTool } from './tools.js';
 
 export interface DecodedFrame {
@@ -103,14 +103,11 @@ async function* decodeVideo(
   const { displayWidth: width, displayHeight: height, fps } = source.media;
   const frameBytes = width * height * 3;
   const select = `select='gte(n\\,${startIndex})*not(mod(n\\,${stride}))'`;
-  const child = spawn(ffmpeg, rawRgbDecodeArgs(source.path, { filter: select }), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child, frames, exited } = await startRawDecoder(ffmpeg, rawRgbDecodeArgs(source.path, { filter: select }));
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const onAbort = (): void => {
     child.kill('SIGKILL');
   };
@@ -118,31 +115,25 @@ async function* decodeVideo(
 
   let emitted = 0;
   const firstIndex = Math.ceil(startIndex / stride) * stride;
-  // Each frame is copied once, from the pipe's chunks straight into its own shared buffer.
+  // Each frame is read once, straight into its own shared buffer.
   const allocate = (): Buffer => (pool ? pool.acquire(frameBytes) : sharedBuffer(frameBytes));
-  let frame = allocate();
-  let filled = 0;
+  let frame: Buffer | null = null;
   try {
-    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const n = Math.min(frameBytes - filled, chunk.length - offset);
-        frame.set(chunk.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        if (filled < frameBytes) continue;
-        const index = firstIndex + emitted * stride;
-        emitted += 1;
-        const rgb = frame;
-        frame = allocate();
-        filled = 0;
-        yield { index, timeSeconds: index / fps, width, height, rgb, error: null };
-      }
+    for (;;) {
+      frame = allocate();
+      // A short read is the end of the stream (a truncated last frame is dropped).
+      if ((await frames.fill(frame)) < frameBytes) break;
+      const index = firstIndex + emitted * stride;
+      emitted += 1;
+      const rgb = frame;
+      frame = null;
+      yield { index, timeSeconds: index / fps, width, height, rgb, error: null };
     }
   } finally {
     pool?.release(frame);
     signal?.removeEventListener('abort', onAbort);
     if (child.exitCode === null) child.kill('SIGKILL');
+    await frames.close();
   }
   const code = await exited;
   if (signal?.aborted) return;

@@ -1,0 +1,197 @@
+/**
+ * How a decoder's raw frames come back from ffmpeg. On Linux and macOS ffmpeg writes them into a FIFO that a reader
+ * thread (fifo-reader.ts) reads with blocking reads straight into the frame buffers; elsewhere, or when a FIFO
+ * cannot be made, through ffmpeg's stdout as a Node stream (a new Buffer and a main-thread event every 64 KB: about
+ * three times the CPU, and garbage that wakes the collector).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../io/worker-entry.js';
+import type { FillAnswer, FillRequest } from './fifo-reader.js';
+
+/** The next frame's bytes into a buffer (fewer than its length at the end of the stream). */
+export interface RawFrames {
+  fill(into: Uint8Array & { buffer: ArrayBufferLike }): Promise<number>;
+  /** Stop reading (the decoder has been killed or has finished). */
+  close(): Promise<void>;
+}
+
+export interface RawDecoder {
+  child: ChildProcess;
+  frames: RawFrames;
+  transport: 'fifo' | 'stream';
+  /** ffmpeg's exit code ('close': it has exited and its stderr has been read to the end). */
+  exited: Promise<number | null>;
+}
+
+/** Spawn ffmpeg and watch its end from the start (it may fail before its caller gets to listen). */
+function spawnWatched(ffmpeg: string, args: readonly string[], stdout: 'pipe' | number) {
+  const child = spawn(ffmpeg, [...args], { stdio: ['ignore', stdout, 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, exited };
+}
+
+/**
+ * ffmpeg with `args` (raw frames to pipe:1), its frames read the cheapest way this system offers ('auto'), or
+ * through its stdout ('stream': what 'auto' falls back to).
+ */
+export async function startRawDecoder(
+  ffmpeg: string,
+  args: readonly string[],
+  transport: 'auto' | 'stream' = 'auto',
+): Promise<RawDecoder> {
+  if (transport === 'auto' && process.platform !== 'win32') {
+    const fifo = fifos.acquire();
+    if (fifo) {
+      try {
+        return await viaFifo(ffmpeg, args, fifo);
+      } catch {
+        fifos.release(fifo);
+        // The stream below always works.
+      }
+    }
+  }
+  const { child, exited } = spawnWatched(ffmpeg, args, 'pipe');
+  return { child, exited, frames: streamFrames(child.stdout as Readable), transport: 'stream' };
+}
+
+/** Frames copied out of a stream's chunks. */
+function streamFrames(stream: Readable): RawFrames {
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let chunk: Buffer | null = null;
+  let offset = 0;
+  return {
+    async fill(into) {
+      let filled = 0;
+      while (filled < into.length) {
+        if (!chunk || offset >= chunk.length) {
+          const next = await chunks.next();
+          if (next.done) break;
+          chunk = next.value;
+          offset = 0;
+        }
+        const n = Math.min(into.length - filled, chunk.length - offset);
+        into.set(chunk.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+      }
+      return filled;
+    },
+    async close() {
+      await chunks.return?.();
+    },
+  };
+}
+
+/**
+ * ffmpeg's stdout is the FIFO's write end; the reader thread opens the read end. The decoder holds a write end of
+ * its own until the reader has opened (so neither open blocks), then closes it: ffmpeg's is the only one left, and
+ * the reader sees the end of the stream when ffmpeg exits, killed or not.
+ */
+async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string): Promise<RawDecoder> {
+  const writeEnd = openSync(fifo, 'r+');
+  let spawned: ReturnType<typeof spawnWatched> | null = null;
+  let reader: Worker | null = null;
+  try {
+    spawned = spawnWatched(ffmpeg, args, writeEnd);
+    reader = startWorker(import.meta.url, 'fifo-reader', { workerData: { fifo } });
+    const started = reader;
+    await new Promise<void>((resolve, reject) => {
+      started.once('message', () => resolve());
+      started.once('error', reject);
+    });
+  } catch (error) {
+    spawned?.child.kill('SIGKILL');
+    await reader?.terminate();
+    throw error;
+  } finally {
+    closeSync(writeEnd);
+  }
+  const thread = reader;
+  // One request at a time: a fill, or the close that follows the last one.
+  let pending: { resolve: (filled: number) => void; reject: (error: Error) => void } | null = null;
+  let failure: Error | null = null;
+  thread.on('message', (answer: FillAnswer) => {
+    const waiting = pending;
+    pending = null;
+    if ('error' in answer) waiting?.reject(new Error(answer.error));
+    else waiting?.resolve(answer.filled);
+  });
+  thread.on('error', (error) => {
+    failure = error;
+    pending?.reject(error);
+    pending = null;
+  });
+  const ask = (request: FillRequest | { close: true }): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      if (failure) return reject(failure);
+      pending = { resolve, reject };
+      thread.postMessage(request);
+    });
+  let closed = false;
+  const frames: RawFrames = {
+    fill(into) {
+      if (closed) return Promise.resolve(0);
+      const buffer = into.buffer;
+      if (!(buffer instanceof SharedArrayBuffer))
+        return Promise.reject(new Error('the FIFO reader fills shared frame buffers only'));
+      return ask({ buffer, offset: into.byteOffset, length: into.length });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      // After ffmpeg has exited (the decoder kills it first), so the reader is not blocked in a read: it closes
+      // its end, the FIFO is empty again and goes back to the stock.
+      const clean = await ask({ close: true }).then(
+        () => true,
+        () => false,
+      );
+      await thread.terminate();
+      if (clean) fifos.release(fifo);
+    },
+  };
+  return { ...spawned, frames, transport: 'fifo' };
+}
+
+/**
+ * FIFOs in a private folder (mode 700), made a few at a time (each `mkfifo` is a process to start) and reused: a
+ * FIFO whose ends are both closed is empty again. The folder goes when the process exits.
+ */
+class FifoStock {
+  private dir: string | null = null;
+  private made = 0;
+  private readonly free: string[] = [];
+  private failed = false;
+
+  acquire(): string | null {
+    if (this.free.length === 0 && !this.failed) this.make(4);
+    return this.free.pop() ?? null;
+  }
+
+  release(fifo: string): void {
+    this.free.push(fifo);
+  }
+
+  private make(count: number): void {
+    try {
+      if (!this.dir) {
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'faceparts-fifo-'));
+        this.dir = dir;
+        process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      }
+      const names = Array.from({ length: count }, (_, i) => path.join(this.dir as string, `${this.made + i}`));
+      execFileSync('mkfifo', ['-m', '600', ...names], { stdio: 'ignore' });
+      this.made += count;
+      this.free.push(...names);
+    } catch {
+      // No mkfifo here: the stream path serves.
+      this.failed = true;
+    }
+  }
+}
+
+const fifos = new FifoStock();
