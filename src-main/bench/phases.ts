@@ -165,6 +165,8 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
   let stage = 'start';
   const memory = sampleMemory(() => stage);
   const t0 = performance.now();
+  // Wall seconds from the start to each of the job's stages first being reported (pass 1, 2, the export check).
+  const stageStarts: Record<string, number> = {};
   const result = (await runConvert(
     context(
       store,
@@ -175,12 +177,21 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
         config: o.endFrame ? { end_frame: Number(o.endFrame) } : {},
         metricsOnly: false,
       },
-      (s) => (stage = s),
+      (s) => {
+        stage = s;
+        stageStarts[s] ??= Math.round(performance.now() - t0) / 1000;
+      },
     ),
   )) as { frames: number; framesSwapped: number; pipeline: { msPerFrame: Record<string, number> } };
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { ...result, fps: result.frames / seconds, msPerFrame: result.pipeline.msPerFrame, memory: memory.stop() };
+  return {
+    ...result,
+    fps: result.frames / seconds,
+    msPerFrame: result.pipeline.msPerFrame,
+    stageStartSeconds: { ...stageStarts, end: Math.round(seconds * 1000) / 1000 },
+    memory: memory.stop(),
+  };
 }
 
 /** A 1080p version of the clip (upscaled), so extraction is measured on 30 px-class faces too. */

@@ -226,7 +226,7 @@ async function findFaces(
   // Join tracks of one person, then pick the side's person (the user's choice stands).
   const { merges } = resolvePeople(
     [...repo.trackFrames(side)].map(([id, set]) => ({ id, frames: set, meanArea: 0 })),
-    follower.tracker,
+    (id) => follower.tracker.track(id),
   );
   store.transaction(() => {
     for (const [keep, merged] of merges) repo.renameTrack(side, merged, keep);

@@ -291,6 +291,9 @@ export interface TrackSummary {
   meanArea: number;
 }
 
+/** A track's identity so far: the mean of its descriptors and how many went into it (a Tracker's track()). */
+export type IdentityOf = (id: number) => Pick<TrackState, 'descriptor' | 'descriptorCount'> | undefined;
+
 /**
  * The end of a pass: join the tracks of one person (mergeTracksByIdentity), then pick the person: the track whose
  * identity is nearest `reference` (within face-api's 0.6), else the most present, largest one (defaultPerson).
@@ -298,12 +301,12 @@ export interface TrackSummary {
  */
 export function resolvePeople(
   tracks: readonly TrackSummary[],
-  tracker: Tracker,
+  identityOf: IdentityOf,
   reference: ArrayLike<number> | null = null,
 ): { merges: Array<[number, number]>; chosen: number | null } {
   const merges = mergeTracksByIdentity(
     tracks.map((t) => {
-      const state = tracker.track(t.id);
+      const state = identityOf(t.id);
       return { id: t.id, frames: t.frames, descriptor: state?.descriptor ?? null, weight: state?.descriptorCount ?? 0 };
     }),
   );
@@ -320,7 +323,7 @@ export function resolvePeople(
   if (reference) {
     let best: { id: number; distance: number } | null = null;
     for (const id of joined.keys()) {
-      const descriptor = tracker.track(id)?.descriptor;
+      const descriptor = identityOf(id)?.descriptor;
       if (!descriptor) continue;
       const distance = descriptorDistance(descriptor, reference);
       if (distance < 0.6 && (!best || distance < best.distance)) best = { id, distance };
