@@ -94,12 +94,31 @@ function readProjectFile(dir: string): ProjectFile {
   }
 }
 
+/**
+ * Whether an error from opening the index is about the index file (SQLite's own codes). Anything else (the SQLite
+ * module built for another Node.js, say: it loads on first use) says nothing about the file, and must not send the
+ * project down the damaged-index path, which moves the index aside for its older backup.
+ */
+export function isIndexFileError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_');
+}
+
 function openIndex(dir: string, readonly = false): Database.Database {
   const file = path.join(dir, INDEX_FILE);
   let db: Database.Database;
   try {
     db = new Database(file, { readonly, fileMustExist: readonly });
   } catch (error) {
+    if (!isIndexFileError(error))
+      throw new StudioError(
+        ErrorCode.internal,
+        `cannot open the project index ${file}: the database module did not load (${(error as Error).message.split('\n')[0]})`,
+        {
+          file,
+          fix: 'run FaceParts Studio with the Node.js it was installed with, or reinstall it (npm ci rebuilds the database module); the project is untouched',
+        },
+      );
     throw new StudioError(
       ErrorCode.projectInvalid,
       `cannot open the project index ${file}: ${(error as Error).message}`,
