@@ -10,12 +10,13 @@
  * (detect/second-look.ts) against false faces; pieces of a frame (tiles, faces) run on the model workers in parallel.
  */
 import { alignmentTransform } from '../../../src-shared/math/face.js';
-import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
+import { iou, type Affine, type Box, type Point } from '../../../src-shared/math/geometry.js';
 import type { FaceDetector } from '../detect/detector.js';
 import { secondLook } from '../detect/second-look.js';
 import type { Detection, Frame } from '../detect/types.js';
 import type { FaceNets, LandmarkFit } from '../landmarks/face-nets.js';
 import type { ModelPool } from '../pipeline/workers.js';
+import { carryBox, faceLook, lookSimilarity, wellInside } from './carry.js';
 import { cutSignature, isCut } from './scene-cut.js';
 import { TileMemory } from './tiles.js';
 import {
@@ -34,6 +35,12 @@ export const IDENTITY_EVERY = 30;
 const MIN_IDENTITY_SAMPLES = 3;
 /** Then one now and then, so a long track's mean stays current. */
 const IDENTITY_REFRESH = 150;
+/** A carried face must keep this much of its look (normalised cross-correlation with the last frame's). */
+export const CARRY_LOOK_SIMILARITY = 0.9;
+/** Faces nearer the picture's edge than this share of their side are detected, not carried (they may leave). */
+const CARRY_MARGIN = 0.1;
+/** A detection overlapping a carried face this much is that face. */
+const CARRIED_OVERLAP = 0.3;
 /** A track seen again after more missed frames than this is checked again (occlusion, someone else). */
 const RESUME_GAP = 2;
 /** Followed this many frames, a face gets the looser second-look limit. */
@@ -75,6 +82,11 @@ export interface FollowOptions {
   autoDownscale: boolean;
   /** Detections smaller than this area (px^2) are not followed (the converter's min_face_area). */
   minFaceArea?: number;
+  /**
+   * Between full detections, carry a steadily followed face by its landmarks alone (track/carry.ts) instead of a
+   * detector run around it; the detector is asked when the carried fit or the face's look disagrees.
+   */
+  carryByLandmarks?: boolean;
 }
 
 export interface FollowedFace {
@@ -86,6 +98,8 @@ export interface FollowedFace {
   descriptor: Float32Array | null;
   /** Landmark passes this face took (1: the fast path). */
   passes: number;
+  /** Found without a detector run: carried from the last frame by its landmarks. */
+  carried: boolean;
 }
 
 export interface FollowStats {
@@ -98,6 +112,9 @@ export interface FollowStats {
   tilesSkipped: number;
   landmarkPasses: number;
   identitySamples: number;
+  /** Faces carried by their landmarks, and carries the detector was asked to check instead. */
+  carried: number;
+  carryRefused: number;
 }
 
 /** Previous landmarks moved as the face's box moved: where to look in this frame. */
@@ -113,8 +130,10 @@ export function predictLandmarks(previous: readonly Point[], from: Box, to: Box)
 export class Follower {
   readonly tracker: Tracker;
   private readonly tiles = new TileMemory();
-  /** Each followed track's last landmarks and box. */
-  private readonly last = new Map<number, { landmarks: Point[]; box: Box }>();
+  /** Each followed track's last landmarks, box, score, fit, and (when carrying) look. */
+  private readonly last = new Map<number, LastSeen>();
+  /** Tracks whose carry the last frame refused: detected on this frame, not tried again (each try costs a fit). */
+  private refused = new Set<number>();
   private processed = 0;
   /** Full detections in a row that found no face, and frames since the last full detection. */
   private emptyFulls = 0;
@@ -128,6 +147,8 @@ export class Follower {
     tilesSkipped: 0,
     landmarkPasses: 0,
     identitySamples: 0,
+    carried: 0,
+    carryRefused: 0,
   };
 
   constructor(
@@ -169,7 +190,10 @@ export class Follower {
     this.processed += 1;
     this.sinceFull = full ? 1 : this.sinceFull + 1;
     let detections: Detection[] = [];
+    // Faces carried by their landmarks (their fits known), by index in `detections`.
+    const known = new Map<number, LandmarkFit>();
     if (full) {
+      this.refused.clear();
       this.stats.fullDetections += 1;
       const regions = models.detector.regions(frame.width, frame.height, detectOptions);
       const skip = options.temporal ? this.tiles.skip(frame.rgb, frame.width, frame.height, regions, index) : [];
@@ -178,16 +202,32 @@ export class Follower {
       detections = await models.detector.detectFrame(frame.rgb, frame.width, frame.height, { ...detectOptions, skip });
       this.emptyFulls = detections.length === 0 ? this.emptyFulls + 1 : 0;
     } else if (active.length > 0) {
-      detections = await models.detector.detectAround(
-        frame.rgb,
-        frame.width,
-        frame.height,
-        active.map((a) => a.box),
-        detectOptions,
-      );
+      const { carried, rest } = options.carryByLandmarks
+        ? await this.carry(index, frame, active)
+        : { carried: [], rest: active };
+      const around =
+        rest.length > 0
+          ? await models.detector.detectAround(
+              frame.rgb,
+              frame.width,
+              frame.height,
+              rest.map((a) => a.box),
+              detectOptions,
+            )
+          : [];
+      // A region around one face may hold a carried one too: that face is not found twice.
+      detections = around.filter((d) => !carried.some((c) => iou(c.detection.box, d.box) > CARRIED_OVERLAP));
+      for (const c of carried) {
+        known.set(detections.length, c.fit);
+        detections.push(c.detection);
+      }
     }
     const minArea = options.minFaceArea ?? 0;
-    detections = detections.filter((d) => d.box.width * d.box.height >= minArea);
+    const large = detections
+      .map((d, i) => i)
+      .filter((i) => (detections[i] as Detection).box.width * (detections[i] as Detection).box.height >= minArea);
+    const knownFits = large.map((i) => known.get(i) ?? null);
+    detections = large.map((i) => detections[i] as Detection);
     this.stats.detections += detections.length;
 
     // Landmarks: refined from the previous frame for faces that continue a track, two passes for new ones.
@@ -197,7 +237,10 @@ export class Follower {
     );
     const refineAt: number[] = [];
     const freshAt: number[] = [];
-    predecessors.forEach((id, i) => (id !== 0 && this.last.has(id) ? refineAt : freshAt).push(i));
+    predecessors.forEach((id, i) => {
+      if (knownFits[i]) return;
+      (id !== 0 && this.last.has(id) ? refineAt : freshAt).push(i);
+    });
     const [refined, fresh] = await Promise.all([
       models.refine(
         frame,
@@ -211,7 +254,7 @@ export class Follower {
         freshAt.map((i) => (detections[i] as Detection).box),
       ),
     ]);
-    const fits: LandmarkFit[] = new Array<LandmarkFit>(detections.length);
+    const fits: LandmarkFit[] = knownFits.map((fit) => fit as LandmarkFit);
     refineAt.forEach((i, k) => (fits[i] = refined[k] as LandmarkFit));
     freshAt.forEach((i, k) => (fits[i] = { points: fresh[k] as Point[], passes: 2 }));
 
@@ -257,9 +300,17 @@ export class Follower {
 
     const faces = accepted.map((i, k): FollowedFace => {
       const fit = fits[i] as LandmarkFit;
+      const carried = knownFits[i] !== null;
       this.stats.landmarkPasses += fit.passes;
       const detection = detections[i] as Detection;
-      this.last.set(ids[k] as number, { landmarks: fit.points, box: detection.box });
+      this.last.set(ids[k] as number, {
+        landmarks: fit.points,
+        box: detection.box,
+        score: detection.score,
+        passes: fit.passes,
+        frame: index,
+        look: options.carryByLandmarks ? faceLook(frame.rgb, frame.width, frame.height, fit.points) : null,
+      });
       return {
         trackId: ids[k] as number,
         box: detection.box,
@@ -267,6 +318,7 @@ export class Follower {
         landmarks: fit.points,
         descriptor: sampled.get(k) ?? null,
         passes: fit.passes,
+        carried,
       };
     });
     // Forget landmarks of tracks that are no longer followed (memory stays flat over long videos).
@@ -274,6 +326,75 @@ export class Follower {
     for (const id of this.last.keys()) if (!live.has(id)) this.last.delete(id);
     return faces;
   }
+
+  /**
+   * The faces that can be carried by their landmarks into this frame: seen on the last frame, followed for a while,
+   * well inside the picture; each is refined from where its landmarks should now be (a second pass where the first
+   * moved, as for any followed face), and kept when the face still looks as it did. The rest go to the detector.
+   */
+  private async carry(
+    index: number,
+    frame: Frame,
+    active: ReadonlyArray<{ id: number; box: Box }>,
+  ): Promise<{ carried: Carried[]; rest: Array<{ id: number; box: Box }> }> {
+    const refusedBefore = this.refused;
+    this.refused = new Set<number>();
+    const candidates = active.filter((a) => {
+      const last = this.last.get(a.id);
+      const hits = this.tracker.track(a.id)?.hits ?? 0;
+      return (
+        last !== undefined &&
+        last.look !== null &&
+        last.frame === index - 1 &&
+        !refusedBefore.has(a.id) &&
+        hits >= FOLLOWED_HITS &&
+        wellInside(a.box, frame.width, frame.height, CARRY_MARGIN)
+      );
+    });
+    const rest = active.filter((a) => !candidates.includes(a));
+    if (candidates.length === 0) return { carried: [], rest };
+    const fits = await this.models.refine(
+      frame,
+      candidates.map((a) => {
+        const last = this.last.get(a.id) as LastSeen;
+        return predictLandmarks(last.landmarks, last.box, a.box);
+      }),
+    );
+    const carried: Carried[] = [];
+    candidates.forEach((a, k) => {
+      const fit = fits[k] as LandmarkFit;
+      const last = this.last.get(a.id) as LastSeen;
+      const look = faceLook(frame.rgb, frame.width, frame.height, fit.points);
+      if (!look || lookSimilarity(look, last.look as Float32Array) < CARRY_LOOK_SIMILARITY) {
+        this.stats.carryRefused += 1;
+        this.refused.add(a.id);
+        rest.push(a);
+        return;
+      }
+      this.stats.carried += 1;
+      carried.push({
+        detection: { box: carryBox(last.box, last.landmarks, fit.points), score: last.score, keypoints: [] },
+        fit,
+      });
+    });
+    return { carried, rest };
+  }
+}
+
+/** A followed track as the last frame left it. */
+interface LastSeen {
+  landmarks: Point[];
+  box: Box;
+  score: number;
+  passes: number;
+  frame: number;
+  look: Float32Array | null;
+}
+
+/** A face carried by its landmarks: a detection made from the last one, and its fit. */
+interface Carried {
+  detection: Detection;
+  fit: LandmarkFit;
 }
 
 function wantsIdentity(track: TrackState | undefined, frame: number, resumed: boolean): boolean {
