@@ -1,26 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eyeCentres } from '../../src-shared/math/face.js';
 import type { Point } from '../../src-shared/math/geometry.js';
 import { FaceDetector } from '../../src-main/engine/detect/detector.js';
 import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
 import { Follower, localModels } from '../../src-main/engine/track/follow.js';
+import { meanDistanceIod } from '../helpers/landmark-distance.js';
 import { media } from '../helpers/paths.js';
-
-/** Mean distance between corresponding points, in inter-ocular distances of `reference`. */
-function meanDistance(points: readonly Point[], reference: readonly Point[]): number {
-  const { right, left } = eyeCentres(reference as Point[]);
-  const interOcular = Math.hypot(left[0] - right[0], left[1] - right[1]);
-  return (
-    points.reduce(
-      (total, [x, y], i) => total + Math.hypot(x - (reference[i] as Point)[0], y - (reference[i] as Point)[1]),
-      0,
-    ) /
-    points.length /
-    interOcular
-  );
-}
 
 /**
  * #14: the conversion's tracking pass carries a steady face by its landmarks between full detections (track/carry.ts)
@@ -59,7 +45,7 @@ describe('carrying faces by their landmarks on the sample clip', () => {
       for (const face of faces.filter((f) => f.carried)) {
         carried += 1;
         const [full] = (await nets.landmarksOf(rgb, width, height, [face.box])) as [Point[]];
-        errors.push(meanDistance(face.landmarks, full));
+        errors.push(meanDistanceIod(face.landmarks, full));
       }
     }
     const mean = errors.reduce((a, b) => a + b, 0) / Math.max(1, errors.length);

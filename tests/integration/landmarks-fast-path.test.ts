@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eyeCentres } from '../../src-shared/math/face.js';
 import { boxOfPoints, squareBox, type Point } from '../../src-shared/math/geometry.js';
 import { FaceDetector } from '../../src-main/engine/detect/detector.js';
 import { FaceNets, SECOND_PASS_SCALE } from '../../src-main/engine/landmarks/face-nets.js';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
 import { Follower, localModels } from '../../src-main/engine/track/follow.js';
+import { meanDistanceIod } from '../helpers/landmark-distance.js';
 import { media } from '../helpers/paths.js';
 
 /**
@@ -13,16 +13,6 @@ import { media } from '../helpers/paths.js';
  * face's box, give (FaceNets.refine, as follow() runs it: each frame from the fast path's own last result), not
  * from the full two passes. Here its points are compared with the two-pass fit of the same frame and box.
  */
-/** Mean distance between corresponding points, in inter-ocular distances of `reference`. */
-function meanDistance(points: readonly Point[], reference: readonly Point[]): number {
-  const { right, left } = eyeCentres(reference as Point[]);
-  const interOcular = Math.hypot(left[0] - right[0], left[1] - right[1]);
-  const sum = points.reduce((total, [x, y], i) => {
-    const [rx, ry] = reference[i] as Point;
-    return total + Math.hypot(x - rx, y - ry);
-  }, 0);
-  return sum / points.length / interOcular;
-}
 
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 const percentile = (values: readonly number[], p: number): number =>
@@ -64,8 +54,8 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
         const [third] = (await nets.inRegions(rgb, width, height, [
           squareBox(boxOfPoints(full), SECOND_PASS_SCALE),
         ])) as [Point[]];
-        errors.push(meanDistance(face.landmarks, full));
-        repeat.push(meanDistance(third, full));
+        errors.push(meanDistanceIod(face.landmarks, full));
+        repeat.push(meanDistanceIod(third, full));
       }
     }
     const meanError = mean(errors);

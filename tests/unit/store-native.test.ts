@@ -1,26 +1,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, type ProjectSource } from '../../src-shared/contract/index.js';
+import { ErrorCode } from '../../src-shared/contract/index.js';
 import { INDEX_FILE, ProjectStore } from '../../src-main/engine/project/store.js';
 import { scratch } from '../helpers/paths.js';
-
-const media = {
-  width: 640,
-  height: 360,
-  displayWidth: 640,
-  displayHeight: 360,
-  rotation: 0,
-  fps: 30,
-  frameCount: 10,
-  durationSeconds: 1 / 3,
-  hasAudio: false,
-  codec: 'h264',
-};
-const sources = (): { a: ProjectSource; b: ProjectSource } => ({
-  a: { side: 'a', kind: 'video', path: '/videos/a.mp4', media },
-  b: { side: 'b', kind: 'images', path: '/faces/b', media },
-});
+import { projectSources } from '../helpers/project-sources.js';
 
 afterEach(() => {
   vi.doUnmock('better-sqlite3');
@@ -30,7 +14,7 @@ afterEach(() => {
 describe('the project index when the database module cannot load', () => {
   it('says so and leaves the index where it is (not moved aside as damaged for its older backup)', async () => {
     const dir = path.join(scratch('store-native'), 'project');
-    const store = ProjectStore.create(dir, { name: 'Test', sources: sources() });
+    const store = ProjectStore.create(dir, { name: 'Test', sources: projectSources() });
     await store.backupIndex();
     store.close();
     const before = readdirSync(dir).sort();

@@ -2,31 +2,19 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSyn
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_SCHEMA_VERSION, type ProjectSource } from '../../src-shared/contract/index.js';
+import { PROJECT_SCHEMA_VERSION } from '../../src-shared/contract/index.js';
 import { DB_SCHEMA_VERSION } from '../../src-main/engine/project/migrations.js';
 import { INDEX_FILE, PROJECT_FILE, ProjectStore, projectManifest } from '../../src-main/engine/project/store.js';
 import { scratch } from '../helpers/paths.js';
-
-const media = {
-  width: 640,
-  height: 360,
-  displayWidth: 640,
-  displayHeight: 360,
-  rotation: 0,
-  fps: 30,
-  frameCount: 10,
-  durationSeconds: 1 / 3,
-  hasAudio: false,
-  codec: 'h264',
-};
-const sources = (): { a: ProjectSource; b: ProjectSource } => ({
-  a: { side: 'a', kind: 'video', path: '/videos/a.mp4', media },
-  b: { side: 'b', kind: 'images', path: '/faces/b', media },
-});
+import { projectSources } from '../helpers/project-sources.js';
 
 function makeProject(name: string): string {
   const dir = path.join(scratch(name), 'project');
-  ProjectStore.create(dir, { name: 'Test', sources: sources(), settings: { training: { iterations: 123 } } }).close();
+  ProjectStore.create(dir, {
+    name: 'Test',
+    sources: projectSources(),
+    settings: { training: { iterations: 123 } },
+  }).close();
   return dir;
 }
 
@@ -85,10 +73,10 @@ describe('ProjectStore', () => {
 
   it('refuses a folder that already holds a project or other files', () => {
     const dir = makeProject('store-exists');
-    expect(() => ProjectStore.create(dir, { sources: sources() })).toThrow(/already holds a project/);
+    expect(() => ProjectStore.create(dir, { sources: projectSources() })).toThrow(/already holds a project/);
     const other = scratch('store-nonempty');
     writeFileSync(path.join(other, 'holiday.mov'), 'x');
-    expect(() => ProjectStore.create(other, { sources: sources() })).toThrow(/not empty/);
+    expect(() => ProjectStore.create(other, { sources: projectSources() })).toThrow(/not empty/);
   });
 
   it('refuses a folder holding only dot-files (a home folder), without listing them', () => {
@@ -96,7 +84,7 @@ describe('ProjectStore', () => {
     mkdirSync(path.join(home, '.ssh'));
     writeFileSync(path.join(home, '.ssh', 'id_ed25519'), 'key');
     writeFileSync(path.join(home, '.bashrc'), 'rc');
-    const attempt = (): unknown => ProjectStore.create(home, { sources: sources() });
+    const attempt = (): unknown => ProjectStore.create(home, { sources: projectSources() });
     expect(attempt).toThrow(
       expect.objectContaining({ code: 'ALREADY_EXISTS', file: home, fix: expect.stringMatching(/empty/) }),
     );
@@ -111,13 +99,13 @@ describe('ProjectStore', () => {
     const empty = path.join(parent, 'empty');
     mkdirSync(empty);
     for (const dir of [fresh, empty]) {
-      expect(() => ProjectStore.create(dir, { sources: sources(), settings: { training: { batchSize: -1 } } })).toThrow(
-        /batchSize/,
-      );
+      expect(() =>
+        ProjectStore.create(dir, { sources: projectSources(), settings: { training: { batchSize: -1 } } }),
+      ).toThrow(/batchSize/);
     }
     expect(existsSync(fresh)).toBe(false);
     expect(readdirSync(empty)).toEqual([]);
-    ProjectStore.create(empty, { sources: sources() }).close();
+    ProjectStore.create(empty, { sources: projectSources() }).close();
   });
 
   it('remove deletes what the project wrote, keeps everything else, and the folder when anything stays', async () => {
