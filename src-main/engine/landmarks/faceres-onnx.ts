@@ -38,6 +38,16 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
+/** Every half's float, made once: a table lookup is ~10x cheaper than decoding each of FaceRes' 3.5 M halves. */
+let halfTable: Float32Array | null = null;
+const halfFloats = (): Float32Array => {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h += 1) halfTable[h] = halfToFloat(h);
+  }
+  return halfTable;
+};
+
 /** A tfjs graph model's nodes and weights (dequantised as tfjs does). */
 export async function loadTfjsGraph(file: string): Promise<TfjsGraph> {
   const json = JSON.parse(await fs.readFile(file, 'utf8')) as {
@@ -60,7 +70,8 @@ export async function loadTfjsGraph(file: string): Promise<TfjsGraph> {
         offset += 4 * size;
       } else if (q?.dtype === 'float16') {
         values = new Float32Array(size);
-        for (let i = 0; i < size; i += 1) values[i] = halfToFloat(data.readUInt16LE(offset + 2 * i));
+        const halves = halfFloats();
+        for (let i = 0; i < size; i += 1) values[i] = halves[data.readUInt16LE(offset + 2 * i)] as number;
         offset += 2 * size;
       } else if (q?.dtype === 'uint8' || q?.dtype === 'uint16') {
         const bytes = q.dtype === 'uint8' ? 1 : 2;
