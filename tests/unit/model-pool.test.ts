@@ -33,3 +33,33 @@ describe('model workers', () => {
     expect(together).toEqual(alone);
   }, 60_000);
 });
+
+describe('model workers while one loads a model', () => {
+  let pool: ModelPool;
+  beforeAll(async () => {
+    pool = await ModelPool.start(2, { detector: 'blazeface' });
+  }, 60_000);
+  afterAll(() => pool?.close());
+
+  it('sends a frame to the worker that answers now, not behind a load', async () => {
+    const face = await sharedStill('b_biden_1.jpg');
+    const halves: Box[] = [
+      { x: 0, y: 0, width: face.width, height: face.height },
+      { x: 0, y: 0, width: face.width / 2, height: face.height },
+    ];
+    const order: string[] = [];
+    // The identity net takes a few hundred milliseconds to load; the second worker holds it until then.
+    const loading = pool.loadOn(1, { identity: true }).then(() => order.push('load'));
+    const detected = pool
+      .detector()
+      .detect(face, halves, 0.6)
+      .then((found) => {
+        order.push('detect');
+        return found;
+      });
+    const [found] = await Promise.all([detected, loading]);
+    expect(found[0]?.length).toBeGreaterThan(0);
+    // Split over both workers, the second piece would have waited for the load.
+    expect(order).toEqual(['detect', 'load']);
+  }, 60_000);
+});

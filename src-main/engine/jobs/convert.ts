@@ -357,15 +357,21 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     clock,
   );
   try {
-    // The generator and the measuring nets load while the faces are tracked.
-    const generatorReady = pool.loadGenerator(generating, generatorFile, config.direction);
-    const identityReady = pool.loadOn(MEASURING_WORKER, { identity: true });
-    generatorReady.catch(() => undefined);
-    identityReady.catch(() => undefined);
+    // The generator and the measuring nets load while the faces are tracked, on one worker at a time (the measuring
+    // worker first): a loading worker counts as busy (workers.ts), so the other answers the tracking pass meanwhile.
+    // With both loading at once, the pass's first frames waited about 2 s for them.
     const sourceSide = sourceSideOf(config);
     const metricModels = pooledMetrics(pool, MEASURING_WORKER);
-    const references = identityReady.then(() => identityReferences(store, sourceSide, metricModels.identity));
-    references.catch(() => undefined);
+    const builder = generating.includes(MEASURING_WORKER) ? MEASURING_WORKER : (generating[0] as number);
+    const others = generating.filter((i) => i !== builder);
+    const loaded = (async (): Promise<References> => {
+      const built = await pool.buildGenerator(builder, generatorFile, config.direction, others.length > 0);
+      await pool.loadOn(MEASURING_WORKER, { identity: true });
+      const references = await identityReferences(store, sourceSide, metricModels.identity);
+      await pool.startGenerator(others, built, generatorFile, config.direction);
+      return references;
+    })();
+    loaded.catch(() => undefined);
     // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
     const timing = await probeTiming(input.path);
     const last = Math.min(input.media.frameCount, timing.framePts.length) - 1;
@@ -377,9 +383,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       trackPerson(ctx, input, config, pooledModels(detector, pool), referenceDescriptor(store, sourceSide), range),
     );
     if (ctx.signal.aborted) return { stopped: true };
-    await generatorReady;
+    const references = await loaded;
     const generator = pool.generator(generating);
-    const quality = new ConversionMetrics(metricModels, await references);
+    const quality = new ConversionMetrics(metricModels, references);
     const { raw, landmarks } = tracked;
     const smoothed = smoothBoxes(raw, smoothingOf(config));
     const { displayWidth: w, displayHeight: h } = input.media;

@@ -36,13 +36,23 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   stage: Stage | null;
+  /** A model load ('init'): it holds the worker for up to seconds. */
+  loading: boolean;
 }
+
+/**
+ * What a load in a worker's queue weighs in the choice of the least busy worker: more than any queue of frame
+ * requests, so that a frame's models go to a worker that answers now rather than after a load of a second or two.
+ */
+const LOADING_WEIGHT = 1000;
 
 export class ModelWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | null = null;
+  /** Loads sent and not yet answered. */
+  private loads = 0;
   private readonly ended: Promise<void>;
 
   constructor(private readonly clock: StageClock | null) {
@@ -51,6 +61,7 @@ export class ModelWorker {
       const waiting = this.pending.get(response.id);
       if (!waiting) return;
       this.pending.delete(response.id);
+      if (waiting.loading) this.loads -= 1;
       if (waiting.stage) this.clock?.add(waiting.stage, response.cpuMs);
       if (response.ok) waiting.resolve(response.result);
       else waiting.reject(StudioError.fromInfo(response.error));
@@ -61,6 +72,7 @@ export class ModelWorker {
       });
       for (const p of this.pending.values()) p.reject(this.failure);
       this.pending.clear();
+      this.loads = 0;
     };
     this.worker.on('error', fail);
     this.ended = new Promise((resolve) =>
@@ -71,16 +83,23 @@ export class ModelWorker {
     );
   }
 
-  /** Requests sent and not yet answered. */
+  /** Requests sent and not yet answered, a load among them weighing LOADING_WEIGHT. */
   get load(): number {
-    return this.pending.size;
+    return this.pending.size + this.loads * (LOADING_WEIGHT - 1);
+  }
+
+  /** Whether a model load is in this worker's queue. */
+  get loading(): boolean {
+    return this.loads > 0;
   }
 
   call<T>(method: string, args: unknown, stage: Stage | null = null, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, stage });
+      const loading = method === 'init';
+      if (loading) this.loads += 1;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, stage, loading });
       const request: WorkerRequest = { id, method, args: withPlainViews(args) };
       this.worker.postMessage(request, transfer);
     });
@@ -192,26 +211,35 @@ export class ModelPool {
   }
 
   /**
-   * The generator file into the workers `indices` for the conversion's direction: the first builds the decoder's
-   * graph (the costly part: ~0.6 s for a 64 px lite model) and the others create their sessions from its bytes.
+   * The generator file into worker `index` for the conversion's direction, the decoder's graph built there (the
+   * costly part: ~0.5 s for a 64 px lite model). `share`: return the graph, to start other workers from its bytes
+   * (startGenerator).
    */
-  async loadGenerator(indices: readonly number[], file: string, direction: 'AtoB' | 'BtoA'): Promise<void> {
-    const [first, ...rest] = [...new Set(indices.map((i) => Math.min(i, this.workers.length - 1)))];
-    if (first === undefined) return;
-    const loaded = await this.worker(first).call<Loaded>(
+  async buildGenerator(
+    index: number,
+    file: string,
+    direction: 'AtoB' | 'BtoA',
+    share: boolean,
+  ): Promise<BuiltGenerator | null> {
+    const loaded = await this.worker(index).call<Loaded>(
       'init',
-      { generator: file, direction, shareGenerator: rest.length > 0 },
+      { generator: file, direction, shareGenerator: share },
       'load',
     );
     if (loaded.generator) this.loaded.generator = loaded.generator;
-    const shared = loaded.shared;
+    return loaded.shared;
+  }
+
+  /** The generator into the workers `indices`: a session from a graph built elsewhere, else built from the file. */
+  async startGenerator(
+    indices: readonly number[],
+    built: BuiltGenerator | null,
+    file: string,
+    direction: 'AtoB' | 'BtoA',
+  ): Promise<void> {
     await Promise.all(
-      rest.map((i) =>
-        this.worker(i).call<Loaded>(
-          'init',
-          shared ? { builtGenerator: shared } : { generator: file, direction },
-          'load',
-        ),
+      indices.map((i) =>
+        this.worker(i).call<Loaded>('init', built ? { builtGenerator: built } : { generator: file, direction }, 'load'),
       ),
     );
   }
@@ -232,8 +260,10 @@ export class ModelPool {
     call: (worker: ModelWorker, part: T[]) => Promise<R[]>,
   ): Promise<R[]> {
     if (items.length === 0) return [];
-    const order = [...this.workers].sort((a, b) => a.load - b.load);
-    const parts = split(items, this.workers.length);
+    // A worker loading a model would hold its piece back by the load's length.
+    const answering = this.workers.filter((w) => !w.loading);
+    const order = (answering.length > 0 ? answering : [...this.workers]).sort((a, b) => a.load - b.load);
+    const parts = split(items, order.length);
     const results = await Promise.all(parts.map((part, i) => call(order[i] as ModelWorker, part)));
     return results.flat();
   }
