@@ -351,6 +351,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const generating = Array.from({ length: workers }, (_, i) => i).filter(
     (i) => workers === 2 || i !== MEASURING_WORKER,
   );
+  // The frames' times are read (ffprobe, ~0.1 s) while the workers start.
+  const timingRead = probeTiming(input.path);
+  timingRead.catch(() => undefined);
   const pool = await ModelPool.start(
     workers,
     { detector: store.project.settings.extraction.detector, nets: true },
@@ -373,7 +376,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     })();
     loaded.catch(() => undefined);
     // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
-    const timing = await probeTiming(input.path);
+    const timing = await timingRead;
     const last = Math.min(input.media.frameCount, timing.framePts.length) - 1;
     const range = { start: Math.min(config.start_frame ?? 0, last), end: Math.min(config.end_frame ?? last, last) };
     const overrides = await maskOverrides(store, spec.input, sourceSide);
