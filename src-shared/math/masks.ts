@@ -1,6 +1,6 @@
 import { applyAffine, convexHull, type Affine, type Point } from './geometry.js';
 import { PART_HULLS } from './face.js';
-import { segmentationOf } from '../contract/settings.js';
+import { segmentationOf } from '../contract/segmentations.js';
 import { dilate, gaussianBlur, rasterizePolygon, toFloatMask, warpAffine } from './raster.js';
 
 export type MaskPart = keyof typeof PART_HULLS;

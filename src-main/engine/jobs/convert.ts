@@ -41,7 +41,8 @@ import {
   type MetricModels,
   type References,
 } from '../metrics/conversion-metrics.js';
-import { measureOutsideMask, type Placement } from '../metrics/outside-mask.js';
+import type { Placement } from '../metrics/frame-comparison.js';
+import { measureOutsideMask } from '../metrics/outside-mask.js';
 import { Generator } from '../model/generator.js';
 import { readAhead } from '../pipeline/queue.js';
 import { flatPoints, pointsOf } from '../pipeline/rpc.js';

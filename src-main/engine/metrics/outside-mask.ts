@@ -6,24 +6,19 @@
  * as the conversion placed them). Frames without a face must be unchanged everywhere.
  */
 import type { ConverterConfig } from '../../../src-shared/contract/index.js';
-import { patchCorners, type Affine, type Point } from '../../../src-shared/math/geometry.js';
-import { maskAt } from '../../../src-shared/math/quality.js';
-import { dilate } from '../../../src-shared/math/raster.js';
-import { blendRegion, type MaskOverride } from '../convert/frame.js';
+import type { MaskOverride } from '../convert/frame.js';
 import { labelPlacement, renderLabel } from '../convert/label.js';
 import { FramePool, decodeFrames } from '../media/decode.js';
 import type { ProbedSource } from '../media/probe.js';
-
-/** Where the conversion placed a face: its landmarks and the frame -> patch transform it blended through. */
-export interface Placement {
-  landmarks: readonly Point[];
-  toPatch: Affine;
-}
-
-/** An encoded pixel may differ from its source by this much (0..255, any channel) and still count as unchanged. */
-export const ENCODED_TOLERANCE = 32;
-/** Distance (frame px) around the region where the codec may smear the swap's change: 4:2:0 chroma and deblocking. */
-export const CODEC_MARGIN_PX = 4;
+import {
+  CODEC_MARGIN_PX,
+  ENCODED_TOLERANCE,
+  compareFrame,
+  layoutColumn,
+  type ComparisonJob,
+  type FrameComparison,
+  type Placement,
+} from './frame-comparison.js';
 
 export interface OutsideMaskResult {
   framesCompared: number;
@@ -55,91 +50,6 @@ export interface OutsideMaskOptions {
   onFrame?: (index: number, source: Uint8Array, result: Uint8Array) => Promise<void>;
   /** Compare frames elsewhere (the model workers); in this thread when absent. */
   compare?: (job: ComparisonJob) => Promise<FrameComparison>;
-}
-
-/** The region (patch pixels) as a frame mask, dilated by the codec margin, within the patch's bounding box. */
-function frameRegion(region: Float32Array, r: number, toPatch: Affine, width: number, height: number): Uint8Array {
-  const mask = new Uint8Array(width * height);
-  // Bounding box of the patch in the frame, plus the margin.
-  const corners = patchCorners(toPatch, r);
-  const m = CODEC_MARGIN_PX + 1;
-  const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0] as number))) - m);
-  const x1 = Math.min(width - 1, Math.ceil(Math.max(...corners.map((c) => c[0] as number))) + m);
-  const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1] as number))) - m);
-  const y1 = Math.min(height - 1, Math.ceil(Math.max(...corners.map((c) => c[1] as number))) + m);
-  if (x1 < x0 || y1 < y0) return mask;
-  const bw = x1 - x0 + 1;
-  const bh = y1 - y0 + 1;
-  const box = new Uint8Array(bw * bh);
-  for (let y = y0; y <= y1; y += 1)
-    for (let x = x0; x <= x1; x += 1) if (maskAt(region, r, toPatch, x, y) > 1e-4) box[(y - y0) * bw + (x - x0)] = 255;
-  const grown = dilate(box, bw, bh, 2 * CODEC_MARGIN_PX + 1);
-  for (let y = 0; y < bh; y += 1) mask.set(grown.subarray(y * bw, (y + 1) * bw), (y + y0) * width + x0);
-  return mask;
-}
-
-/** One column of a side-by-side layout frame. */
-export function layoutColumn(rgb: Uint8Array, w: number, h: number, columns: number, index: number): Uint8Array {
-  const out = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y += 1)
-    out.set(rgb.subarray((y * w * columns + index * w) * 3, (y * w * columns + (index + 1) * w) * 3), y * w * 3);
-  return out;
-}
-
-/** One output frame's pixels outside the region (and the label's corner) against its source. */
-export interface FrameComparison {
-  pixels: number;
-  changed: number;
-  absSum: number;
-}
-
-/** What comparing one frame needs; plain data, so a model worker can do it (pipeline/model-worker.ts). */
-export interface ComparisonJob {
-  source: Uint8Array;
-  /** The decoded export frame (all its columns). */
-  encoded: Uint8Array;
-  width: number;
-  height: number;
-  columns: number;
-  placement: Placement | null;
-  resolution: number;
-  segmentation: ConverterConfig['segmentation'];
-  override: MaskOverride | null;
-  label: { x: number; y: number; width: number; height: number } | null;
-}
-
-/** Pure: count the pixels an export changed outside the region the swap may touch. */
-export function compareFrame(job: ComparisonJob): FrameComparison {
-  const { width: w, height: h, source, placement, label } = job;
-  const result = job.columns === 1 ? job.encoded : layoutColumn(job.encoded, w, h, job.columns, 1);
-  const region = placement
-    ? frameRegion(
-        blendRegion(placement.landmarks, placement.toPatch, job.resolution, job, job.override),
-        job.resolution,
-        placement.toPatch,
-        w,
-        h,
-      )
-    : null;
-  let pixels = 0;
-  let changed = 0;
-  let absSum = 0;
-  for (let y = 0; y < h; y += 1) {
-    const inLabelRows = label !== null && y >= label.y && y < label.y + label.height;
-    for (let x = 0; x < w; x += 1) {
-      const p = y * w + x;
-      if (region && region[p]) continue;
-      if (inLabelRows && label && x >= label.x && x < label.x + label.width) continue;
-      pixels += 1;
-      const o = p * 3;
-      const d0 = Math.abs((source[o] as number) - (result[o] as number));
-      const d1 = Math.abs((source[o + 1] as number) - (result[o + 1] as number));
-      const d2 = Math.abs((source[o + 2] as number) - (result[o + 2] as number));
-      absSum += d0 + d1 + d2;
-      if (d0 > ENCODED_TOLERANCE || d1 > ENCODED_TOLERANCE || d2 > ENCODED_TOLERANCE) changed += 1;
-    }
-  }
-  return { pixels, changed, absSum };
 }
 
 export async function measureOutsideMask(o: OutsideMaskOptions): Promise<OutsideMaskResult> {

@@ -13,7 +13,7 @@ import { FaceNets } from '../landmarks/face-nets.js';
 import type { IdentityNet } from '../landmarks/identity-net.js';
 import type { BuiltGenerator, Generator } from '../model/generator.js';
 import type { DecoderSide } from '../model/networks.js';
-import type { ComparisonJob } from '../metrics/outside-mask.js';
+import type { ComparisonJob } from '../metrics/frame-comparison.js';
 import { threadCpuMs } from './stages.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
 
@@ -123,7 +123,7 @@ const handlers: Record<string, Handler> = {
 
   async compare(args: ComparisonJob) {
     // Imported on demand: only the conversion's last pass compares frames.
-    const { compareFrame } = await import('../metrics/outside-mask.js');
+    const { compareFrame } = await import('../metrics/frame-comparison.js');
     return { result: compareFrame(args) };
   },
 

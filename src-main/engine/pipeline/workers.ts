@@ -15,7 +15,7 @@ import type { LandmarkFit } from '../landmarks/face-nets.js';
 import type { ArchConfig } from '../model/config.js';
 import type { BuiltGenerator, FaceGenerator } from '../model/generator.js';
 import type { DecoderSide } from '../model/networks.js';
-import type { ComparisonJob, FrameComparison } from '../metrics/outside-mask.js';
+import type { ComparisonJob, FrameComparison } from '../metrics/frame-comparison.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
 import type { Stage, StageClock } from './stages.js';
 import { startWorker } from '../io/worker-entry.js';
