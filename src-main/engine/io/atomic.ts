@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 
 /** Temp files carry this marker so recovery can find and remove leftovers of a killed write. */
 export const TEMP_MARKER = '.fp-tmp-';

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { OnnxGraph } from '../onnx/graph.js';
+import { tfjsModelFiles, type GraphSource } from '../onnx/graph-cache.js';
 import { NchwNet, type Map4 } from '../onnx/nchw.js';
 
 const require = createRequire(import.meta.url);
@@ -35,6 +36,15 @@ export function faceApiModelDir(): string {
   return path
     .join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model')
     .replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
+}
+
+/** One face-api model's graph as the graph cache knows it: its weight files and this builder. */
+export async function faceApiGraph(name: string, model: string, dir = faceApiModelDir()): Promise<GraphSource> {
+  return {
+    name,
+    files: await tfjsModelFiles(path.join(dir, `${model}-weights_manifest.json`)),
+    builders: [new URL(import.meta.url)],
+  };
 }
 
 /** One face-api model's weights, dequantised as tfjs does (value = q * scale + min, in float32). */

@@ -10,9 +10,11 @@ import {
   type Point,
 } from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
+import { cachedSession } from '../onnx/graph-cache.js';
 import {
   DESCRIPTOR_INPUT,
   LANDMARK_INPUT,
+  faceApiGraph,
   faceApiModelDir,
   landmarkModel,
   loadFaceApiWeights,
@@ -62,8 +64,12 @@ export class FaceNets {
   static load(): Promise<FaceNets> {
     loading ??= (async () => {
       try {
-        const weights = await loadFaceApiWeights('face_landmark_68_model');
-        return new FaceNets(await ort.InferenceSession.create(landmarkModel(weights), SESSION));
+        const session = await cachedSession(
+          await faceApiGraph('face-landmarks', 'face_landmark_68_model'),
+          async () => landmarkModel(await loadFaceApiWeights('face_landmark_68_model')),
+          SESSION,
+        );
+        return new FaceNets(session);
       } catch (error) {
         loading = null;
         throw new StudioError(
@@ -78,8 +84,8 @@ export class FaceNets {
 
   /** The recognition net loads when first needed (or asked for ahead): only new faces need it. */
   recognitionSession(): Promise<ort.InferenceSession> {
-    this.recognition ??= loadFaceApiWeights('face_recognition_model').then((w) =>
-      ort.InferenceSession.create(recognitionModel(w), SESSION),
+    this.recognition ??= faceApiGraph('face-recognition', 'face_recognition_model').then((source) =>
+      cachedSession(source, async () => recognitionModel(await loadFaceApiWeights('face_recognition_model')), SESSION),
     );
     return this.recognition;
   }

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { OnnxGraph } from '../onnx/graph.js';
 import { NchwNet, type Map4 } from '../onnx/nchw.js';
 
+/** This module, for the graph cache (onnx/graph-cache.ts): a change here builds the graph again. */
+export const FACERES_BUILDER = new URL(import.meta.url);
+
 interface GraphNode {
   name: string;
   op: string;

@@ -9,7 +9,8 @@ import { alignmentTransform } from '../../../src-shared/math/face.js';
 import type { Point } from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
 import { modelPath } from '../io/models.js';
-import { graphToOnnx, loadTfjsGraph } from './faceres-onnx.js';
+import { cachedSession, tfjsModelFiles } from '../onnx/graph-cache.js';
+import { FACERES_BUILDER, graphToOnnx, loadTfjsGraph } from './faceres-onnx.js';
 
 export const FACERES_FILE = 'faceres/faceres.json';
 const INPUT = 224;
@@ -32,13 +33,12 @@ export class IdentityNet {
 
   static load(): Promise<IdentityNet> {
     loading ??= (async () => {
-      const graph = await loadTfjsGraph(modelPath(FACERES_FILE));
-      const session = await ort.InferenceSession.create(graphToOnnx(graph, DESCRIPTOR_NODE, INPUT), {
-        logSeverityLevel: 3,
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        executionProviders: ['cpu'],
-      });
+      const file = modelPath(FACERES_FILE);
+      const session = await cachedSession(
+        { name: 'faceres', files: await tfjsModelFiles(file), builders: [FACERES_BUILDER] },
+        async () => graphToOnnx(await loadTfjsGraph(file), DESCRIPTOR_NODE, INPUT),
+        { logSeverityLevel: 3, intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] },
+      );
       return new IdentityNet(session);
     })().catch((error: unknown) => {
       loading = null;
