@@ -104,7 +104,11 @@ export class VideoWriter {
     return (pts[last] ?? 0) + (n - last) * Math.max(step, 1);
   }
 
-  async write(rgb: Uint8Array): Promise<void> {
+  /**
+   * One frame. Resolves when the encoder can take more; `flushed` is called once the pipe has the frame's bytes (or
+   * the write failed), after which the caller may reuse `rgb`.
+   */
+  async write(rgb: Uint8Array, flushed?: () => void): Promise<void> {
     const stdin = this.child.stdin;
     if (!stdin || stdin.destroyed)
       throw new StudioError(ErrorCode.ioError, `the encoder stopped: ${this.stderr.trim()}`, { file: this.output });
@@ -118,7 +122,7 @@ export class VideoWriter {
       );
     stdin.write(nutFrameHeader(this.ptsOf(this.frames), rgb.length));
     this.frames += 1;
-    if (!stdin.write(rgb))
+    if (!stdin.write(rgb, flushed && (() => flushed())))
       await new Promise<void>((resolve) => {
         // An encoder that exits mid-frame never drains: the next write or finish() reports why.
         const go = (): void => {

@@ -20,9 +20,21 @@ export const ENCODED_TOLERANCE = 32;
 /** Distance (frame px) around the region where the codec may smear the swap's change: 4:2:0 chroma and deblocking. */
 export const CODEC_MARGIN_PX = 4;
 
-/** The region (patch pixels) as a frame mask, dilated by the codec margin, within the patch's bounding box. */
-function frameRegion(region: Float32Array, r: number, toPatch: Affine, width: number, height: number): Uint8Array {
-  const mask = new Uint8Array(width * height);
+/** The region as a mask over its box in the frame (x0, y0, bw x bh): outside the box nothing is in the region. */
+interface BoxedRegion {
+  x0: number;
+  y0: number;
+  bw: number;
+  bh: number;
+  mask: Uint8Array;
+}
+const NO_REGION: BoxedRegion = { x0: 0, y0: 0, bw: 0, bh: 0, mask: new Uint8Array(0) };
+
+/**
+ * The region (patch pixels) dilated by the codec margin, within the patch's bounding box. Kept to the box: a
+ * frame-sized mask was a fresh allocation a frame, and fresh memory costs its page faults.
+ */
+function frameRegion(region: Float32Array, r: number, toPatch: Affine, width: number, height: number): BoxedRegion {
   // Bounding box of the patch in the frame, plus the margin.
   const corners = patchCorners(toPatch, r);
   const m = CODEC_MARGIN_PX + 1;
@@ -30,15 +42,13 @@ function frameRegion(region: Float32Array, r: number, toPatch: Affine, width: nu
   const x1 = Math.min(width - 1, Math.ceil(Math.max(...corners.map((c) => c[0] as number))) + m);
   const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1] as number))) - m);
   const y1 = Math.min(height - 1, Math.ceil(Math.max(...corners.map((c) => c[1] as number))) + m);
-  if (x1 < x0 || y1 < y0) return mask;
+  if (x1 < x0 || y1 < y0) return NO_REGION;
   const bw = x1 - x0 + 1;
   const bh = y1 - y0 + 1;
   const box = new Uint8Array(bw * bh);
   for (let y = y0; y <= y1; y += 1)
     for (let x = x0; x <= x1; x += 1) if (maskAt(region, r, toPatch, x, y) > 1e-4) box[(y - y0) * bw + (x - x0)] = 255;
-  const grown = dilate(box, bw, bh, 2 * CODEC_MARGIN_PX + 1);
-  for (let y = 0; y < bh; y += 1) mask.set(grown.subarray(y * bw, (y + 1) * bw), (y + y0) * width + x0);
-  return mask;
+  return { x0, y0, bw, bh, mask: dilate(box, bw, bh, 2 * CODEC_MARGIN_PX + 1) };
 }
 
 /** One column of a side-by-side layout frame. */
@@ -75,7 +85,7 @@ export interface ComparisonJob {
 export function compareFrame(job: ComparisonJob): FrameComparison {
   const { width: w, height: h, source, placement, label } = job;
   const result = job.columns === 1 ? job.encoded : layoutColumn(job.encoded, w, h, job.columns, 1);
-  const region = placement
+  const region: BoxedRegion = placement
     ? frameRegion(
         blendRegion(placement.landmarks, placement.toPatch, job.resolution, job, job.override),
         job.resolution,
@@ -83,15 +93,18 @@ export function compareFrame(job: ComparisonJob): FrameComparison {
         w,
         h,
       )
-    : null;
+    : NO_REGION;
   let pixels = 0;
   let changed = 0;
   let absSum = 0;
   for (let y = 0; y < h; y += 1) {
     const inLabelRows = label !== null && y >= label.y && y < label.y + label.height;
+    const inRegionRows = y >= region.y0 && y < region.y0 + region.bh;
+    // Where this row's x = 0 would lie in the region's mask.
+    const row = (y - region.y0) * region.bw - region.x0;
     for (let x = 0; x < w; x += 1) {
       const p = y * w + x;
-      if (region && region[p]) continue;
+      if (inRegionRows && x >= region.x0 && x < region.x0 + region.bw && region.mask[row + x]) continue;
       if (inLabelRows && label && x >= label.x && x < label.x + label.width) continue;
       pixels += 1;
       const o = p * 3;
