@@ -48,40 +48,44 @@ describe('graph cache', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   const entries = (): string[] => readdirSync(graphCacheDir() as string).filter((f) => f.endsWith('.onnx'));
+  /** The adder's session through the cache, counting the builds it takes, and its output for [1, 2]. */
+  const open = (builds: { count: number }): Promise<ort.InferenceSession> =>
+    cachedSession(source, buildFrom(weights, builds), SESSION);
+  const outputs = async (builds: { count: number }): Promise<number[]> => run(await open(builds));
 
   it('builds a graph once and later sessions read the kept bytes', async () => {
     const builds = { count: 0 };
-    expect(await run(await cachedSession(source, buildFrom(weights, builds), SESSION))).toEqual([11, 12]);
-    expect(await run(await cachedSession(source, buildFrom(weights, builds), SESSION))).toEqual([11, 12]);
+    expect(await outputs(builds)).toEqual([11, 12]);
+    expect(await outputs(builds)).toEqual([11, 12]);
     expect(builds.count).toBe(1);
     expect(entries()).toHaveLength(1);
   });
 
   it('builds again when a weight file or the builder changes, and drops the old entry', async () => {
     const builds = { count: 0 };
-    await cachedSession(source, buildFrom(weights, builds), SESSION);
+    await open(builds);
     writeFileSync(weights, '20');
-    expect(await run(await cachedSession(source, buildFrom(weights, builds), SESSION))).toEqual([21, 22]);
+    expect(await outputs(builds)).toEqual([21, 22]);
     writeFileSync(builder, '// builder v2');
-    expect(await run(await cachedSession(source, buildFrom(weights, builds), SESSION))).toEqual([21, 22]);
+    expect(await outputs(builds)).toEqual([21, 22]);
     expect(builds.count).toBe(3);
     expect(entries()).toHaveLength(1);
   });
 
   it('builds again over an entry onnxruntime cannot read', async () => {
     const builds = { count: 0 };
-    await cachedSession(source, buildFrom(weights, builds), SESSION);
+    await open(builds);
     const [entry] = entries();
     writeFileSync(path.join(graphCacheDir() as string, entry as string), 'not a graph');
-    expect(await run(await cachedSession(source, buildFrom(weights, builds), SESSION))).toEqual([11, 12]);
+    expect(await outputs(builds)).toEqual([11, 12]);
     expect(builds.count).toBe(2);
   });
 
   it('keeps nothing when turned off', async () => {
     process.env.FACEPARTS_CACHE = 'off';
     const builds = { count: 0 };
-    await cachedSession(source, buildFrom(weights, builds), SESSION);
-    await cachedSession(source, buildFrom(weights, builds), SESSION);
+    await open(builds);
+    await open(builds);
     expect(builds.count).toBe(2);
     expect(graphCacheDir()).toBeNull();
   });

@@ -11,6 +11,7 @@ import {
 } from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
 import { cachedSession } from '../onnx/graph-cache.js';
+import { ONE_THREAD_CPU } from '../onnx/session-options.js';
 import {
   DESCRIPTOR_INPUT,
   LANDMARK_INPUT,
@@ -33,13 +34,6 @@ const REFINE_TOLERANCE = 0.03;
 interface FaceApi {
   nets: { faceRecognitionNet: { loadFromDisk(dir: string): Promise<void>; params: unknown } };
 }
-
-const SESSION: ort.InferenceSession.SessionOptions = {
-  logSeverityLevel: 3,
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionProviders: ['cpu'],
-};
 
 let loading: Promise<FaceNets> | null = null;
 let faceApi: Promise<FaceApi> | null = null;
@@ -67,7 +61,7 @@ export class FaceNets {
         const session = await cachedSession(
           await faceApiGraph('face-landmarks', 'face_landmark_68_model'),
           async () => landmarkModel(await loadFaceApiWeights('face_landmark_68_model')),
-          SESSION,
+          ONE_THREAD_CPU,
         );
         return new FaceNets(session);
       } catch (error) {
@@ -85,7 +79,11 @@ export class FaceNets {
   /** The recognition net loads when first needed (or asked for ahead): only new faces need it. */
   recognitionSession(): Promise<ort.InferenceSession> {
     this.recognition ??= faceApiGraph('face-recognition', 'face_recognition_model').then((source) =>
-      cachedSession(source, async () => recognitionModel(await loadFaceApiWeights('face_recognition_model')), SESSION),
+      cachedSession(
+        source,
+        async () => recognitionModel(await loadFaceApiWeights('face_recognition_model')),
+        ONE_THREAD_CPU,
+      ),
     );
     return this.recognition;
   }

@@ -10,6 +10,7 @@ import type { Point } from '../../../src-shared/math/geometry.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
 import { modelPath } from '../io/models.js';
 import { cachedSession, tfjsModelFiles } from '../onnx/graph-cache.js';
+import { ONE_THREAD_CPU } from '../onnx/session-options.js';
 import { FACERES_BUILDER, graphToOnnx, loadTfjsGraph } from './faceres-onnx.js';
 
 export const FACERES_FILE = 'faceres/faceres.json';
@@ -37,7 +38,7 @@ export class IdentityNet {
       const session = await cachedSession(
         { name: 'faceres', files: await tfjsModelFiles(file), builders: [FACERES_BUILDER] },
         async () => graphToOnnx(await loadTfjsGraph(file), DESCRIPTOR_NODE, INPUT),
-        { logSeverityLevel: 3, intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] },
+        ONE_THREAD_CPU,
       );
       return new IdentityNet(session);
     })().catch((error: unknown) => {

@@ -122,7 +122,7 @@ export class VideoWriter {
       );
     stdin.write(nutFrameHeader(this.ptsOf(this.frames), rgb.length));
     this.frames += 1;
-    if (!stdin.write(rgb, flushed && (() => flushed())))
+    if (!stdin.write(rgb, flushed))
       await new Promise<void>((resolve) => {
         // An encoder that exits mid-frame never drains: the next write or finish() reports why.
         const go = (): void => {

@@ -2,6 +2,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import { decodeModelFile, type CheckpointHeader } from '../io/model-file.js';
+import { ONE_THREAD_CPU } from '../onnx/session-options.js';
 import { ARCH_REVISION, type ArchConfig } from './config.js';
 import { generatorModel } from './generator-onnx.js';
 import type { DecoderSide } from './networks.js';
@@ -138,12 +139,7 @@ export interface BuiltGenerator {
 }
 
 function createSession(graph: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(graph, {
-    logSeverityLevel: 3,
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionProviders: ['cpu'],
-  });
+  return ort.InferenceSession.create(graph, ONE_THREAD_CPU);
 }
 
 /** A model file's header and its weights by layer name, each checked against the shape the layer expects. */
