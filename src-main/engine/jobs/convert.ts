@@ -56,7 +56,7 @@ import type { JobContext } from './context.js';
 
 type ConvertSpec = z.output<typeof ConvertJobSpec>;
 
-/** The model worker that holds the measuring nets (identity); every other one also generates faces. */
+/** The model worker that holds the identity nets (tracking's and the quality samples'); the others generate faces. */
 const MEASURING_WORKER = 1;
 /** Faces a generator call takes (consecutive swapped frames; fixed groups, so results do not depend on timing). */
 const BATCH = 4;
@@ -348,25 +348,28 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const cpuAtStart = processCpuMs();
   const generatorFile = path.join(store.dir, GENERATOR_FILE);
   const workers = modelWorkerCount();
-  // With two workers both generate (measuring is sampled and light); with more, the measuring one does not.
-  const generating = Array.from({ length: workers }, (_, i) => i).filter(
-    (i) => workers === 2 || i !== MEASURING_WORKER,
-  );
+  // The measuring worker does not generate, even with two workers: a second generator session cost more (~0.3-0.4 s
+  // of CPU for a 42 MB graph, and its copies) than sharing the swap pass's faces saved, and the tracking pass's
+  // identity samples waited behind the generator's build on it.
+  const generating = Array.from({ length: workers }, (_, i) => i).filter((i) => i !== MEASURING_WORKER);
   // The frames' times are read (ffprobe, ~0.1 s) while the workers start.
   const timingRead = probeTiming(input.path);
   timingRead.catch(() => undefined);
+  // The tracking pass's identity samples and the quality samples share one recognition net (a 22 MB graph, ~0.3 s
+  // of CPU a session), on the measuring worker.
   const pool = await ModelPool.start(
     workers,
     { detector: store.project.settings.extraction.detector, nets: true },
     clock,
+    MEASURING_WORKER,
   );
   try {
-    // The generator and the measuring nets load while the faces are tracked, on one worker at a time (the measuring
-    // worker first): a loading worker counts as busy (workers.ts), so the other answers the tracking pass meanwhile.
-    // With both loading at once, the pass's first frames waited about 2 s for them.
+    // The generator (on the generating workers) and FaceRes (on the measuring one) load while the faces are tracked,
+    // one worker at a time: a loading worker counts as busy (workers.ts), so the other answers the tracking pass
+    // meanwhile. With both loading at once, the pass's first frames waited about 2 s for them.
     const sourceSide = sourceSideOf(config);
     const metricModels = pooledMetrics(pool, MEASURING_WORKER);
-    const builder = generating.includes(MEASURING_WORKER) ? MEASURING_WORKER : (generating[0] as number);
+    const builder = generating[0] as number;
     const others = generating.filter((i) => i !== builder);
     const loaded = (async (): Promise<References> => {
       const built = await pool.buildGenerator(builder, generatorFile, config.direction, others.length > 0);
