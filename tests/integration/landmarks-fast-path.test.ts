@@ -18,6 +18,8 @@ const mean = (values: readonly number[]): number => values.reduce((a, b) => a + 
 const percentile = (values: readonly number[], p: number): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length * p)] ?? Infinity;
 const pct = (v: number): string => (v * 100).toFixed(2);
+/** The sample clip's audience shot starts here (frames before it: the performer, mostly frontal). */
+const AUDIENCE_FROM = 212;
 
 describe('landmarks: the fast path against the two-pass fit on the sample clip', () => {
   let detector: FaceDetector;
@@ -38,6 +40,8 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
     });
     const errors: number[] = [];
     const repeat: number[] = [];
+    // The clip's last stretch (AUDIENCE_FROM on) shows the audience: dark three-quarter and profile faces.
+    const audience: { errors: number[]; repeat: number[] } = { errors: [], repeat: [] };
     let twoPass = 0;
     for await (const frame of decodeFrames(source, { stride: 1, startIndex: 0 })) {
       if (!frame.rgb) continue;
@@ -56,19 +60,27 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
         ])) as [Point[]];
         errors.push(meanDistanceIod(face.landmarks, full));
         repeat.push(meanDistanceIod(third, full));
+        if (frame.index >= AUDIENCE_FROM) {
+          audience.errors.push(errors.at(-1) as number);
+          audience.repeat.push(repeat.at(-1) as number);
+        }
       }
     }
     const meanError = mean(errors);
     const p95 = percentile(errors, 0.95);
     console.log(
       `fast path: ${errors.length} faces, mean ${pct(meanError)} % of the inter-ocular distance (median ${pct(percentile(errors, 0.5))} %, 95th percentile ${pct(p95)} %); ${twoPass} faces took two passes; ` +
-        `one more pass moves the two-pass fit itself a mean ${pct(mean(repeat))} % (median ${pct(percentile(repeat, 0.5))} %)`,
+        `one more pass moves the two-pass fit itself a mean ${pct(mean(repeat))} % (median ${pct(percentile(repeat, 0.5))} %); ` +
+        `on the audience (frames ${AUDIENCE_FROM}-): ${audience.errors.length} faces, mean ${pct(mean(audience.errors))} %, the two-pass fit's own ${pct(mean(audience.repeat))} %`,
     );
     expect(errors.length).toBeGreaterThan(100);
     // #14 asks for 2 %: not reached (mean 4.25 %, median 2.08 %, 95th percentile 13.4 % on this clip). Even one pass
     // on the region the two-pass fit's own points give (what a prediction from the answer itself would choose)
     // lands a mean 2.86 % (median 1.42 %) from it: the net's noise against its region puts 2 % below what any
-    // one-pass estimate reaches here. These bounds hold today's level.
+    // one-pass estimate reaches here. The misses are the audience shot's: on the performer's frames (100 faces) the
+    // mean is 2.13 % against the two-pass fit's own 1.40 %; on the audience's (51 faces) 8.4 % against its own 5.7 %.
+    // Sending the tracks whose last refinement needed a second pass back to the full two passes made it worse
+    // (6.0 %): the refinement after them lands farther. These bounds hold today's level.
     expect(meanError).toBeLessThan(0.05);
     expect(p95).toBeLessThan(0.16);
   }, 120_000);
