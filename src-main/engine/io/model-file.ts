@@ -51,7 +51,9 @@ export async function encodeModelFile(fields: ModelFileFields, named: NamedTenso
     sha256: createHash('sha256').update(payload).digest('hex'),
     tensors,
   };
-  const json = Buffer.from(JSON.stringify(header));
+  // Spaces after the JSON put the payload at a multiple of 4 bytes, so a reader can view its floats in place.
+  const text = JSON.stringify(header);
+  const json = Buffer.from(text.padEnd(text.length + ((4 - ((12 + text.length) % 4)) % 4), ' '));
   const lengths = Buffer.alloc(8);
   lengths.writeUInt32LE(VERSION, 0);
   lengths.writeUInt32LE(json.length, 4);
@@ -90,9 +92,13 @@ export function decodeModelFile(
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
   return {
     header,
+    // A view into the file's bytes where they are aligned (files written since the header is padded: no 42 MB of
+    // fresh copies for a generator), else a copy. Readers do not write into it.
     tensor: (name) => {
       const t = byName.get(name);
       if (!t) return null;
+      const start = payload.byteOffset + t.offset;
+      if (start % 4 === 0) return new Float32Array(payload.buffer, start, t.length / 4);
       const copy = Buffer.from(payload.subarray(t.offset, t.offset + t.length));
       return new Float32Array(copy.buffer, copy.byteOffset, t.length / 4);
     },
