@@ -88,7 +88,8 @@ export async function cachedSession(
   const file = path.join(dir, `${source.name}-${key}.onnx`);
   let cached: Uint8Array | null = null;
   try {
-    cached = new Uint8Array(await fs.readFile(file));
+    // The file's Buffer as it is (a Uint8Array): a copy was 35 MB of fresh memory a worker for the identity nets.
+    cached = await fs.readFile(file);
   } catch {
     // Not built yet (or unreadable): built below.
   }

@@ -4,12 +4,18 @@
  * with it, so that they run on onnxruntime's native kernels instead of tfjs' wasm backend. Pure: bytes in memory.
  */
 
+/** Float32 data written when the model is encoded (a kernel transposed straight into the model's bytes). */
+interface DeferredFloats {
+  length: number;
+  fill(into: Float32Array): void;
+}
+
 /** Protobuf wire writer (varints, length-delimited fields, fixed32 floats). */
 class Writer {
-  private readonly parts: Uint8Array[] = [];
+  private readonly parts: Array<Uint8Array | DeferredFloats> = [];
   length = 0;
 
-  private push(bytes: Uint8Array): void {
+  private push(bytes: Uint8Array | DeferredFloats): void {
     this.parts.push(bytes);
     this.length += bytes.length;
   }
@@ -39,6 +45,14 @@ class Writer {
     return this;
   }
 
+  /** A length-delimited field of `count` floats that `fill` writes when the model is encoded. */
+  deferredFloats(field: number, count: number, fill: (into: Float32Array) => void): this {
+    this.varint((field << 3) | 2);
+    this.varint(count * 4);
+    this.push({ length: count * 4, fill });
+    return this;
+  }
+
   message(field: number, inner: Writer): this {
     this.varint((field << 3) | 2);
     this.varint(inner.length);
@@ -56,9 +70,18 @@ class Writer {
 
   finish(): Uint8Array {
     const out = new Uint8Array(this.length);
+    // Deferred floats go through one scratch array (their offsets in `out` need not be 4-byte aligned), so a
+    // generator's transposed kernels are not ~40 MB of fresh arrays besides the model's bytes.
+    const most = this.parts.reduce((m, p) => (p instanceof Uint8Array ? m : Math.max(m, p.length)), 0);
+    const scratch = new Float32Array(most / 4);
     let offset = 0;
     for (const part of this.parts) {
-      out.set(part, offset);
+      if (part instanceof Uint8Array) out.set(part, offset);
+      else {
+        const floats = scratch.subarray(0, part.length / 4);
+        part.fill(floats);
+        out.set(new Uint8Array(floats.buffer, 0, part.length), offset);
+      }
       offset += part.length;
     }
     return out;
@@ -128,6 +151,24 @@ export class OnnxGraph {
     for (const d of dims) w.int(1, d);
     w.int(2, FLOAT).bytes(8, name);
     w.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    this.initialisers.push(w);
+    return name;
+  }
+
+  /**
+   * A float32 constant whose values `fill` writes when the graph is encoded (into an array of `dims`' size): for
+   * values computed from others, such as a transposed kernel, without an array of their own.
+   */
+  computedConstant(dims: readonly number[], fill: (into: Float32Array) => void, hint = 'const'): string {
+    const name = this.fresh(hint);
+    const w = new Writer();
+    for (const d of dims) w.int(1, d);
+    w.int(2, FLOAT).bytes(8, name);
+    w.deferredFloats(
+      9,
+      dims.reduce((a, b) => a * b, 1),
+      fill,
+    );
     this.initialisers.push(w);
     return name;
   }
@@ -206,10 +247,13 @@ export function samePadding(size: number, kernel: number, stride: number): [numb
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-/** HWIO (tfjs conv kernel) -> OIHW (ONNX Conv weight). */
-export function hwioToOihw(values: Float32Array, shape: readonly number[]): Float32Array {
+/** HWIO (tfjs conv kernel) -> OIHW (ONNX Conv weight), into `out` when given. */
+export function hwioToOihw(
+  values: Float32Array,
+  shape: readonly number[],
+  out: Float32Array = new Float32Array(values.length),
+): Float32Array {
   const [kh, kw, ci, co] = shape as [number, number, number, number];
-  const out = new Float32Array(values.length);
   for (let y = 0; y < kh; y += 1)
     for (let x = 0; x < kw; x += 1)
       for (let i = 0; i < ci; i += 1)

@@ -28,13 +28,14 @@ export class NchwNet {
     const depthwise = options.depthwise ?? false;
     // A tfjs depthwise kernel is [kh, kw, C, multiplier]; ONNX wants [C * multiplier, 1, kh, kw].
     const co = depthwise ? ci * co0 : co0;
-    const weight = depthwise
-      ? hwioToOihw(kernel, [kh, kw, 1, ci * co0])
-      : hwioToOihw(kernel, shape as unknown as number[]);
+    const hwio = depthwise ? [kh, kw, 1, ci * co0] : [kh, kw, ci, co0];
     const wShape = depthwise ? [co, 1, kh, kw] : [co, ci, kh, kw];
     const [pt, pb] = options.pad === 'valid' ? [0, 0] : samePadding(x.h, kh, stride);
     const [pl, pr] = options.pad === 'valid' ? [0, 0] : samePadding(x.w, kw, stride);
-    const inputs = [x.name, this.g.constant(wShape, weight, 'w')];
+    if (kernel.length !== kh * kw * ci * co0)
+      throw new Error(`conv: ${kernel.length} kernel values for shape [${shape.join(', ')}]`);
+    // Transposed when the graph is encoded, straight into its bytes.
+    const inputs = [x.name, this.g.computedConstant(wShape, (into) => hwioToOihw(kernel, hwio, into), 'w')];
     if (options.bias) inputs.push(this.g.constant([co], options.bias, 'b'));
     const name = this.g.node('Conv', inputs, {
       kernel_shape: [kh, kw],
