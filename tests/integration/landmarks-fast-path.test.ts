@@ -58,11 +58,13 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
         const [third] = (await nets.inRegions(rgb, width, height, [
           squareBox(boxOfPoints(full), SECOND_PASS_SCALE),
         ])) as [Point[]];
-        errors.push(meanDistanceIod(face.landmarks, full));
-        repeat.push(meanDistanceIod(third, full));
+        const error = meanDistanceIod(face.landmarks, full);
+        const noise = meanDistanceIod(third, full);
+        errors.push(error);
+        repeat.push(noise);
         if (frame.index >= AUDIENCE_FROM) {
-          audience.errors.push(errors.at(-1) as number);
-          audience.repeat.push(repeat.at(-1) as number);
+          audience.errors.push(error);
+          audience.repeat.push(noise);
         }
       }
     }

@@ -107,6 +107,13 @@ function attribute(name: string, value: AttributeValue, integer: boolean): Write
   return w.int(20, 6);
 }
 
+/** A float32 TensorProto's dims, type and name; its raw data (field 9) follows. */
+function floatTensorHead(dims: readonly number[], name: string): Writer {
+  const w = new Writer();
+  for (const d of dims) w.int(1, d);
+  return w.int(2, FLOAT).bytes(8, name);
+}
+
 function valueInfo(name: string, dims: readonly Dim[], elemType = FLOAT): Writer {
   const shape = new Writer();
   for (const d of dims) shape.message(1, typeof d === 'string' ? new Writer().bytes(2, d) : new Writer().int(1, d));
@@ -147,11 +154,9 @@ export class OnnxGraph {
     const size = dims.reduce((a, b) => a * b, 1);
     if (data.length !== size) throw new Error(`constant ${hint}: ${data.length} values for shape [${dims.join(', ')}]`);
     const name = this.fresh(hint);
-    const w = new Writer();
-    for (const d of dims) w.int(1, d);
-    w.int(2, FLOAT).bytes(8, name);
-    w.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    this.initialisers.push(w);
+    this.initialisers.push(
+      floatTensorHead(dims, name).bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+    );
     return name;
   }
 
@@ -161,15 +166,8 @@ export class OnnxGraph {
    */
   computedConstant(dims: readonly number[], fill: (into: Float32Array) => void, hint = 'const'): string {
     const name = this.fresh(hint);
-    const w = new Writer();
-    for (const d of dims) w.int(1, d);
-    w.int(2, FLOAT).bytes(8, name);
-    w.deferredFloats(
-      9,
-      dims.reduce((a, b) => a * b, 1),
-      fill,
-    );
-    this.initialisers.push(w);
+    const size = dims.reduce((a, b) => a * b, 1);
+    this.initialisers.push(floatTensorHead(dims, name).deferredFloats(9, size, fill));
     return name;
   }
 
