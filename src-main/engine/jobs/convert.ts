@@ -56,7 +56,7 @@ import type { JobContext } from './context.js';
 
 type ConvertSpec = z.output<typeof ConvertJobSpec>;
 
-/** The model worker that holds the identity nets (tracking's and the quality samples'); the others generate faces. */
+/** The model worker that holds the identity nets (tracking's and the quality samples'); it generates faces too. */
 const MEASURING_WORKER = 1;
 /** Faces a generator call takes (consecutive swapped frames; fixed groups, so results do not depend on timing). */
 const BATCH = 4;
@@ -348,10 +348,11 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const cpuAtStart = processCpuMs();
   const generatorFile = path.join(store.dir, GENERATOR_FILE);
   const workers = modelWorkerCount();
-  // The measuring worker does not generate, even with two workers: a second generator session cost more (~0.3-0.4 s
-  // of CPU for a 42 MB graph, and its copies) than sharing the swap pass's faces saved, and the tracking pass's
-  // identity samples waited behind the generator's build on it.
-  const generating = Array.from({ length: workers }, (_, i) => i).filter((i) => i !== MEASURING_WORKER);
+  // Every worker generates in the swap pass: the generator is most of a swapped frame's work (~20 ms a 64 px face,
+  // half of it the last self-attention), and with one generating worker the other core sat half idle on stretches
+  // of faces. The graph is built on a worker that does not measure (the tracking pass's identity samples would wait
+  // behind the build); the measuring worker starts its session from those bytes once its own nets are in.
+  const generating = Array.from({ length: workers }, (_, i) => i);
   // The frames' times are read (ffprobe, ~0.1 s) while the workers start.
   const timingRead = probeTiming(input.path);
   timingRead.catch(() => undefined);
@@ -364,19 +365,18 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     MEASURING_WORKER,
   );
   try {
-    // The generator (on the generating workers) and FaceRes (on the measuring one) load while the faces are tracked,
-    // one worker at a time: a loading worker counts as busy (workers.ts), so the other answers the tracking pass
-    // meanwhile. With both loading at once, the pass's first frames waited about 2 s for them.
+    // The generator's graph (built on the builder), then FaceRes (on the measuring worker) load while the faces are
+    // tracked, one worker at a time: a loading worker counts as busy (workers.ts), so the other answers the tracking
+    // pass meanwhile. With both loading at once, the pass's first frames waited about 2 s for them.
     const sourceSide = sourceSideOf(config);
     const metricModels = pooledMetrics(pool, MEASURING_WORKER);
-    const builder = generating[0] as number;
+    const builder = generating.find((i) => i !== MEASURING_WORKER) ?? 0;
     const others = generating.filter((i) => i !== builder);
-    const loaded = (async (): Promise<References> => {
+    const loaded = (async () => {
       const built = await pool.buildGenerator(builder, generatorFile, config.direction, others.length > 0);
       await pool.loadOn(MEASURING_WORKER, { identity: true });
       const references = await identityReferences(store, sourceSide, metricModels.identity);
-      await pool.startGenerator(others, built, generatorFile, config.direction);
-      return references;
+      return { references, built };
     })();
     loaded.catch(() => undefined);
     // Frame i is the i-th frame a player shows: the container's count may include frames its edit list hides.
@@ -390,7 +390,13 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       trackPerson(ctx, input, config, pooledModels(detector, pool), referenceDescriptor(store, sourceSide), range),
     );
     if (ctx.signal.aborted) return { stopped: true };
-    const references = await loaded;
+    const { references, built } = await loaded;
+    // The other workers' generator sessions start from the built graph as the swap pass begins: the builder generates
+    // the first faces meanwhile, and the tracking pass, which keeps both cores busy, was not slowed by them (a 128 px
+    // generator's session cost it ~0.5 s). A worker still loading counts as busy, so no face waits for its load; a
+    // failed load fails the faces sent there with its own error (model-worker.ts).
+    const othersLoading = pool.startGenerator(others, built, generatorFile, config.direction);
+    othersLoading.catch(() => undefined);
     const generator = pool.generator(generating);
     const quality = new ConversionMetrics(metricModels, references);
     const { raw, landmarks } = tracked;
