@@ -21,14 +21,27 @@ const ffmpeg = (args: string[]): void => {
   execFileSync(resolveTools().ffmpeg as string, ['-v', 'error', '-y', ...args]);
 };
 
-/** What runConvert does around the face swap: frames in presentation order, written with the source's timing. */
-async function exportRange(input: string, output: string, start: number, end: number): Promise<void> {
+/**
+ * What runConvert does around the face swap: frames in presentation order, written with the source's timing;
+ * `encodedCopy`: as conversions of frames up to 1080p write, through the tee muxer with a copy for the export check
+ * (drained here).
+ */
+async function exportRange(
+  input: string,
+  output: string,
+  start: number,
+  end: number,
+  encodedCopy: boolean,
+): Promise<void> {
   const source = await probeSource(input);
   const timing = await probeTiming(input);
   const last = Math.min(source.media.frameCount, timing.framePts.length) - 1;
   const range = { start: Math.min(start, last), end: Math.min(end, last) };
   const { displayWidth: w, displayHeight: h } = source.media;
-  const writer = new VideoWriter(output, w, h, exportTiming(timing, range), source.media.hasAudio ? input : null);
+  const writer = new VideoWriter(output, w, h, exportTiming(timing, range), source.media.hasAudio ? input : null, {
+    encodedCopy,
+  });
+  writer.encodedStream?.resume();
   for await (const frame of decodeFrames(source, { stride: 1, startIndex: range.start })) {
     if (frame.index > range.end) break;
     await writer.write(frame.rgb ?? new Uint8Array(w * h * 3));
@@ -158,60 +171,67 @@ describe('exports keep the source timing (audio in sync with the frames)', () =>
     expect(gaps.size).toBeGreaterThan(2);
   });
 
-  it.each([
-    ['sample', 'sample', 0, Infinity, 'constant'],
-    ['sample, frames 100-200', 'sample', 100, 200, 'constant'],
-    ['audio 0.5 s after the video', 'audioLate', 0, Infinity, 'constant'],
-    ['audio 0.5 s after the video, frames 5-60 (audio starts later than frame 5)', 'audioLate', 5, 60, 'constant'],
-    ['video 0.5 s after the audio', 'videoLate', 0, Infinity, 'constant'],
-    ['edit list', 'editList', 0, Infinity, 'constant'],
-    ['edit list, frames 20-70', 'editList', 20, 70, 'constant'],
-    ['variable frame rate', 'vfr', 0, Infinity, 'variable'],
-    ['variable frame rate, frames 25-45', 'vfr', 25, 45, 'variable'],
-    ['sample, frames 100-200, to MKV (no edit lists)', 'sample', 100, 200, 'constant'],
-  ])('%s', async (label, clip, start, end, rate) => {
-    const input = clips[clip] as string;
-    const mkv = label.includes('MKV');
-    const output = path.join(dir, 'out', `${label.replace(/[^a-z0-9]+/gi, '-')}.${mkv ? 'mkv' : 'mp4'}`);
-    mkdirSync(path.dirname(output), { recursive: true });
-    await exportRange(input, output, start, end);
-    const source = probeAv(input);
-    const last = Math.min(end, source.videoPts.length - 1);
-    // Matroska counts in milliseconds and stores no stream duration.
-    const options = mkv ? { tolerance: 0.001, streamDuration: false } : {};
-    const report = expectSameTiming(
-      label,
-      source,
-      probeAv(output),
-      start,
-      last,
-      rate as 'constant' | 'variable',
-      options,
-    );
-    recordSync(report);
-    // Frame j of the export is the picture of source frame start + j (decoded by ffmpeg, compared by index), told
-    // apart from its neighbours where they differ (a still scene proves nothing either way).
-    const { displayWidth: w, displayHeight: h } = (await probeSource(input)).media;
-    const count = last - start + 1;
-    const picks = [0, 1, Math.floor(count / 3), Math.floor(count / 2), count - 2, count - 1].filter(
-      (j, i, all) => j >= 0 && j < count && all.indexOf(j) === i,
-    );
-    const near = (j: number): number => start + j + (j === 0 ? 1 : -1);
-    const src = framesAt(
-      input,
-      w,
-      h,
-      picks.flatMap((j) => [start + j, near(j)]),
-    );
-    const out = framesAt(output, w, h, picks);
-    let conclusive = 0;
-    for (const j of picks) {
-      const picture = out.get(j) as Buffer;
-      const neighbour = changed(picture, src.get(near(j)) as Buffer);
-      if (neighbour < 0.002) continue;
-      conclusive += 1;
-      expect(changed(picture, src.get(start + j) as Buffer), `${label}: output frame ${j}`).toBeLessThan(neighbour / 5);
-    }
-    expect(conclusive, `${label}: frames that differ from their neighbours`).toBeGreaterThan(0);
+  describe.each([
+    ['the file alone', false],
+    ['with the export check’s copy (tee muxer)', true],
+  ])('written %s', (mode, encodedCopy) => {
+    it.each([
+      ['sample', 'sample', 0, Infinity, 'constant'],
+      ['sample, frames 100-200', 'sample', 100, 200, 'constant'],
+      ['audio 0.5 s after the video', 'audioLate', 0, Infinity, 'constant'],
+      ['audio 0.5 s after the video, frames 5-60 (audio starts later than frame 5)', 'audioLate', 5, 60, 'constant'],
+      ['video 0.5 s after the audio', 'videoLate', 0, Infinity, 'constant'],
+      ['edit list', 'editList', 0, Infinity, 'constant'],
+      ['edit list, frames 20-70', 'editList', 20, 70, 'constant'],
+      ['variable frame rate', 'vfr', 0, Infinity, 'variable'],
+      ['variable frame rate, frames 25-45', 'vfr', 25, 45, 'variable'],
+      ['sample, frames 100-200, to MKV (no edit lists)', 'sample', 100, 200, 'constant'],
+    ])('%s', async (label, clip, start, end, rate) => {
+      const input = clips[clip] as string;
+      const mkv = label.includes('MKV');
+      const output = path.join(dir, 'out', `${`${mode} ${label}`.replace(/[^a-z0-9]+/gi, '-')}.${mkv ? 'mkv' : 'mp4'}`);
+      mkdirSync(path.dirname(output), { recursive: true });
+      await exportRange(input, output, start, end, encodedCopy as boolean);
+      const source = probeAv(input);
+      const last = Math.min(end, source.videoPts.length - 1);
+      // Matroska counts in milliseconds and stores no stream duration.
+      const options = mkv ? { tolerance: 0.001, streamDuration: false } : {};
+      const report = expectSameTiming(
+        label,
+        source,
+        probeAv(output),
+        start,
+        last,
+        rate as 'constant' | 'variable',
+        options,
+      );
+      recordSync(report);
+      // Frame j of the export is the picture of source frame start + j (decoded by ffmpeg, compared by index), told
+      // apart from its neighbours where they differ (a still scene proves nothing either way).
+      const { displayWidth: w, displayHeight: h } = (await probeSource(input)).media;
+      const count = last - start + 1;
+      const picks = [0, 1, Math.floor(count / 3), Math.floor(count / 2), count - 2, count - 1].filter(
+        (j, i, all) => j >= 0 && j < count && all.indexOf(j) === i,
+      );
+      const near = (j: number): number => start + j + (j === 0 ? 1 : -1);
+      const src = framesAt(
+        input,
+        w,
+        h,
+        picks.flatMap((j) => [start + j, near(j)]),
+      );
+      const out = framesAt(output, w, h, picks);
+      let conclusive = 0;
+      for (const j of picks) {
+        const picture = out.get(j) as Buffer;
+        const neighbour = changed(picture, src.get(near(j)) as Buffer);
+        if (neighbour < 0.002) continue;
+        conclusive += 1;
+        expect(changed(picture, src.get(start + j) as Buffer), `${label}: output frame ${j}`).toBeLessThan(
+          neighbour / 5,
+        );
+      }
+      expect(conclusive, `${label}: frames that differ from their neighbours`).toBeGreaterThan(0);
+    });
   });
 });

@@ -42,7 +42,13 @@ import {
   type References,
 } from '../metrics/conversion-metrics.js';
 import type { Placement } from '../metrics/frame-comparison.js';
-import { measureOutsideMask } from '../metrics/outside-mask.js';
+import {
+  LIVE_CHECK_FRAMES,
+  LiveExportCheck,
+  liveCheckFits,
+  measureOutsideMask,
+  type ComparisonSetup,
+} from '../metrics/outside-mask.js';
 import { Generator } from '../model/generator.js';
 import { readAhead } from '../pipeline/queue.js';
 import { flatPoints, pointsOf } from '../pipeline/rpc.js';
@@ -414,12 +420,32 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     // groups of BATCH while the frames before them are blended and encoded.
     const columns = columnsOf(config);
     const exported = exportTiming(timing, range);
-    const writer = new VideoWriter(output, w * columns, h, exported, input.media.hasAudio ? input.path : null);
+    // The export is checked alongside the encoder where its frames fit in memory (metrics/outside-mask.ts).
+    const writer = new VideoWriter(output, w * columns, h, exported, input.media.hasAudio ? input.path : null, {
+      encodedCopy: liveCheckFits(w, h),
+    });
+    const checkSetup: ComparisonSetup = {
+      width: w,
+      height: h,
+      fps: input.media.fps,
+      start: range.start,
+      placements,
+      resolution: r,
+      config,
+      overrides,
+      columns,
+      signal: ctx.signal,
+      compare: (job) => pool.compare(job),
+    };
     const side = generator.decoderFor(config.direction);
     let swapped = 0;
     let done = 0;
     let framesWithEdits = 0;
-    const framePool = new FramePool();
+    // Input frames wait in the window, ahead of it, and (live check) for their encoded frame.
+    const framePool = new FramePool(WINDOW + READ_AHEAD + LIVE_CHECK_FRAMES + 4);
+    const live = writer.encodedStream
+      ? new LiveExportCheck(checkSetup, writer.encodedStream, framePool, ctx.signal)
+      : null;
     // Result pictures come back once the encoder's pipe has them (VideoWriter.write's `flushed`).
     const resultPool = new FramePool();
     const total = range.end - range.start + 1;
@@ -475,7 +501,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
             if (label) stampLabel(laid, w * columns, label, labelPlacement(w * columns, h, label));
             return laid;
           });
-          framePool.release(f.source);
+          // Given to the live check before its result goes to the encoder: the check pairs them in that order.
+          if (live) await live.add(f.source);
+          else framePool.release(f.source);
           const result = f.result;
           if (out === result) await writer.write(out, () => resultPool.release(result));
           else {
@@ -528,6 +556,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
           await writer.abort();
           return;
         }
+        live?.end();
         await writer.finish();
       });
       if (ctx.signal.aborted) return { stopped: true };
@@ -535,22 +564,21 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       await writer.abort();
       throw error;
     }
-    // Measured from the encoded file against a fresh decode of the input, not from the frames just blended.
-    const outsideMask = await childStage(clock, 'metrics', async () =>
-      measureOutsideMask({
-        encoded: await probeSource(output),
-        input,
-        start: range.start,
-        placements,
-        resolution: r,
-        config,
-        overrides,
-        columns,
-        signal: ctx.signal,
-        progress: (doneFrames, totalFrames) => ctx.progress('check the export', doneFrames, totalFrames),
-        compare: (job) => pool.compare(job),
-      }),
-    );
+    // Measured from the encoded video, not from the frames just blended: alongside the encoder (its own copy of the
+    // packets it muxed), or, where that could not follow the whole export, from the file against a fresh decode of
+    // the input.
+    const alongside = live ? await live.result : null;
+    ctx.progress('check the export', alongside ? total : 0, total);
+    const outsideMask =
+      alongside ??
+      (await childStage(clock, 'metrics', async () =>
+        measureOutsideMask({
+          ...checkSetup,
+          encoded: await probeSource(output),
+          input,
+          progress: (doneFrames, totalFrames) => ctx.progress('check the export', doneFrames, totalFrames),
+        }),
+      ));
     const metrics = {
       frames: done,
       framesSwapped: swapped,

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import type { ProbedSource } from './probe.js';
@@ -95,15 +96,37 @@ async function* decodeImages(
   }
 }
 
-async function* decodeVideo(
-  source: ProbedSource,
+async function* decodeVideo(source: ProbedSource, options: DecodeOptions): AsyncGenerator<DecodedFrame> {
+  const { displayWidth: width, displayHeight: height, fps } = source.media;
+  const { stride, startIndex } = options;
+  const select = `select='gte(n\\,${startIndex})*not(mod(n\\,${stride}))'`;
+  yield* rawFrames(source.path, rawRgbDecodeArgs(source.path, { filter: select }), { width, height, fps }, options);
+}
+
+/**
+ * Frames of an encoded NUT stream as it is being written (an encoder's copy of its output, VideoWriter's
+ * `encodedStream`), decoded as they come: every frame, from the first.
+ */
+export async function* decodeNutStream(
+  stream: Readable,
+  name: string,
+  size: { width: number; height: number; fps: number },
+  options: Omit<DecodeOptions, 'stride' | 'startIndex'>,
+): AsyncGenerator<DecodedFrame> {
+  const args = rawRgbDecodeArgs('pipe:0', { inputFormat: 'nut' });
+  yield* rawFrames(name, args, size, { ...options, stride: 1, startIndex: 0 }, stream);
+}
+
+async function* rawFrames(
+  file: string,
+  args: string[],
+  { width, height, fps }: { width: number; height: number; fps: number },
   { stride, startIndex, signal, pool }: DecodeOptions,
+  stdin?: Readable,
 ): AsyncGenerator<DecodedFrame> {
   const ffmpeg = requireTool('ffmpeg');
-  const { displayWidth: width, displayHeight: height, fps } = source.media;
   const frameBytes = width * height * 3;
-  const select = `select='gte(n\\,${startIndex})*not(mod(n\\,${stride}))'`;
-  const { child, frames, exited } = await startRawDecoder(ffmpeg, rawRgbDecodeArgs(source.path, { filter: select }));
+  const { child, frames, exited } = await startRawDecoder(ffmpeg, args, 'auto', stdin);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -138,8 +161,8 @@ async function* decodeVideo(
   const code = await exited;
   if (signal?.aborted) return;
   if (code !== 0 && emitted === 0) {
-    throw new StudioError(ErrorCode.badMedia, `${source.path} could not be decoded`, {
-      file: source.path,
+    throw new StudioError(ErrorCode.badMedia, `${file} could not be decoded`, {
+      file,
       fix: 'the file may be corrupt or truncated; re-export it or choose another video',
       ...(stderr.trim() ? { details: stderr.trim() } : {}),
     });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import { reserveTempPath } from '../io/atomic.js';
 import { fixMp4VideoDuration } from './mp4-duration.js';
@@ -37,8 +38,25 @@ const secondsArgument = (s: number): string => s.toFixed(6);
  * with the first packet that begins at or after the first frame, up to one packet (about 23 ms of AAC) later.
  * MP4/MOV exports then get their last frame's duration set (media/mp4-duration.ts).
  */
+/** A path as one of the tee muxer's outputs: its separator and escape characters escaped. */
+export function teeOutputPath(file: string): string {
+  return file.replace(/[\\'|]/g, (c) => `\\${c}`);
+}
+
+export interface VideoWriterOptions {
+  /**
+   * Also write the encoded video, as it is muxed into the file, to `encodedStream` (NUT; MP4 and MOV outputs only,
+   * else it stays null): the export check decodes it alongside the encoder instead of decoding the finished file
+   * afterwards. The same packets as the file's (the tee muxer). The copy must be read, or destroyed: ffmpeg waits
+   * on a full pipe; destroyed, it drops the copy and writes the file all the same.
+   */
+  encodedCopy?: boolean;
+}
+
 export class VideoWriter {
   private readonly child: ChildProcess;
+  /** The encoded video as it is written (VideoWriterOptions.encodedCopy), else null. */
+  readonly encodedStream: Readable | null;
   private readonly done: Promise<number | null>;
   private stderr = '';
   private frames = 0;
@@ -51,6 +69,7 @@ export class VideoWriter {
     height: number,
     private readonly timing: ExportTiming,
     audioFrom: string | null,
+    options: VideoWriterOptions = {},
   ) {
     const ffmpeg = requireTool('ffmpeg');
     const ext = path.extname(output) || '.mp4';
@@ -85,9 +104,24 @@ export class VideoWriter {
       'comment=Synthetic media: face swapped with FaceParts Studio',
       '-metadata',
       'description=synthetic',
-      this.temp,
     );
-    this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // MP4 and MOV only: through the tee muxer a stream keeps its codec tag, and Matroska refuses MP4's audio tag.
+    const copy = options.encodedCopy === true && MP4_FAMILY.has(ext.toLowerCase());
+    // The tee muxer would shift the audio's negative times (the packet before the first frame) to zero itself and
+    // put the audio out of sync (a range export: 1 s); left to the MP4 muxer, they become its edit list, as without.
+    if (copy)
+      args.push(
+        '-avoid_negative_ts',
+        'disabled',
+        '-f',
+        'tee',
+        `[onfail=abort]${teeOutputPath(this.temp)}|[f=nut:select=v:onfail=ignore]pipe:3`,
+      );
+    else args.push(this.temp);
+    this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe', ...(copy ? (['pipe'] as const) : [])] });
+    this.encodedStream = copy ? (this.child.stdio[3] as Readable) : null;
+    // A reader that stops early: ffmpeg drops the copy ('onfail=ignore') and goes on with the file.
+    this.encodedStream?.on('error', () => undefined);
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     this.done = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
     // A closed pipe (ffmpeg failed to start) surfaces in write() and finish(), with ffmpeg's own message.

@@ -10,11 +10,16 @@ const RAW_RGB = ['-f', 'rawvideo', '-pix_fmt', 'rgb24'];
  * Decode the first video stream of `input` into packed RGB frames as the file presents them (no frames dropped or
  * duplicated), optionally through a filter (frame selection).
  */
-export function rawRgbDecodeArgs(input: string, options: { filter?: string; output?: string } = {}): string[] {
+export function rawRgbDecodeArgs(
+  input: string,
+  options: { filter?: string; output?: string; inputFormat?: string } = {},
+): string[] {
   return [
     '-v',
     'error',
-    '-nostdin',
+    // Reading a stream from stdin (pipe:0) needs stdin.
+    ...(input === 'pipe:0' ? [] : ['-nostdin']),
+    ...(options.inputFormat ? ['-f', options.inputFormat] : []),
     '-i',
     input,
     '-map',

@@ -28,9 +28,20 @@ export interface RawDecoder {
   exited: Promise<number | null>;
 }
 
-/** Spawn ffmpeg and watch its end from the start (it may fail before its caller gets to listen). */
-function spawnWatched(ffmpeg: string, args: readonly string[], stdout: 'pipe' | number) {
-  const child = spawn(ffmpeg, [...args], { stdio: ['ignore', stdout, 'pipe'] });
+/**
+ * Spawn ffmpeg and watch its end from the start (it may fail before its caller gets to listen). `stdin`: a stream
+ * piped into ffmpeg's stdin (an encoded stream to decode as it is written).
+ */
+function spawnWatched(ffmpeg: string, args: readonly string[], stdout: 'pipe' | number, stdin?: Readable) {
+  const child = spawn(ffmpeg, [...args], { stdio: [stdin ? 'pipe' : 'ignore', stdout, 'pipe'] });
+  if (stdin && child.stdin) {
+    const input = child.stdin;
+    // A decoder that stops early closes its stdin: what is left of the stream is not its business.
+    input.on('error', () => undefined);
+    stdin.pipe(input);
+    // A stream that breaks off (destroyed, not ended) still ends the decoder's input, or it would wait for more.
+    stdin.once('close', () => input.end());
+  }
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, exited };
 }
@@ -43,19 +54,21 @@ export async function startRawDecoder(
   ffmpeg: string,
   args: readonly string[],
   transport: 'auto' | 'stream' = 'auto',
+  stdin?: Readable,
 ): Promise<RawDecoder> {
   if (transport === 'auto' && process.platform !== 'win32') {
     const fifo = fifos.acquire();
     if (fifo) {
       try {
-        return await viaFifo(ffmpeg, args, fifo);
-      } catch {
+        return await viaFifo(ffmpeg, args, fifo, stdin);
+      } catch (error) {
         fifos.release(fifo);
-        // The stream below always works.
+        // The stream below always works, except for a stream on stdin, which the failed decoder may have read from.
+        if (stdin) throw error;
       }
     }
   }
-  const { child, exited } = spawnWatched(ffmpeg, args, 'pipe');
+  const { child, exited } = spawnWatched(ffmpeg, args, 'pipe', stdin);
   return { child, exited, frames: streamFrames(child.stdout as Readable), transport: 'stream' };
 }
 
@@ -92,12 +105,12 @@ function streamFrames(stream: Readable): RawFrames {
  * its own until the reader has opened (so neither open blocks), then closes it: ffmpeg's is the only one left, and
  * the reader sees the end of the stream when ffmpeg exits, killed or not.
  */
-async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string): Promise<RawDecoder> {
+async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string, stdin?: Readable): Promise<RawDecoder> {
   const writeEnd = openSync(fifo, 'r+');
   let spawned: ReturnType<typeof spawnWatched> | null = null;
   let reader: Worker | null = null;
   try {
-    spawned = spawnWatched(ffmpeg, args, writeEnd);
+    spawned = spawnWatched(ffmpeg, args, writeEnd, stdin);
     reader = startWorker(import.meta.url, 'fifo-reader', { workerData: { fifo } });
     const started = reader;
     await new Promise<void>((resolve, reject) => {
@@ -105,6 +118,7 @@ async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string): P
       started.once('error', reject);
     });
   } catch (error) {
+    if (spawned?.child.stdin) stdin?.unpipe(spawned.child.stdin);
     spawned?.child.kill('SIGKILL');
     await reader?.terminate();
     throw error;
