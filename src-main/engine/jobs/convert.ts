@@ -357,7 +357,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   // Every worker generates in the swap pass: the generator is most of a swapped frame's work (~20 ms a 64 px face,
   // half of it the last self-attention), and with one generating worker the other core sat half idle on stretches
   // of faces. The graph is built on a worker that does not measure (the tracking pass's identity samples would wait
-  // behind the build); the measuring worker starts its session from those bytes once its own nets are in.
+  // behind the build); the measuring worker starts its session from those bytes when the swap pass begins.
   const generating = Array.from({ length: workers }, (_, i) => i);
   // The frames' times are read (ffprobe, ~0.1 s) while the workers start.
   const timingRead = probeTiming(input.path);
