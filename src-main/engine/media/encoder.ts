@@ -24,6 +24,21 @@ const MP4_FAMILY = new Set(['.mp4', '.mov', '.m4v']);
 /** Seconds as ffmpeg reads them, to the microsecond. */
 const secondsArgument = (s: number): string => s.toFixed(6);
 
+/** A path as one of the tee muxer's outputs: its separator and escape characters escaped. */
+export function teeOutputPath(file: string): string {
+  return file.replace(/[\\'|]/g, (c) => `\\${c}`);
+}
+
+export interface VideoWriterOptions {
+  /**
+   * Also write the encoded video, as it is muxed into the file, to `encodedStream` (NUT; MP4, MOV and M4V outputs
+   * only, else it stays null): the export check decodes it alongside the encoder instead of decoding the finished
+   * file afterwards. The same packets as the file's (the tee muxer). The copy must be read, or destroyed: ffmpeg
+   * waits on a full pipe; destroyed, it drops the copy and writes the file all the same.
+   */
+  encodedCopy?: boolean;
+}
+
 /**
  * Encodes raw RGB frames with ffmpeg into a temp file beside the output, keeping the source's timing and its audio
  * in sync, and marking the file as synthetic; `finish` renames it into place, `abort` removes it (no half file is
@@ -38,21 +53,6 @@ const secondsArgument = (s: number): string => s.toFixed(6);
  * with the first packet that begins at or after the first frame, up to one packet (about 23 ms of AAC) later.
  * MP4/MOV exports then get their last frame's duration set (media/mp4-duration.ts).
  */
-/** A path as one of the tee muxer's outputs: its separator and escape characters escaped. */
-export function teeOutputPath(file: string): string {
-  return file.replace(/[\\'|]/g, (c) => `\\${c}`);
-}
-
-export interface VideoWriterOptions {
-  /**
-   * Also write the encoded video, as it is muxed into the file, to `encodedStream` (NUT; MP4 and MOV outputs only,
-   * else it stays null): the export check decodes it alongside the encoder instead of decoding the finished file
-   * afterwards. The same packets as the file's (the tee muxer). The copy must be read, or destroyed: ffmpeg waits
-   * on a full pipe; destroyed, it drops the copy and writes the file all the same.
-   */
-  encodedCopy?: boolean;
-}
-
 export class VideoWriter {
   private readonly child: ChildProcess;
   /** The encoded video as it is written (VideoWriterOptions.encodedCopy), else null. */
@@ -105,7 +105,7 @@ export class VideoWriter {
       '-metadata',
       'description=synthetic',
     );
-    // MP4 and MOV only: through the tee muxer a stream keeps its codec tag, and Matroska refuses MP4's audio tag.
+    // The MP4 family only: through the tee muxer a stream keeps its codec tag, and Matroska refuses MP4's audio tag.
     const copy = options.encodedCopy === true && MP4_FAMILY.has(ext.toLowerCase());
     // The tee muxer would shift the audio's negative times (the packet before the first frame) to zero itself and
     // put the audio out of sync (a range export: 1 s); left to the MP4 muxer, they become its edit list, as without.

@@ -12,10 +12,10 @@
  * conversion's time). Exports whose frames are too large to keep the encoder's delay's worth of them, and
  * `--metrics-only`, decode the files.
  */
+import type { Readable } from 'node:stream';
 import type { ConverterConfig } from '../../../src-shared/contract/index.js';
 import type { MaskOverride } from '../convert/frame.js';
 import { labelPlacement, renderLabel } from '../convert/label.js';
-import type { Readable } from 'node:stream';
 import { FramePool, decodeFrames, decodeNutStream, type DecodedFrame } from '../media/decode.js';
 import type { ProbedSource } from '../media/probe.js';
 import {
