@@ -68,6 +68,10 @@ describe('faceparts bench --quick', () => {
       ratioToRealtime: expect.any(Number),
       framesSwapped: expect.any(Number),
     });
+    // Each conversion run beside its own reference (quick mode: one); the figure is the median run's.
+    const runs = r.conversion.runs as Array<Record<string, number>>;
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ fps: r.conversion.fps, decodeEncodeFps: r.conversion.decodeEncodeFps });
     expect(r.conversion.jitterSmoothedPx as number).toBeLessThanOrEqual(r.conversion.jitterRawPx as number);
     const outside = r.conversion.outsideMask as { changed: number; pixels: number };
     expect(outside.changed / outside.pixels).toBeLessThan(1e-5);
