@@ -4,6 +4,7 @@
  */
 import type { EngineToClient } from '../../src-shared/contract/index.js';
 import { serveChannel, type Channel } from './host/transport.js';
+import { KEPT_MODELS_IDLE_MS, keepModelPools } from './pipeline/workers.js';
 
 interface ParentPort {
   on(event: 'message', listener: (e: { data: unknown }) => void): void;
@@ -38,6 +39,8 @@ function childChannel(): Channel {
 }
 
 const channel = parentPort ? electronChannel(parentPort) : childChannel();
+// This process runs job after job: a conversion's models stay loaded a while for the next export.
+keepModelPools(KEPT_MODELS_IDLE_MS);
 const engine = serveChannel(parentPort ? 'electron-utility' : 'node-child', channel);
 
 // The parent went away (CLI killed, app crashed): stop jobs at a safe point and leave.

@@ -475,6 +475,73 @@ describe('conversion of the sample video', () => {
     }
   });
 
+  it("an export again in the same engine starts with the last export's models kept, and picks up a retrained model", async () => {
+    const { mkdirSync } = await import('node:fs');
+    const dir = path.join(root, 'kept');
+    mkdirSync(dir, { recursive: true });
+    /** md5 of the decoded frames (ffmpeg's own decoder). */
+    const framesMd5 = (file: string): string =>
+      execFileSync(requireTool('ffmpeg'), ['-v', 'error', '-i', file, '-map', '0:v', '-f', 'md5', '-'])
+        .toString()
+        .trim();
+    const engine = startEngine(home);
+    const exportIn = async (name: string): Promise<{ file: string; modelsKept: unknown }> => {
+      const file = path.join(dir, name);
+      const ended = nextMessage(
+        engine,
+        (m) =>
+          m.kind === 'event' &&
+          (m.event as { type: string }).type === 'job.state' &&
+          ['cancelled', 'completed', 'failed'].includes((m.event as { job: { state: string } }).job.state),
+        120_000,
+      );
+      await engine.client.request('jobs.start', {
+        dir: project,
+        job: { type: 'convert', input: video, output: file, config: { end_frame: 40 } },
+      });
+      const job = (await ended).event as { job: { state: string; error?: unknown; result: Record<string, unknown> } };
+      expect(job.job.state, JSON.stringify(job.job.error)).toBe('completed');
+      return { file, modelsKept: (job.job.result.pipeline as { modelsKept: unknown }).modelsKept };
+    };
+    try {
+      const first = await exportIn('first.mp4');
+      const second = await exportIn('second.mp4');
+      expect([first.modelsKept, second.modelsKept]).toEqual([false, true]);
+      // The kept models make the same export.
+      expect(framesMd5(second.file)).toBe(framesMd5(first.file));
+
+      // One more iteration rewrites the model: the kept pool must draw with the new one, as a fresh engine does.
+      const retrained = await runCli(
+        [
+          'train',
+          project,
+          '--iterations',
+          '3',
+          '--batch-size',
+          '2',
+          '--model-width',
+          '8',
+          '--no-self-attention',
+          '--json',
+        ],
+        { FACEPARTS_HOME: home },
+      );
+      expect(retrained.code, retrained.stdout + retrained.stderr).toBe(0);
+      const third = await exportIn('third.mp4');
+      expect(third.modelsKept).toBe(true);
+      const fresh = path.join(dir, 'fresh.mp4');
+      const made = await runCli(
+        ['convert', project, '--input', video, '--output', fresh, '--end_frame', '40', '--json'],
+        { FACEPARTS_HOME: home },
+      );
+      expect(made.code, made.stderr).toBe(0);
+      expect(framesMd5(third.file)).toBe(framesMd5(fresh));
+      expect(framesMd5(third.file)).not.toBe(framesMd5(first.file));
+    } finally {
+      await engine.stop();
+    }
+  }, 300_000);
+
   it('rejects invalid converter values, listing the allowed ones', async () => {
     const result = await runCli(
       ['convert', project, '--input', video, '--output', path.join(root, 'x.mp4'), '--output_type', 'QUAD', '--json'],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box } from '../../src-shared/math/geometry.js';
 import type { Detection } from '../../src-main/engine/detect/types.js';
 import { sharedBuffer } from '../../src-main/engine/media/decode.js';
-import { ModelPool } from '../../src-main/engine/pipeline/workers.js';
+import { ModelPool, keepModelPools } from '../../src-main/engine/pipeline/workers.js';
 import { readStill } from '../helpers/stills.js';
 
 /** A still in shared memory, as decoded frames are. */
@@ -61,5 +61,48 @@ describe('model workers while one loads a model', () => {
     expect(found[0]?.length).toBeGreaterThan(0);
     // Split over both workers, the second piece would have waited for the load.
     expect(order).toEqual(['detect', 'load']);
+  }, 60_000);
+});
+
+describe('a pool kept between jobs (an engine process keeps the last one a while)', () => {
+  afterAll(() => keepModelPools(0));
+
+  it('hands the same workers to the next job with the same models, and closes them when idle or not asked for', async () => {
+    const face = await sharedStill('b_biden_1.jpg');
+    const whole: Box[] = [{ x: 0, y: 0, width: face.width, height: face.height }];
+    keepModelPools(60_000);
+    const first = await ModelPool.acquire(1, { detector: 'blazeface' });
+    expect(first.reused).toBe(false);
+    const found = await first.detector().detect(face, whole, 0.6);
+    await first.release(true);
+    expect(first.workers.every((w) => w.running)).toBe(true);
+
+    const again = await ModelPool.acquire(1, { detector: 'blazeface' });
+    expect(again).toBe(first);
+    expect(again.reused).toBe(true);
+    expect(await again.detector().detect(face, whole, 0.6)).toEqual(found);
+    // A job that did not complete leaves nothing kept: its workers close.
+    await again.release(false);
+    expect(first.workers.some((w) => w.running)).toBe(false);
+
+    // Other models: the kept pool closes, a new one starts.
+    const one = await ModelPool.acquire(1, { detector: 'blazeface' });
+    await one.release(true);
+    const two = await ModelPool.acquire(2, { detector: 'blazeface' });
+    expect(two).not.toBe(one);
+    expect(two.reused).toBe(false);
+    expect(one.workers.some((w) => w.running)).toBe(false);
+
+    // Idle for longer than the keeping time: closed.
+    keepModelPools(300);
+    await two.release(true);
+    expect(two.workers.every((w) => w.running)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(two.workers.some((w) => w.running)).toBe(false);
+    const fresh = await ModelPool.acquire(2, { detector: 'blazeface' });
+    expect(fresh).not.toBe(two);
+    keepModelPools(0);
+    await fresh.release(true);
+    expect(fresh.workers.some((w) => w.running)).toBe(false);
   }, 60_000);
 });

@@ -363,13 +363,15 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   const timingRead = probeTiming(input.path);
   timingRead.catch(() => undefined);
   // The tracking pass's identity samples and the quality samples share one recognition net (a 22 MB graph, ~0.3 s
-  // of CPU a session), on the measuring worker.
-  const pool = await ModelPool.start(
+  // of CPU a session), on the measuring worker. An engine keeps the pool of its last job a while (workers.ts): an
+  // export after a change of settings starts with its models loaded, the generator too when the model is the same.
+  const pool = await ModelPool.acquire(
     workers,
     { detector: store.project.settings.extraction.detector, nets: true },
     clock,
     MEASURING_WORKER,
   );
+  let completed = false;
   try {
     // The generator's graph (built on the builder), then FaceRes (on the measuring worker) load while the faces are
     // tracked, one worker at a time: a loading worker counts as busy (workers.ts), so the other answers the tracking
@@ -621,14 +623,15 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       .prepare('INSERT INTO exports (path, created_at, config, metrics) VALUES (?, ?, ?, ?)')
       .run(output, new Date().toISOString(), JSON.stringify(config), JSON.stringify(metrics));
     ctx.emit({ type: 'project.changed', projectDir: store.dir, what: 'exports' });
+    completed = true;
     return {
       output,
       metricsFile,
       ...metrics,
-      pipeline: pipelineReport(clock, done, started, cpuAtStart),
+      pipeline: { ...pipelineReport(clock, done, started, cpuAtStart), modelsKept: pool.reused },
     };
   } finally {
-    await pool.close();
+    await pool.release(completed);
   }
 }
 

@@ -14,7 +14,7 @@ import { probeSource, type ProbedSource } from '../media/probe.js';
 import { thumbnailJpeg } from '../media/thumbnail.js';
 import { inOrder, readAhead } from '../pipeline/queue.js';
 import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipeline/stages.js';
-import { ModelPool, modelWorkerCount } from '../pipeline/workers.js';
+import { ModelPool, closeKeptModelPool, modelWorkerCount } from '../pipeline/workers.js';
 import { FacesRepo, type FaceRow, type NewFace } from '../project/faces-repo.js';
 import type { ProjectStore } from '../project/store.js';
 import {
@@ -69,6 +69,8 @@ interface ExtractModels {
 
 async function extractModels(detectorName: string, clock: StageClock | null): Promise<ExtractModels> {
   try {
+    // One pool's models in memory at a time: the last conversion's, if kept, go first.
+    await closeKeptModelPool();
     const pool = await ModelPool.start(modelWorkerCount(), { detector: detectorName, nets: true }, clock);
     const detector = FaceDetector.of(pool.detector());
     return {

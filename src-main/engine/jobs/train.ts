@@ -25,6 +25,7 @@ import { ThreadPool, threadsFor } from '../train/parallel.js';
 import { Trainer } from '../train/trainer.js';
 import { warmStart } from '../train/warm-start.js';
 import { augmentWithTargetParts, pairsPng, type PartsAugmentation } from '../train/parts-method.js';
+import { closeKeptModelPool } from '../pipeline/workers.js';
 import type { JobContext } from './context.js';
 
 type TrainSpec = z.output<typeof TrainJobSpec>;
@@ -82,6 +83,8 @@ function trainingRun(
 /** Training as a job: resumes from the newest good checkpoint, streams losses and previews, checkpoints on stop. */
 export async function runTrain(ctx: JobContext<TrainSpec>): Promise<Record<string, unknown>> {
   const { store } = ctx;
+  // Training wants the memory the last conversion's kept models hold (~1 GB).
+  await closeKeptModelPool();
   const settings = parseOrThrow(
     TrainingSettings,
     { ...store.project.settings.training, ...ctx.spec.overrides },

@@ -21,6 +21,8 @@ let detector: Promise<FaceDetector> | null = null;
 let nets: Promise<FaceNets> | null = null;
 let identity: Promise<IdentityNet> | null = null;
 let generator: Promise<Generator> | null = null;
+/** Which model file (workers.ts generatorKeyOf) the generator came from: a kept pool's next job may bring another. */
+let generatorKey: string | null = null;
 
 const frameOf = (f: Frame): Frame => ({ rgb: f.rgb, width: f.width, height: f.height });
 
@@ -38,6 +40,8 @@ const handlers: Record<string, Handler> = {
     shareGenerator?: boolean;
     /** Start the generator from a graph another worker built. */
     builtGenerator?: BuiltGenerator;
+    /** The generator's model file as it is now (workers.ts generatorKeyOf): a different key replaces the generator. */
+    generatorKey?: string;
   }) {
     if (args.detector) detector ??= FaceDetector.load(args.detector);
     if (args.nets || args.recognition) nets ??= FaceNets.load();
@@ -45,6 +49,12 @@ const handlers: Record<string, Handler> = {
     if (args.recognition) void nets?.then((n) => n.recognitionSession()).catch(() => undefined);
     // Imported on demand: the identity net brings tfjs, which face finding does not need.
     if (args.identity) identity ??= import('../landmarks/identity-net.js').then((m) => m.IdentityNet.load());
+    if ((args.builtGenerator || args.generator) && args.generatorKey !== generatorKey) {
+      const previous = generator;
+      generator = null;
+      generatorKey = args.generatorKey ?? null;
+      await previous?.then((g) => g.dispose()).catch(() => undefined);
+    }
     if (args.builtGenerator) {
       const built = args.builtGenerator;
       generator ??= import('../model/generator.js').then((m) => m.Generator.fromBuilt(built));
@@ -52,6 +62,13 @@ const handlers: Record<string, Handler> = {
       const { generator: file, direction = null } = args;
       generator ??= import('../model/generator.js').then((m) => m.Generator.load(file, direction));
     }
+    // A generator that failed to load is forgotten, so that a kept pool's next job tries again.
+    const loading = generator;
+    loading?.catch(() => {
+      if (generator !== loading) return;
+      generator = null;
+      generatorKey = null;
+    });
     const loaded = await Promise.all([detector, nets, identity, generator]);
     const d = loaded[0] as FaceDetector | null;
     const g = loaded[3] as Generator | null;

@@ -5,7 +5,9 @@
  * Results do not depend on which worker computed them (the same models, single-threaded kernels), so runs stay
  * deterministic.
  */
+import { statSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
@@ -54,8 +56,9 @@ export class ModelWorker {
   /** Loads sent and not yet answered. */
   private loads = 0;
   private readonly ended: Promise<void>;
+  private exited = false;
 
-  constructor(private readonly clock: StageClock | null) {
+  constructor(private clock: StageClock | null) {
     this.worker = startWorker(import.meta.url, 'model-worker');
     this.worker.on('message', (response: WorkerResponse) => {
       const waiting = this.pending.get(response.id);
@@ -77,6 +80,7 @@ export class ModelWorker {
     this.worker.on('error', fail);
     this.ended = new Promise((resolve) =>
       this.worker.on('exit', (code) => {
+        this.exited = true;
         if (this.pending.size > 0) fail(new Error(`exit code ${code}`));
         resolve();
       }),
@@ -103,6 +107,23 @@ export class ModelWorker {
       const request: WorkerRequest = { id, method, args: withPlainViews(args) };
       this.worker.postMessage(request, transfer);
     });
+  }
+
+  /** Whether the worker thread still runs. */
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /** Whether the worker runs and has nothing in flight: it can be kept for another job. */
+  get idleAndWell(): boolean {
+    return !this.exited && this.failure === null && this.pending.size === 0;
+  }
+
+  /** Another job's clock, for a kept worker; `hold` false lets the process exit while the worker waits. */
+  reuse(clock: StageClock | null, hold: boolean): void {
+    this.clock = clock;
+    if (hold) this.worker.ref();
+    else this.worker.unref();
   }
 
   /** Ask the worker to exit (so a profiler can write its profile), and make sure it does. */
@@ -170,13 +191,98 @@ export function modelWorkerCount(cores = os.availableParallelism()): number {
   return Math.max(2, Math.min(MAX_MODEL_WORKERS, cores));
 }
 
+/**
+ * How long a long-lived engine (the desktop app's, serve's, a CLI command's) keeps an idle pool's models loaded for
+ * its next job; 0: pools close when their job ends. Starting a pool costs a conversion ~1.3 s of its ~9 s on the
+ * sample clip (workers, sessions, the generator's build), and a studio user exports again after a change of
+ * settings; the kept models hold ~1 GB, so not for long.
+ */
+let keepIdleMs = 0;
+/** An engine process's keeping time: two minutes, about as long as a look at an export and a change of settings. */
+export const KEPT_MODELS_IDLE_MS = 120_000;
+/** The one pool kept between jobs, what it was started with, and when it closes. */
+let kept: { key: string; pool: ModelPool; timer: NodeJS.Timeout } | null = null;
+
+/** Keep a finished job's pool for the next job for `idleMs` (engine processes); 0 closes pools as their jobs end. */
+export function keepModelPools(idleMs: number): void {
+  keepIdleMs = idleMs;
+  if (idleMs <= 0) void closeKeptModelPool();
+}
+
+/** Close the kept pool now (a job that needs the memory, such as training, starts). */
+export async function closeKeptModelPool(): Promise<void> {
+  const k = kept;
+  kept = null;
+  if (!k) return;
+  clearTimeout(k.timer);
+  await k.pool.close();
+}
+
+/**
+ * What identifies a generator file's contents for a kept worker: path, inode (training replaces the file by a
+ * rename), size, modification time, and the direction (a worker loads one decoder).
+ */
+export function generatorKeyOf(file: string, direction: 'AtoB' | 'BtoA'): string {
+  const stat = statSync(file, { throwIfNoEntry: false });
+  return [path.resolve(file), stat?.ino ?? -1, stat?.size ?? -1, stat?.mtimeMs ?? -1, direction].join('|');
+}
+
 export class ModelPool {
+  /** Whether this pool was kept from an earlier job (its models loaded then). */
+  reused = false;
+  /** What it was started with, for keeping it (null: started with start(), closed by its job). */
+  private keepKey: string | null = null;
+  /** The model file the last built generator graph came from (generatorKeyOf), for the workers started from it. */
+  private builtKey: string | undefined;
+
   private constructor(
     readonly workers: ModelWorker[],
     private readonly loaded: Loaded,
     /** The worker that holds face-api's recognition net (identity samples are rare: one is enough). */
     private readonly recognitionOn: number,
   ) {}
+
+  /**
+   * A pool for a job: the kept one when it was started with the same workers and models (keepModelPools), else a
+   * new one (the kept one closed first: one pool's models in memory at a time). Give it back with release().
+   */
+  static async acquire(
+    count: number,
+    models: PoolModels,
+    clock: StageClock | null = null,
+    recognitionOn = 0,
+  ): Promise<ModelPool> {
+    const key = JSON.stringify({ count, models, recognitionOn });
+    const k = kept;
+    if (k && k.key === key && k.pool.workers.every((w) => w.idleAndWell)) {
+      kept = null;
+      clearTimeout(k.timer);
+      for (const w of k.pool.workers) w.reuse(clock, true);
+      k.pool.reused = true;
+      return k.pool;
+    }
+    await closeKeptModelPool();
+    const pool = await ModelPool.start(count, models, clock, recognitionOn);
+    pool.keepKey = key;
+    return pool;
+  }
+
+  /**
+   * The job is done with the pool: kept for the next job (keepModelPools) when its job `completed` and every worker
+   * is idle and well, else closed.
+   */
+  async release(completed: boolean): Promise<void> {
+    const key = this.keepKey;
+    if (keepIdleMs <= 0 || key === null || !completed || !this.workers.every((w) => w.idleAndWell)) {
+      await this.close();
+      return;
+    }
+    await closeKeptModelPool();
+    for (const w of this.workers) w.reuse(null, false);
+    const timer = setTimeout(() => void closeKeptModelPool(), keepIdleMs);
+    timer.unref();
+    kept = { key, pool: this, timer };
+  }
 
   /**
    * Start `count` workers that each load `models` (in parallel); with the landmark net, worker `recognitionOn` also
@@ -221,9 +327,10 @@ export class ModelPool {
     direction: 'AtoB' | 'BtoA',
     share: boolean,
   ): Promise<BuiltGenerator | null> {
+    this.builtKey = generatorKeyOf(file, direction);
     const loaded = await this.worker(index).call<Loaded>(
       'init',
-      { generator: file, direction, shareGenerator: share },
+      { generator: file, direction, shareGenerator: share, generatorKey: this.builtKey },
       'load',
     );
     if (loaded.generator) this.loaded.generator = loaded.generator;
@@ -239,7 +346,13 @@ export class ModelPool {
   ): Promise<void> {
     await Promise.all(
       indices.map((i) =>
-        this.worker(i).call<Loaded>('init', built ? { builtGenerator: built } : { generator: file, direction }, 'load'),
+        this.worker(i).call<Loaded>(
+          'init',
+          built
+            ? { builtGenerator: built, generatorKey: this.builtKey }
+            : { generator: file, direction, generatorKey: generatorKeyOf(file, direction) },
+          'load',
+        ),
       ),
     );
   }
