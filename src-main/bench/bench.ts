@@ -197,7 +197,8 @@ export async function runBench(options: { quick: boolean; demoDir?: string; loop
       conversionRuns.push({ conversion, decodeEncode });
     }
     const { conversion, decodeEncode } = medianRun(conversionRuns);
-    // An export again in the same engine (studio, serve): the first export's models kept (pipeline/workers.ts).
+    // An export again in the same engine (studio, serve): the first export's models kept (pipeline/workers.ts), and
+    // its tracking pass (project/tracking-cache.ts).
     let kept: { conversion: Json; decodeEncode: Json } | null = null;
     if (!quick && extract360.project) {
       const reference = await runPhase('decodeEncode', { video });
@@ -255,6 +256,7 @@ export async function runBench(options: { quick: boolean; demoDir?: string; loop
               ratioToDecodeEncode: ratio(kept.conversion.fps, kept.decodeEncode.fps),
               ratioToRealtime: ratio(kept.conversion.fps, decode360.clipFps),
               modelsKept: (kept.conversion.pipeline as Json | undefined)?.modelsKept ?? null,
+              trackingKept: (kept.conversion.pipeline as Json | undefined)?.trackingKept ?? null,
               stageStartSeconds: kept.conversion.stageStartSeconds,
             }
           : { skipped: quick ? 'quick mode' : 'extraction failed' },
@@ -299,7 +301,7 @@ export function benchTable(report: Json): string {
     `training lite   : ${f(r.training.lite.msPerIteration, 0)} ms/it on ${String(r.training.lite.backend)} x${String(r.training.lite.threads)} threads (peer ${f((r.training.lite.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.lite.ratioToPeer, 2)}; 18k iterations in ${f(r.training.lite.hoursTo18k)} h)`,
     `training std    : ${f(r.training.standard.msPerIteration, 0)} ms/it (peer ${f((r.training.standard.peer as Json).ms_per_iter, 0)} ms; ratio ${f(r.training.standard.ratioToPeer, 2)}; 18k iterations in ${f(r.training.standard.hoursTo18k)} h)`,
     `conversion      : ${f(r.conversion.fps)} fps (decode+encode ${f(r.conversion.decodeEncodeFps)}; x${f(r.conversion.ratioToRealtime, 2)} real time; peak ${f(r.conversion.peakRssMB, 0)} MB; median of ${((r.conversion.runs as Json[] | undefined) ?? []).map((run) => f(run.fps)).join(', ')})`,
-    `conversion again: ${f((r.conversion.modelsKept as Json | undefined)?.fps)} fps (a second export in the same engine, its models kept; decode+encode ${f((r.conversion.modelsKept as Json | undefined)?.decodeEncodeFps)})`,
+    `conversion again: ${f((r.conversion.modelsKept as Json | undefined)?.fps)} fps (a second export in the same engine: models and tracking kept; decode+encode ${f((r.conversion.modelsKept as Json | undefined)?.decodeEncodeFps)})`,
     `conversion 128  : ${f((r.conversion.res128 as Json | undefined)?.fps)} fps (128 px lite model, self-attention)`,
   ].join('\n');
 }

@@ -18,6 +18,7 @@ import { requireTool } from '../engine/media/tools.js';
 import { archFromSettings } from '../engine/model/config.js';
 import { KEPT_MODELS_IDLE_MS, keepModelPools } from '../engine/pipeline/workers.js';
 import { GENERATOR_FILE, ProjectStore } from '../engine/project/store.js';
+import { TRACKING_CACHE_DIR } from '../engine/project/tracking-cache.js';
 import { exportGenerator } from '../engine/train/checkpoint.js';
 import { Trainer } from '../engine/train/trainer.js';
 import { trainPhase, type TrainPhaseOptions } from './training.js';
@@ -170,8 +171,11 @@ async function convert(o: Options): Promise<Record<string, unknown>> {
     config: o.endFrame ? { end_frame: Number(o.endFrame) } : {},
     metricsOnly: false,
   };
+  // Each measured conversion starts without a tracking pass kept from an earlier one (project/tracking-cache.ts)...
+  rmSync(path.join(store.dir, TRACKING_CACHE_DIR), { recursive: true, force: true });
   if (o.keptModels) {
-    // A second export in the same engine: the first one's pool (models, generator) is kept, as an engine keeps it.
+    // ... but an export again in the same engine: the first one's pool (models, generator) kept, as an engine keeps
+    // it, and its tracking pass too.
     keepModelPools(KEPT_MODELS_IDLE_MS);
     await runConvert(context(store, spec));
   }

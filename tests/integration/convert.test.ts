@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
+import { TRACKING_CACHE_DIR } from '../../src-main/engine/project/tracking-cache.js';
 import { requireTool, resolveTools } from '../../src-main/engine/media/tools.js';
 import { trainedRegion } from '../../src-main/engine/train/augment.js';
 import { expectSameTiming, probeAv, recordSync } from '../helpers/av-sync.js';
@@ -75,7 +76,6 @@ describe('conversion of the sample video', () => {
 
   it('EYES: same frames, fps, size and duration, audio in sync; only the eye region changes; the Kalman track jitters less', async () => {
     const output = path.join(root, 'out', 'eyes.mp4');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(path.dirname(output), { recursive: true });
     const result = await runCli(
       ['convert', project, '--input', video, '--output', output, '--segmentation', 'EYES_ONLY', '--json'],
@@ -245,7 +245,6 @@ describe('conversion of the sample video', () => {
 
   it('a range export keeps the matching audio, in sync, and is measured against the same frames by index', async () => {
     const output = path.join(root, 'range', 'range.mp4');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(path.dirname(output), { recursive: true });
     const args = [
       'convert',
@@ -286,7 +285,6 @@ describe('conversion of the sample video', () => {
 
   it('a cancelled export leaves no output and no partial file', async () => {
     const output = path.join(root, 'cancelled', 'face.mp4');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(path.dirname(output), { recursive: true });
     const engine = startEngine(home);
     try {
@@ -321,7 +319,6 @@ describe('conversion of the sample video', () => {
 
   it('SIGKILL during an export: no output appears, reopening removes the partial file, and the export can be made again', async () => {
     const output = path.join(root, 'killed', 'face.mp4');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(path.dirname(output), { recursive: true });
     const engine = startEngine(home);
     const swapping = nextMessage(
@@ -475,17 +472,21 @@ describe('conversion of the sample video', () => {
     }
   });
 
-  it("an export again in the same engine starts with the last export's models kept, and picks up a retrained model", async () => {
-    const { mkdirSync } = await import('node:fs');
+  it('an export again in the same engine starts with the last export models and tracking kept, and picks up a retrained model', async () => {
     const dir = path.join(root, 'kept');
     mkdirSync(dir, { recursive: true });
+    // No tracking pass kept from the tests above: the first export here follows the faces itself.
+    rmSync(path.join(project, TRACKING_CACHE_DIR), { recursive: true, force: true });
     /** md5 of the decoded frames (ffmpeg's own decoder). */
     const framesMd5 = (file: string): string =>
       execFileSync(requireTool('ffmpeg'), ['-v', 'error', '-i', file, '-map', '0:v', '-f', 'md5', '-'])
         .toString()
         .trim();
     const engine = startEngine(home);
-    const exportIn = async (name: string): Promise<{ file: string; modelsKept: unknown }> => {
+    const exportIn = async (
+      name: string,
+      config: Record<string, unknown> = {},
+    ): Promise<{ file: string; modelsKept: unknown; trackingKept: unknown }> => {
       const file = path.join(dir, name);
       const ended = nextMessage(
         engine,
@@ -497,18 +498,22 @@ describe('conversion of the sample video', () => {
       );
       await engine.client.request('jobs.start', {
         dir: project,
-        job: { type: 'convert', input: video, output: file, config: { end_frame: 40 } },
+        job: { type: 'convert', input: video, output: file, config: { end_frame: 40, ...config } },
       });
       const job = (await ended).event as { job: { state: string; error?: unknown; result: Record<string, unknown> } };
       expect(job.job.state, JSON.stringify(job.job.error)).toBe('completed');
-      return { file, modelsKept: (job.job.result.pipeline as { modelsKept: unknown }).modelsKept };
+      const pipeline = job.job.result.pipeline as { modelsKept: unknown; trackingKept: unknown };
+      return { file, modelsKept: pipeline.modelsKept, trackingKept: pipeline.trackingKept };
     };
     try {
       const first = await exportIn('first.mp4');
       const second = await exportIn('second.mp4');
-      expect([first.modelsKept, second.modelsKept]).toEqual([false, true]);
-      // The kept models make the same export.
+      expect([first.modelsKept, first.trackingKept]).toEqual([false, false]);
+      expect([second.modelsKept, second.trackingKept]).toEqual([true, true]);
+      // The kept models and tracking make the same export as the first, which found everything itself.
       expect(framesMd5(second.file)).toBe(framesMd5(first.file));
+      // Another detection threshold: the faces are followed again.
+      expect((await exportIn('threshold.mp4', { detection_threshold: 0.7 })).trackingKept).toBe(false);
 
       // One more iteration rewrites the model: the kept pool must draw with the new one, as a fresh engine does.
       const retrained = await runCli(
@@ -528,7 +533,7 @@ describe('conversion of the sample video', () => {
       );
       expect(retrained.code, retrained.stdout + retrained.stderr).toBe(0);
       const third = await exportIn('third.mp4');
-      expect(third.modelsKept).toBe(true);
+      expect([third.modelsKept, third.trackingKept]).toEqual([true, true]);
       const fresh = path.join(dir, 'fresh.mp4');
       const made = await runCli(
         ['convert', project, '--input', video, '--output', fresh, '--end_frame', '40', '--json'],

@@ -118,6 +118,7 @@ describe('ProjectStore', () => {
       'previews/run-2/00000010.png',
       'previews/convert/b-000003-mask.png',
       'models/generator.fpm',
+      'cache/tracking/0123456789abcdef0123456789abcdef.bin',
       'exports/out.mp4',
       'exports/out.mp4.track.json',
       'index.sqlite.damaged-2024-01-02T03-04-05-678Z',
@@ -130,6 +131,7 @@ describe('ProjectStore', () => {
       'exports/other.mp4',
       'models/generator.fpm.bak',
       'checkpoints/run-x/ckpt-1.fpck',
+      'cache/tracking/notes.txt',
       'photos/000000.jpg',
       'faces/c/000000.png',
     ];
@@ -159,6 +161,7 @@ describe('ProjectStore', () => {
       [
         '.git/',
         'README.md',
+        'cache/tracking/notes.txt',
         'checkpoints/run-x/',
         'exports/other.mp4',
         'faces/c/',

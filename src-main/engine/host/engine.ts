@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ErrorCode,
   StudioError,
@@ -31,6 +29,7 @@ import { previewFrame } from './preview-frame.js';
 import { measureTrainingSpeed } from '../train/estimate.js';
 import { makeTimelapse } from '../train/timelapse.js';
 import { onModelPoolStarted } from '../pipeline/workers.js';
+import { studioVersion } from '../io/version.js';
 import { previewFace } from './preview-face.js';
 import { FacesRepo, toFaceRecord } from '../project/faces-repo.js';
 import { RunsRepo } from '../project/runs-repo.js';
@@ -39,23 +38,6 @@ export type EngineRuntime = 'electron-utility' | 'node-child' | 'in-process';
 
 type Handler<M extends MethodName> = (params: ParsedParamsOf<M>) => Promise<ResultOf<M>> | ResultOf<M>;
 type Handlers = { [M in MethodName]: Handler<M> };
-
-function packageVersion(): string {
-  try {
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    for (const up of ['../../..', '../../../..']) {
-      const file = path.join(here, up, 'package.json');
-      try {
-        return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-      } catch {
-        /* try the next level: dist/ adds one */
-      }
-    }
-  } catch {
-    /* fall through */
-  }
-  return '0.0.0';
-}
 
 /**
  * The engine behind the contract: validates every request, dispatches it, and never lets a bad message
@@ -66,7 +48,7 @@ export class Engine {
   private readonly listeners = new Set<(event: EngineEvent) => void>();
   readonly jobs: JobManager;
   private status: 'starting' | 'ready' | 'busy' | 'stopping' = 'ready';
-  private readonly version = packageVersion();
+  private readonly version = studioVersion();
   private shutdownHook: (() => void) | null = null;
 
   constructor(private readonly runtime: EngineRuntime) {

@@ -56,6 +56,8 @@ import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipelin
 import { ModelPool, modelWorkerCount } from '../pipeline/workers.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
+import { readTracking, trackingKey, writeTracking, type Tracked } from '../project/tracking-cache.js';
+import { studioVersion } from '../io/version.js';
 import { Follower, pooledModels, resolvePeople, type FollowModels } from '../track/follow.js';
 import { linkAcrossBoundary, splitRange, type FrameRange, type TrackEnd } from '../track/parts.js';
 import type { JobContext } from './context.js';
@@ -132,12 +134,6 @@ async function localMetrics(): Promise<MetricModels> {
     descriptors: (f, alignments, size) => nets.descriptors(f.rgb, f.width, f.height, alignments, size),
     identity: (f, landmarks) => net.descriptor(f.rgb, f.width, f.height, landmarks),
   };
-}
-
-/** The followed person in every frame of the range: the raw box and the 68 landmarks the tracking pass found. */
-interface Tracked {
-  raw: Array<Box | null>;
-  landmarks: Array<Point[] | null>;
 }
 
 /**
@@ -394,10 +390,29 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     const overrides = await maskOverrides(store, spec.input, sourceSide);
     const label = config.synthetic_label ? await renderLabel(input.media.displayHeight) : null;
     const detector = FaceDetector.of(pool.detector());
-    const tracked = await childStage(clock, 'decode', () =>
-      trackPerson(ctx, input, config, pooledModels(detector, pool), referenceDescriptor(store, sourceSide), range),
-    );
+    // Pass 1, or the same pass kept from an earlier export of these frames (project/tracking-cache.ts).
+    const reference = referenceDescriptor(store, sourceSide);
+    const trackingKeyOf = trackingKey({
+      input: input.path,
+      range,
+      config,
+      detector: store.project.settings.extraction.detector,
+      reference,
+      version: studioVersion(),
+    });
+    const total = range.end - range.start + 1;
+    const kept = await readTracking(store.dir, trackingKeyOf, total);
+    const tracked =
+      kept ??
+      (await childStage(clock, 'decode', () =>
+        trackPerson(ctx, input, config, pooledModels(detector, pool), reference, range),
+      ));
     if (ctx.signal.aborted) return { stopped: true };
+    if (kept) ctx.progress('track faces', total, total);
+    else
+      await writeTracking(store.dir, trackingKeyOf, tracked).catch((error: unknown) =>
+        ctx.log('warn', `the tracking pass could not be kept for the next export: ${(error as Error).message}`),
+      );
     const { references, built } = await loaded;
     // The other workers' generator sessions start from the built graph as the swap pass begins: the builder generates
     // the first faces meanwhile, and the tracking pass, which keeps both cores busy, was not slowed by them (a 128 px
@@ -450,7 +465,6 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       : null;
     // Result pictures come back once the encoder's pipe has them (VideoWriter.write's `flushed`).
     const resultPool = new FramePool();
-    const total = range.end - range.start + 1;
     try {
       await childStage(clock, 'encode', async () => {
         const window: InFlight[] = [];
@@ -628,7 +642,11 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       output,
       metricsFile,
       ...metrics,
-      pipeline: { ...pipelineReport(clock, done, started, cpuAtStart), modelsKept: pool.reused },
+      pipeline: {
+        ...pipelineReport(clock, done, started, cpuAtStart),
+        modelsKept: pool.reused,
+        trackingKept: kept !== null,
+      },
     };
   } finally {
     await pool.release(completed);

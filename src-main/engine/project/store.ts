@@ -646,7 +646,7 @@ const OWN_TOP_FILES =
   /^(project\.json|index\.sqlite(-wal|-shm|-journal|\.bak)?|index\.sqlite\.damaged-[0-9A-Za-z-]+(-wal|-shm)?)$/;
 /** The project's folders (created by it, or by its jobs). */
 const OWN_FOLDERS =
-  /^(thumbs|faces|masks|checkpoints|previews|exports|models)(\/[ab])?$|^(checkpoints|previews)\/run-\d+$|^previews\/convert$/;
+  /^(thumbs|faces|masks|checkpoints|previews|exports|models)(\/[ab])?$|^(checkpoints|previews)\/run-\d+$|^previews\/convert$|^cache(\/tracking)?$/;
 /** Files the project's jobs write inside its folders, by their exact names (thumbnails, crops, masks, ...). */
 const OWN_FILES = [
   /^thumbs\/[ab]\/\d{6,}\.jpg$/,
@@ -658,6 +658,7 @@ const OWN_FILES = [
   /^previews\/run-\d+\/pairs\.png$/,
   /^previews\/convert\/[ab]-\d{6,}-(before|after|mask)\.png$/,
   /^models\/generator\.fpm$/,
+  /^cache\/tracking\/[0-9a-f]{32}\.bin$/,
 ];
 
 /**
