@@ -408,8 +408,10 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
         trackPerson(ctx, input, config, pooledModels(detector, pool), reference, range),
       ));
     if (ctx.signal.aborted) return { stopped: true };
-    if (kept) ctx.progress('track faces', total, total);
-    else
+    if (kept) {
+      ctx.log('info', 'the faces were followed in an earlier export of these frames: that tracking pass is used again');
+      ctx.progress('track faces', total, total);
+    } else
       await writeTracking(store.dir, trackingKeyOf, tracked).catch((error: unknown) =>
         ctx.log('warn', `the tracking pass could not be kept for the next export: ${(error as Error).message}`),
       );
