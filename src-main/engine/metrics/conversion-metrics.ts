@@ -9,6 +9,7 @@
  * start + j), never the source frame at the same time: an export keeps every frame but re-times them (it starts at
  * 0 while the source's first frame may be shown later), so equal timestamps are not the same picture.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Side } from '../../../src-shared/contract/index.js';
@@ -222,6 +223,10 @@ export class ConversionMetrics {
   }
 }
 
+/** References made lately, by the faces they came from: an export again runs no identity net for them. */
+const recentReferences = new Map<string, Float32Array | null>();
+const RECENT_REFERENCES = 8;
+
 /**
  * The independent net's reference for one side's chosen person: the mean (renormalised) descriptor of up to
  * `count` of its kept faces, evenly spread over the clip. Null when the side has no kept faces.
@@ -242,6 +247,35 @@ export async function independentReference(
     { length: Math.min(count, rows.length) },
     (_, k) => rows[Math.floor((k * rows.length) / Math.min(count, rows.length))] as (typeof rows)[number],
   );
+  // The faces as they are now: a crop written again (another extraction) has another size or time.
+  const key = JSON.stringify(
+    picked.map((row) => {
+      const file = path.join(store.dir, row.crop);
+      const stat = statSync(file, { throwIfNoEntry: false });
+      return [file, stat?.size, stat?.mtimeMs, row.landmarks, row.transform];
+    }),
+  );
+  const known = recentReferences.get(key);
+  if (known !== undefined) return known?.slice() ?? null;
+  const { reference, complete } = await describeFaces(store, picked, identity);
+  // Only whole references are remembered: a face that could not be read this time may be next time.
+  if (complete) {
+    recentReferences.set(key, reference);
+    if (recentReferences.size > RECENT_REFERENCES)
+      recentReferences.delete(recentReferences.keys().next().value as string);
+  }
+  return reference?.slice() ?? null;
+}
+
+/**
+ * The mean (renormalised) independent descriptor of faces' crops (null when none could be read), and whether every
+ * face went into it.
+ */
+async function describeFaces(
+  store: ProjectStore,
+  picked: ReadonlyArray<{ crop: string; landmarks: string; transform: string }>,
+  identity: MetricModels['identity'],
+): Promise<{ reference: Float32Array | null; complete: boolean }> {
   // Read and describe the crops together; a crop that went missing leaves the others to make the reference.
   const descriptors = await Promise.all(
     picked.map(async (row) => {
@@ -265,7 +299,8 @@ export async function independentReference(
     for (let i = 0; i < sum.length; i += 1) sum[i] = (sum[i] as number) + (d[i] as number);
     used += 1;
   }
-  if (used === 0) return null;
+  const complete = used === picked.length;
+  if (used === 0) return { reference: null, complete };
   const norm = Math.hypot(...sum);
-  return sum.map((v) => v / norm);
+  return { reference: sum.map((v) => v / norm), complete };
 }
