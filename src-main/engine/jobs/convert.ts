@@ -28,6 +28,7 @@ import {
 } from '../../../src-shared/math/smoothing.js';
 import { FaceDetector } from '../detect/detector.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { studioVersion } from '../io/version.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { IdentityNet } from '../landmarks/identity-net.js';
 import { FramePool, decodeFrames } from '../media/decode.js';
@@ -57,7 +58,6 @@ import { ModelPool, modelWorkerCount } from '../pipeline/workers.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
 import { readTracking, trackingKey, writeTracking, type Tracked } from '../project/tracking-cache.js';
-import { studioVersion } from '../io/version.js';
 import { Follower, pooledModels, resolvePeople, type FollowModels } from '../track/follow.js';
 import { linkAcrossBoundary, splitRange, type FrameRange, type TrackEnd } from '../track/parts.js';
 import type { JobContext } from './context.js';
@@ -392,7 +392,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     const detector = FaceDetector.of(pool.detector());
     // Pass 1, or the same pass kept from an earlier export of these frames (project/tracking-cache.ts).
     const reference = referenceDescriptor(store, sourceSide);
-    const trackingKeyOf = trackingKey({
+    const trackingPassKey = trackingKey({
       input: input.path,
       range,
       config,
@@ -401,7 +401,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       version: studioVersion(),
     });
     const total = range.end - range.start + 1;
-    const kept = await readTracking(store.dir, trackingKeyOf, total);
+    const kept = await readTracking(store.dir, trackingPassKey, total);
     const tracked =
       kept ??
       (await childStage(clock, 'decode', () =>
@@ -412,7 +412,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       ctx.log('info', 'the faces were followed in an earlier export of these frames: that tracking pass is used again');
       ctx.progress('track faces', total, total);
     } else
-      await writeTracking(store.dir, trackingKeyOf, tracked).catch((error: unknown) =>
+      await writeTracking(store.dir, trackingPassKey, tracked).catch((error: unknown) =>
         ctx.log('warn', `the tracking pass could not be kept for the next export: ${(error as Error).message}`),
       );
     const { references, built } = await loaded;
