@@ -46,6 +46,24 @@ describe('conversion of the sample video', () => {
   let project: string;
   let video: string;
 
+  /** The project's tiny model trained (or resumed) up to `iterations`. */
+  const trainTiny = (iterations: number): ReturnType<typeof runCli> =>
+    runCli(
+      [
+        'train',
+        project,
+        '--iterations',
+        String(iterations),
+        '--batch-size',
+        '2',
+        '--model-width',
+        '8',
+        '--no-self-attention',
+        '--json',
+      ],
+      { FACEPARTS_HOME: home },
+    );
+
   beforeAll(async () => {
     root = scratch('convert');
     home = path.join(root, 'home');
@@ -56,21 +74,7 @@ describe('conversion of the sample video', () => {
     expect((await runCli(['new', project, '--a', a, '--b', b, '--json'], { FACEPARTS_HOME: home })).code).toBe(0);
     expect((await runCli(['extract', project, '--json'], { FACEPARTS_HOME: home })).code).toBe(0);
     // A tiny model: the checks here are about tracking, masking and encoding, not swap quality.
-    const trained = await runCli(
-      [
-        'train',
-        project,
-        '--iterations',
-        '2',
-        '--batch-size',
-        '2',
-        '--model-width',
-        '8',
-        '--no-self-attention',
-        '--json',
-      ],
-      { FACEPARTS_HOME: home },
-    );
+    const trained = await trainTiny(2);
     expect(trained.code, trained.stdout).toBe(0);
   });
 
@@ -516,21 +520,7 @@ describe('conversion of the sample video', () => {
       expect((await exportIn('threshold.mp4', { detection_threshold: 0.7 })).trackingKept).toBe(false);
 
       // One more iteration rewrites the model: the kept pool must draw with the new one, as a fresh engine does.
-      const retrained = await runCli(
-        [
-          'train',
-          project,
-          '--iterations',
-          '3',
-          '--batch-size',
-          '2',
-          '--model-width',
-          '8',
-          '--no-self-attention',
-          '--json',
-        ],
-        { FACEPARTS_HOME: home },
-      );
+      const retrained = await trainTiny(3);
       expect(retrained.code, retrained.stdout + retrained.stderr).toBe(0);
       const third = await exportIn('third.mp4');
       expect([third.modelsKept, third.trackingKept]).toEqual([true, true]);
