@@ -1,10 +1,15 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sharedBuffer } from '../../src-main/engine/media/decode.js';
 import { rawRgbDecodeArgs } from '../../src-main/engine/media/ffmpeg-args.js';
 import { startRawDecoder } from '../../src-main/engine/media/raw-frames.js';
 import { requireTool } from '../../src-main/engine/media/tools.js';
-import { media } from '../helpers/paths.js';
+import { copyMedia, media, scratch } from '../helpers/paths.js';
 
 const FRAME = 640 * 360 * 3;
 const fifoHere = process.platform !== 'win32';
@@ -57,4 +62,47 @@ describe('raw frames from ffmpeg', () => {
     expect(broken.hashes).toHaveLength(0);
     expect(broken.code).not.toBe(0);
   }, 30_000);
+
+  it.skipIf(process.platform !== 'linux')(
+    'a decoder whose reading process is killed exits (it does not wait forever on a full FIFO)',
+    async () => {
+      // A process that decodes a clip (under a path no other test uses), reads a frame, and is SIGKILLed, as the
+      // engine can be (a crash, the app killed).
+      const dir = scratch('fifo-killed');
+      const [input] = copyMedia(dir, ['whitehouse_performance_360p.mp4']) as [string];
+      const decode = pathToFileURL(path.resolve('dist/src-main/engine/media/decode.js')).href;
+      const probe = pathToFileURL(path.resolve('dist/src-main/engine/media/probe.js')).href;
+      const script = [
+        `import { decodeFrames } from ${JSON.stringify(decode)};`,
+        `import { probeSource } from ${JSON.stringify(probe)};`,
+        `const frames = decodeFrames(await probeSource(process.argv[2]), { stride: 1, startIndex: 0 });`,
+        `await frames.next();`,
+        `process.kill(process.pid, 'SIGKILL');`,
+      ].join('\n');
+      // A script file, not `node -e`: worker threads (the FIFO's reader) do not start from an -e process.
+      const file = path.join(dir, 'read-and-die.mjs');
+      writeFileSync(file, script);
+      const reader = spawn(process.execPath, [file, input], { stdio: 'ignore' });
+      await once(reader, 'exit');
+      expect(reader.signalCode).toBe('SIGKILL');
+      /** Processes whose command line names the clip: its ffmpeg decoders. */
+      const decoders = (): number[] =>
+        readdirSync('/proc')
+          .filter((name) => /^\d+$/.test(name))
+          .filter((pid) => {
+            try {
+              return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(input);
+            } catch {
+              return false;
+            }
+          })
+          .map(Number);
+      const deadline = Date.now() + 10_000;
+      while (decoders().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const left = decoders();
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+      expect(left).toEqual([]);
+    },
+    30_000,
+  );
 });

@@ -101,12 +101,17 @@ function streamFrames(stream: Readable): RawFrames {
 }
 
 /**
- * ffmpeg's stdout is the FIFO's write end; the reader thread opens the read end. The decoder holds a write end of
- * its own until the reader has opened (so neither open blocks), then closes it: ffmpeg's is the only one left, and
- * the reader sees the end of the stream when ffmpeg exits, killed or not.
+ * ffmpeg's stdout is the FIFO's write end, opened write-only; the reader thread opens the read end. Until the reader
+ * has opened, this process holds both ends of its own (read-write: so that neither open blocks), then closes them:
+ * ffmpeg's write end and the reader's read end are the only ones left. The reader sees the end of the stream when
+ * ffmpeg exits, killed or not, and ffmpeg's writes fail when the reader is gone (this process killed): a read-write
+ * stdout counted ffmpeg itself as a reader, and after a SIGKILL of the engine its decoders waited forever on a full
+ * FIFO.
  */
 async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string, stdin?: Readable): Promise<RawDecoder> {
-  const writeEnd = openSync(fifo, 'r+');
+  const bothEnds = openSync(fifo, 'r+');
+  // Does not block: this process is a reader already (bothEnds).
+  const writeEnd = openSync(fifo, 'w');
   let spawned: ReturnType<typeof spawnWatched> | null = null;
   let reader: Worker | null = null;
   try {
@@ -124,6 +129,7 @@ async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string, st
     throw error;
   } finally {
     closeSync(writeEnd);
+    closeSync(bothEnds);
   }
   const thread = reader;
   // One request at a time: a fill, or the close that follows the last one.
