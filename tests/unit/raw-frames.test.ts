@@ -1,13 +1,13 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sharedBuffer } from '../../src-main/engine/media/decode.js';
 import { rawRgbDecodeArgs } from '../../src-main/engine/media/ffmpeg-args.js';
-import { startRawDecoder } from '../../src-main/engine/media/raw-frames.js';
+import { removeStaleFifoFolders, startRawDecoder } from '../../src-main/engine/media/raw-frames.js';
 import { requireTool } from '../../src-main/engine/media/tools.js';
 import { copyMedia, media, scratch } from '../helpers/paths.js';
 
@@ -104,5 +104,25 @@ describe('raw frames from ffmpeg', () => {
       expect(left).toEqual([]);
     },
     30_000,
+  );
+
+  it.skipIf(process.platform === 'win32')(
+    'removes the FIFO folders of processes that no longer run, and only those',
+    () => {
+      const tmp = scratch('fifo-folders');
+      // A pid that ran and is gone, and one that runs (this test's).
+      const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
+      const names = {
+        dead: `faceparts-fifo-${gone}-AbC123`,
+        alive: `faceparts-fifo-${process.pid}-XyZ789`,
+        older: 'faceparts-fifo-AbC123',
+        other: 'something-else',
+      };
+      for (const name of Object.values(names)) mkdirSync(path.join(tmp, name));
+      execFileSync('mkfifo', [path.join(tmp, names.dead, '0')]);
+      expect(removeStaleFifoFolders(tmp)).toBe(1);
+      expect(existsSync(path.join(tmp, names.dead))).toBe(false);
+      for (const name of [names.alive, names.older, names.other]) expect(existsSync(path.join(tmp, name))).toBe(true);
+    },
   );
 });

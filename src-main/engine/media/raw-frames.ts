@@ -5,7 +5,7 @@
  * three times the CPU, and garbage that wakes the collector).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -177,6 +177,45 @@ async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string, st
   return { ...spawned, frames, transport: 'fifo' };
 }
 
+/** A process's FIFO folder: this prefix, its pid, a dash and random letters. */
+const FIFO_FOLDER_PREFIX = 'faceparts-fifo-';
+
+/**
+ * Remove the FIFO folders of processes that no longer run: a process that was killed (SIGKILL, a crash) could not
+ * remove its own on exit. Folders of running processes, and names not of this form, are left alone.
+ */
+export function removeStaleFifoFolders(tmp: string): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    return 0;
+  }
+  const folder = new RegExp(`^${FIFO_FOLDER_PREFIX}(\\d+)-[A-Za-z0-9]{6}$`);
+  for (const name of names) {
+    const match = folder.exec(name);
+    if (!match || processRuns(Number(match[1]))) continue;
+    try {
+      rmSync(path.join(tmp, name), { recursive: true, force: true });
+      removed += 1;
+    } catch {
+      // Another user's, or going away meanwhile: not ours to insist on.
+    }
+  }
+  return removed;
+}
+
+/** Whether a process with this pid runs (one of another user's counts as running). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * FIFOs in a private folder (mode 700), made a few at a time (each `mkfifo` is a process to start) and reused: a
  * FIFO whose ends are both closed is empty again. The folder goes when the process exits.
@@ -199,7 +238,8 @@ class FifoStock {
   private make(count: number): void {
     try {
       if (!this.dir) {
-        const dir = mkdtempSync(path.join(os.tmpdir(), 'faceparts-fifo-'));
+        removeStaleFifoFolders(os.tmpdir());
+        const dir = mkdtempSync(path.join(os.tmpdir(), `${FIFO_FOLDER_PREFIX}${process.pid}-`));
         this.dir = dir;
         process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       }
