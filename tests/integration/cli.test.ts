@@ -94,4 +94,17 @@ describe('faceparts CLI on real media', () => {
     expect(convert.code).toBe(2);
     expect(convert.json.error).toMatchObject({ code: 'INVALID_PARAMS', field: 'params.job.config.color_correction' });
   });
+
+  it('says a project has no trained model before following any face', async () => {
+    const dir = path.join(root, 'untrained');
+    expect((await runCli(['new', dir, '--a', video, '--b', stills, '--json'], env)).code).toBe(0);
+    const output = path.join(root, 'untrained.mp4');
+    const convert = await runCli(['convert', dir, '--input', video, '--output', output, '--json'], env);
+    expect(convert.code).not.toBe(0);
+    expect(convert.json.error).toMatchObject({ code: 'NOT_FOUND', fix: expect.stringMatching(/faceparts train/) });
+    expect((convert.json.error as { message: string }).message).toMatch(/no trained model/);
+    // Nothing was tracked: the job ended before its first stage.
+    expect(convert.stderr).not.toMatch(/track faces/);
+    expect(existsSync(output)).toBe(false);
+  });
 });

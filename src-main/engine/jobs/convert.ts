@@ -345,10 +345,19 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     });
   }
   if (spec.metricsOnly) return measureExport(ctx, config, input, output);
+  const generatorFile = path.join(store.dir, GENERATOR_FILE);
+  // Said now, not after the tracking pass (minutes on a long video), which needs no model.
+  try {
+    await fs.access(generatorFile);
+  } catch {
+    throw new StudioError(ErrorCode.notFound, `the project has no trained model yet (${generatorFile})`, {
+      file: generatorFile,
+      fix: 'train the project first ("faceparts train <project>")',
+    });
+  }
   const clock = new StageClock();
   const started = performance.now();
   const cpuAtStart = processCpuMs();
-  const generatorFile = path.join(store.dir, GENERATOR_FILE);
   const workers = modelWorkerCount();
   // Every worker generates in the swap pass: the generator is most of a swapped frame's work (~20 ms a 64 px face,
   // half of it the last self-attention), and with one generating worker the other core sat half idle on stretches
