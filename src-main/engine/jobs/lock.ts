@@ -1,17 +1,9 @@
 import { openSync, closeSync, writeSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import { processRuns } from '../io/process.js';
 
 const LOCK_FILE = '.engine.lock';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One engine at a time runs jobs in a project (the Electron app, a CLI and a serve process may all be open).
@@ -38,7 +30,7 @@ export function acquireProjectLock(dir: string): () => void {
       } catch {
         /* unreadable lock: treat as stale */
       }
-      if (holder > 0 && holder !== process.pid && alive(holder)) {
+      if (holder > 0 && holder !== process.pid && processRuns(holder)) {
         throw new StudioError(
           ErrorCode.projectBusy,
           `another FaceParts engine (pid ${holder}) is running a job in ${dir}`,

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
+import { processRuns } from '../io/process.js';
 import { startWorker } from '../io/worker-entry.js';
 import type { FillAnswer, FillRequest } from './fifo-reader.js';
 
@@ -204,16 +205,6 @@ export function removeStaleFifoFolders(tmp: string): number {
     }
   }
   return removed;
-}
-
-/** Whether a process with this pid runs (one of another user's counts as running). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
