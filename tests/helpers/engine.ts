@@ -1,4 +1,6 @@
 import { EngineProcess } from '../../src-main/host-node/engine-process.js';
+import type { JobInfo } from '../../src-shared/contract/index.js';
+import type { ParamsOf } from '../../src-shared/contract/methods.js';
 
 /** An engine child process for a test, with its own studio home. */
 export function startEngine(home: string): EngineProcess {
@@ -26,4 +28,24 @@ export function nextMessage(
     };
     engine.child.on('message', onMessage);
   });
+}
+
+/** Start a job in a project through the engine and wait for its end (completed, failed or cancelled). */
+export async function runJobThrough(
+  engine: EngineProcess,
+  dir: string,
+  job: ParamsOf<'jobs.start'>['job'],
+): Promise<JobInfo> {
+  let off: () => void = () => undefined;
+  const ended = new Promise<JobInfo>((resolve) => {
+    off = engine.client.onEvent((event) => {
+      if (event.type === 'job.state' && ['completed', 'failed', 'cancelled'].includes(event.job.state))
+        resolve(event.job);
+    });
+  });
+  const started = await engine.client.request('jobs.start', { dir, job });
+  let info = await ended;
+  while (info.id !== started.id) info = await engine.client.request('jobs.get', { jobId: started.id });
+  off();
+  return info;
 }

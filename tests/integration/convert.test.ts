@@ -9,7 +9,7 @@ import { requireTool, resolveTools } from '../../src-main/engine/media/tools.js'
 import { trainedRegion } from '../../src-main/engine/train/augment.js';
 import { expectSameTiming, probeAv, recordSync } from '../helpers/av-sync.js';
 import { runCli } from '../helpers/cli.js';
-import { nextMessage, startEngine } from '../helpers/engine.js';
+import { nextMessage, runJobThrough, startEngine } from '../helpers/engine.js';
 import { copyMedia, scratch } from '../helpers/paths.js';
 import { recordReliability } from '../helpers/reliability.js';
 import { synthClip } from '../helpers/synth.js';
@@ -492,21 +492,14 @@ describe('conversion of the sample video', () => {
       config: Record<string, unknown> = {},
     ): Promise<{ file: string; modelsKept: unknown; trackingKept: unknown }> => {
       const file = path.join(dir, name);
-      const ended = nextMessage(
-        engine,
-        (m) =>
-          m.kind === 'event' &&
-          (m.event as { type: string }).type === 'job.state' &&
-          ['cancelled', 'completed', 'failed'].includes((m.event as { job: { state: string } }).job.state),
-        120_000,
-      );
-      await engine.client.request('jobs.start', {
-        dir: project,
-        job: { type: 'convert', input: video, output: file, config: { end_frame: 40, ...config } },
+      const job = await runJobThrough(engine, project, {
+        type: 'convert',
+        input: video,
+        output: file,
+        config: { end_frame: 40, ...config },
       });
-      const job = (await ended).event as { job: { state: string; error?: unknown; result: Record<string, unknown> } };
-      expect(job.job.state, JSON.stringify(job.job.error)).toBe('completed');
-      const pipeline = job.job.result.pipeline as { modelsKept: unknown; trackingKept: unknown };
+      expect(job.state, JSON.stringify(job.error)).toBe('completed');
+      const pipeline = job.result?.pipeline as { modelsKept: unknown; trackingKept: unknown };
       return { file, modelsKept: pipeline.modelsKept, trackingKept: pipeline.trackingKept };
     };
     try {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineProcess } from '../../src-main/host-node/engine-process.js';
 import type { JobInfo, JobSpec } from '../../src-shared/contract/index.js';
 import { runCli } from '../helpers/cli.js';
-import { startEngine } from '../helpers/engine.js';
+import { runJobThrough, startEngine } from '../helpers/engine.js';
 import { scratch } from '../helpers/paths.js';
 import { synthClip } from '../helpers/synth.js';
 
@@ -132,20 +132,7 @@ describe('train.history', () => {
   }, 60_000);
 
   /** Starts a job through the engine and waits for its end. */
-  async function runJob(job: JobSpec): Promise<JobInfo> {
-    let off: () => void = () => undefined;
-    const ended = new Promise<JobInfo>((resolve) => {
-      off = engine.client.onEvent((event) => {
-        if (event.type === 'job.state' && ['completed', 'failed', 'cancelled'].includes(event.job.state))
-          resolve(event.job);
-      });
-    });
-    const started = await engine.client.request('jobs.start', { dir: project, job });
-    let info = await ended;
-    while (info.id !== started.id) info = await engine.client.request('jobs.get', { jobId: started.id });
-    off();
-    return info;
-  }
+  const runJob = (job: JobSpec): Promise<JobInfo> => runJobThrough(engine, project, job);
 
   it('continues the run a job names, refuses a changed model shape, and starts a new run on request', async () => {
     // Run 1's model: the CLI flags above (the rest defaults).

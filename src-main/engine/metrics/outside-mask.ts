@@ -180,7 +180,8 @@ export class LiveExportCheck {
   /** `add`, waiting for room. */
   private room: (() => void) | null = null;
   private ended = false;
-  private failed = false;
+  /** The check has ended (compared everything, or given up): frames added now go straight back. */
+  private stopped = false;
   private added = 0;
   readonly result: Promise<OutsideMaskResult | null>;
 
@@ -201,7 +202,7 @@ export class LiveExportCheck {
       .then(({ result, encodedFrames }) => (encodedFrames === this.added ? result : null))
       .catch(() => null)
       .finally(() => {
-        this.failed = true;
+        this.stopped = true;
         // Frames that will not be compared go back; a waiting `add` goes on; the encoder drops its copy.
         for (const frame of this.waiting.splice(0)) this.sourcePool.release(frame);
         this.room?.();
@@ -226,14 +227,14 @@ export class LiveExportCheck {
 
   /** The input frame of the next output frame (null: it could not be decoded); given before its result is encoded. */
   async add(source: Buffer | null): Promise<void> {
-    if (this.failed) {
+    if (this.stopped) {
       this.sourcePool.release(source);
       return;
     }
     this.added += 1;
     this.waiting.push(source);
     this.wake?.();
-    while (this.waiting.length > LIVE_CHECK_FRAMES && !this.failed) {
+    while (this.waiting.length > LIVE_CHECK_FRAMES && !this.stopped) {
       await new Promise<void>((resolve) => (this.room = resolve));
       this.room = null;
     }
