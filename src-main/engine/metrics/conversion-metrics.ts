@@ -9,7 +9,6 @@
  * start + j), never the source frame at the same time: an export keeps every frame but re-times them (it starts at
  * 0 while the source's first frame may be shown later), so equal timestamps are not the same picture.
  */
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Side } from '../../../src-shared/contract/index.js';
@@ -18,6 +17,7 @@ import { applyAffine, type Affine, type Box, type Point } from '../../../src-sha
 import { borderColourDifference, landmarkError, regionLightness } from '../../../src-shared/math/quality.js';
 import type { Frame } from '../detect/types.js';
 import { SAME_PERSON_COSINE, cosineDistance } from '../landmarks/identity-net.js';
+import { fileIdentity } from '../io/file-identity.js';
 import type { ProjectStore } from '../project/store.js';
 import { descriptorDistance } from '../track/tracker.js';
 
@@ -247,13 +247,9 @@ export async function independentReference(
     { length: Math.min(count, rows.length) },
     (_, k) => rows[Math.floor((k * rows.length) / Math.min(count, rows.length))] as (typeof rows)[number],
   );
-  // The faces as they are now: a crop written again (another extraction) has another size or time.
+  // The faces as they are now: a crop written again (another extraction) is another file.
   const key = JSON.stringify(
-    picked.map((row) => {
-      const file = path.join(store.dir, row.crop);
-      const stat = statSync(file, { throwIfNoEntry: false });
-      return [file, stat?.size, stat?.mtimeMs, row.landmarks, row.transform];
-    }),
+    picked.map((row) => [fileIdentity(path.join(store.dir, row.crop)), row.landmarks, row.transform]),
   );
   const known = recentReferences.get(key);
   if (known !== undefined) return known?.slice() ?? null;

@@ -5,9 +5,7 @@
  * Results do not depend on which worker computed them (the same models, single-threaded kernels), so runs stay
  * deterministic.
  */
-import { statSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/errors.js';
 import type { Affine, Box, Point } from '../../../src-shared/math/geometry.js';
@@ -20,6 +18,7 @@ import type { DecoderSide } from '../model/networks.js';
 import type { ComparisonJob, FrameComparison } from '../metrics/frame-comparison.js';
 import { flatPoints, pointsOf, type WorkerRequest, type WorkerResponse } from './rpc.js';
 import type { Stage, StageClock } from './stages.js';
+import { fileIdentity } from '../io/file-identity.js';
 import { startWorker } from '../io/worker-entry.js';
 
 /**
@@ -224,8 +223,7 @@ export async function closeKeptModelPool(): Promise<void> {
  * rename), size, modification time, and the direction (a worker loads one decoder).
  */
 export function generatorKeyOf(file: string, direction: 'AtoB' | 'BtoA'): string {
-  const stat = statSync(file, { throwIfNoEntry: false });
-  return [path.resolve(file), stat?.ino ?? -1, stat?.size ?? -1, stat?.mtimeMs ?? -1, direction].join('|');
+  return `${fileIdentity(file)}|${direction}`;
 }
 
 export class ModelPool {

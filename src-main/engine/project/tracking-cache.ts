@@ -6,11 +6,12 @@
  * A file that does not read back whole is ignored (the pass runs again).
  */
 import { createHash } from 'node:crypto';
-import { promises as fs, statSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ConverterConfig } from '../../../src-shared/contract/index.js';
 import type { Box, Point } from '../../../src-shared/math/geometry.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { fileIdentity } from '../io/file-identity.js';
 import type { FrameRange } from '../track/parts.js';
 
 /** The followed person in every frame of the range: the raw box and the 68 landmarks the tracking pass found. */
@@ -44,15 +45,13 @@ export interface TrackingInputs {
 
 /** The key of a tracking pass (hex), from its inputs and the input file's identity (path, inode, size, time). */
 export function trackingKey(inputs: TrackingInputs): string {
-  const stat = statSync(inputs.input, { throwIfNoEntry: false });
-  const file = stat ? [path.resolve(inputs.input), stat.ino, stat.size, stat.mtimeMs] : [path.resolve(inputs.input)];
   const { detection_threshold, min_face_area, use_auto_downscaling } = inputs.config;
   return createHash('sha256')
     .update(
       JSON.stringify({
         format: TRACKING_FORMAT,
         version: inputs.version,
-        file,
+        file: fileIdentity(inputs.input),
         range: [inputs.range.start, inputs.range.end],
         settings: [detection_threshold, min_face_area, use_auto_downscaling, inputs.detector],
         reference: inputs.reference,
