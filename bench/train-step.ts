@@ -70,13 +70,16 @@ const set = new FaceSet({ a: faces(0), b: faces(1) });
 const iters = Number(process.env.ITERS ?? 5);
 // Lite and standard with self-attention at batch 8 and 32 (WebGPU is dispatch-bound: kernels per iteration
 // matter more than batch), upstream's default norm; then the peer-like norm for the parameter comparison.
-for (const [capacity, batch, norm] of [
-  ['lite', 8, 'instancenorm'],
-  ['lite', 32, 'instancenorm'],
-  ['standard', 8, 'instancenorm'],
-  ['standard', 32, 'instancenorm'],
-  ['lite', 8, 'layernorm'],
-] as const) {
+// RUNS=0 skips the timed runs (a rerun of the loss check alone inside one device call's time).
+for (const [capacity, batch, norm] of process.env.RUNS === '0'
+  ? []
+  : ([
+      ['lite', 8, 'instancenorm'],
+      ['lite', 32, 'instancenorm'],
+      ['standard', 8, 'instancenorm'],
+      ['standard', 32, 'instancenorm'],
+      ['lite', 8, 'layernorm'],
+    ] as const)) {
   const arch = archFromSettings({ resolution: 64, capacity, useSelfAttention: true, norm });
   const trainer = new Trainer({ arch, batchSize: batch, totalIterations: 20000, seed: 1, learningRateFactor: 1 });
   const batches = Array.from({ length: iters + 3 }, () =>

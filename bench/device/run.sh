@@ -11,7 +11,9 @@ N=$(command -v node || true)
 if [ -z "$N" ]; then unz .gpu/node.xz /tmp/node && chmod +x /tmp/node && N=/tmp/node; fi
 echo "node: $N $($N --version)"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; ls /usr/local/nvidia/share/vulkan/icd.d/ 2>&1
 unz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node.xz .gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-(cd .gpu && ITERS=5 timeout 420 "$N" bench.mjs 2>&1 | grep -v "already registered" > "$OUT/gpu-bench.log"; echo "bench exit $?" >> "$OUT/gpu-bench.log")
+# The peer first (seconds on CUDA), so that its figures come back even when the WebGPU bench runs out of time.
+# Budget: one device call is at most 600 s; peer <= 4 x 45 s, bench <= BENCH_S (default 330 s).
+[ "${PEER:-1}" = 0 ] || (cd .gpu && for a in "--lite" ""; do for b in 8 32; do timeout 45 python3 peer_gan_step.py --device cuda $a --batch $b --iters 10; done; done) > "$OUT/peer.log" 2>&1
+tail -8 "$OUT/peer.log"
+(cd .gpu && ITERS=${ITERS:-5} LOSS_ITERS=${LOSS_ITERS:-150} timeout "${BENCH_S:-330}" "$N" bench.mjs 2>&1 | grep -v "already registered" > "$OUT/gpu-bench.log"; echo "bench exit ${PIPESTATUS[0]}" >> "$OUT/gpu-bench.log")
 tail -c 6000 "$OUT/gpu-bench.log"
-(cd .gpu && for a in "--lite" ""; do for b in 8 32; do timeout 100 python3 peer_gan_step.py --device cuda $a --batch $b --iters 10; done; done) > "$OUT/peer.log" 2>&1
-cat "$OUT/peer.log" | tail -5
