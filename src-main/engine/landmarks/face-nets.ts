@@ -131,14 +131,17 @@ export class FaceNets {
 
   /**
    * The fast path for a face followed from the previous frame: one pass on the region its predicted points give
-   * (the previous frame's fit, moved as the face moved), and a second pass only where the fit lands farther than
-   * REFINE_TOLERANCE from that region. tests/integration/landmarks-fast-path.test.ts holds it to the two-pass fit.
+   * (the previous frame's fit, moved as the face moved). Where that fit lands farther than REFINE_TOLERANCE from the
+   * region it looked at, the one pass is not trusted: with the face's detection box (`detected`) the face gets the
+   * full two passes from that box, exactly what a new face gets; without one (a face carried without detection) a
+   * second pass on the fitted region. tests/integration/landmarks-fast-path.test.ts holds it to the two-pass fit.
    */
   async refine(
     rgb: Uint8Array,
     width: number,
     height: number,
     predicted: ReadonlyArray<readonly Point[]>,
+    detected?: readonly Box[],
   ): Promise<LandmarkFit[]> {
     if (predicted.length === 0) return [];
     const regions = predicted.map((p) => squareBox(boxOfPoints(p as Point[]), SECOND_PASS_SCALE));
@@ -155,15 +158,24 @@ export class FaceNets {
       if (moved > REFINE_TOLERANCE * side || Math.abs(fitted.width / side - 1) > REFINE_TOLERANCE) again.push(i);
     });
     const result: LandmarkFit[] = fits.map((points) => ({ points, passes: 1 }));
-    if (again.length > 0) {
-      const second = await this.inRegions(
+    if (again.length === 0) return result;
+    if (detected) {
+      const full = await this.landmarksOf(
         rgb,
         width,
         height,
-        again.map((i) => squareBox(boxOfPoints(fits[i] as Point[]), SECOND_PASS_SCALE)),
+        again.map((i) => detected[i] as Box),
       );
-      again.forEach((i, k) => (result[i] = { points: second[k] as Point[], passes: 2 }));
+      again.forEach((i, k) => (result[i] = { points: full[k] as Point[], passes: 3 }));
+      return result;
     }
+    const second = await this.inRegions(
+      rgb,
+      width,
+      height,
+      again.map((i) => squareBox(boxOfPoints(fits[i] as Point[]), SECOND_PASS_SCALE)),
+    );
+    again.forEach((i, k) => (result[i] = { points: second[k] as Point[], passes: 2 }));
     return result;
   }
 

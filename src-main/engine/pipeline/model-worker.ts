@@ -106,10 +106,10 @@ const handlers: Record<string, Handler> = {
     return { result: flat, transfer: flat.map((f) => f.buffer as ArrayBuffer) };
   },
 
-  async refine(args: { frame: Frame; predicted: Float64Array[] }) {
+  async refine(args: { frame: Frame; predicted: Float64Array[]; detected?: Box[] }) {
     const n = await need(nets, 'nets');
     const { rgb, width, height } = args.frame;
-    const fits = await n.refine(rgb, width, height, args.predicted.map(pointsOf));
+    const fits = await n.refine(rgb, width, height, args.predicted.map(pointsOf), args.detected);
     const flat = fits.map((f) => flatPoints(f.points));
     return {
       result: fits.map((f, i) => ({ points: flat[i], passes: f.passes })),

@@ -403,11 +403,20 @@ export class ModelPool {
     return flat.map(pointsOf);
   }
 
-  async refine(frame: Frame, predicted: ReadonlyArray<readonly Point[]>): Promise<LandmarkFit[]> {
-    const fits = await this.spread(predicted, (w, part) =>
+  async refine(
+    frame: Frame,
+    predicted: ReadonlyArray<readonly Point[]>,
+    detected?: readonly Box[],
+  ): Promise<LandmarkFit[]> {
+    const faces = predicted.map((points, i) => ({ points, box: detected?.[i] }));
+    const fits = await this.spread(faces, (w, part) =>
       w.call<Array<{ points: Float64Array; passes: number }>>(
         'refine',
-        { frame, predicted: part.map(flatPoints) },
+        {
+          frame,
+          predicted: part.map((f) => flatPoints(f.points)),
+          detected: detected ? part.map((f) => f.box as Box) : undefined,
+        },
         'landmarks',
       ),
     );

@@ -52,7 +52,8 @@ export const DESCRIPTOR_CROP = 150;
 export interface FollowModels {
   detector: FaceDetector;
   landmarks(frame: Frame, boxes: readonly Box[]): Promise<Point[][]>;
-  refine(frame: Frame, predicted: ReadonlyArray<readonly Point[]>): Promise<LandmarkFit[]>;
+  /** The fast path (FaceNets.refine); `detected`: the faces' detection boxes, for the full fit where it misses. */
+  refine(frame: Frame, predicted: ReadonlyArray<readonly Point[]>, detected?: readonly Box[]): Promise<LandmarkFit[]>;
   descriptors(frame: Frame, alignments: readonly Affine[], cropSize: number): Promise<Float32Array[]>;
 }
 
@@ -60,7 +61,7 @@ export function localModels(detector: FaceDetector, nets: FaceNets): FollowModel
   return {
     detector,
     landmarks: (f, boxes) => nets.landmarksOf(f.rgb, f.width, f.height, boxes),
-    refine: (f, predicted) => nets.refine(f.rgb, f.width, f.height, predicted),
+    refine: (f, predicted, detected) => nets.refine(f.rgb, f.width, f.height, predicted, detected),
     descriptors: (f, alignments, size) => nets.descriptors(f.rgb, f.width, f.height, alignments, size),
   };
 }
@@ -69,7 +70,7 @@ export function pooledModels(detector: FaceDetector, pool: ModelPool): FollowMod
   return {
     detector,
     landmarks: (f, boxes) => pool.landmarks(f, boxes),
-    refine: (f, predicted) => pool.refine(f, predicted),
+    refine: (f, predicted, detected) => pool.refine(f, predicted, detected),
     descriptors: (f, alignments, size) => pool.descriptors(f, alignments, size),
   };
 }
@@ -230,7 +231,8 @@ export class Follower {
     detections = large.map((i) => detections[i] as Detection);
     this.stats.detections += detections.length;
 
-    // Landmarks: refined from the previous frame for faces that continue a track, two passes for new ones.
+    // Landmarks: refined from the previous frame for faces that continue a track, two passes for new ones and for
+    // tracks whose fast path missed in the last FULL_AFTER_MISS frames.
     const predecessors = tracker.match(
       index,
       detections.map((d) => d.box),
@@ -239,7 +241,8 @@ export class Follower {
     const freshAt: number[] = [];
     predecessors.forEach((id, i) => {
       if (knownFits[i]) return;
-      (id !== 0 && this.last.has(id) ? refineAt : freshAt).push(i);
+      const last = id !== 0 ? this.last.get(id) : undefined;
+      (last && last.fullFrames === 0 ? refineAt : freshAt).push(i);
     });
     const [refined, fresh] = await Promise.all([
       models.refine(
@@ -248,6 +251,7 @@ export class Follower {
           const prev = this.last.get(predecessors[i] as number) as { landmarks: Point[]; box: Box };
           return predictLandmarks(prev.landmarks, prev.box, (detections[i] as Detection).box);
         }),
+        refineAt.map((i) => (detections[i] as Detection).box),
       ),
       models.landmarks(
         frame,
@@ -303,11 +307,13 @@ export class Follower {
       const carried = knownFits[i] !== null;
       this.stats.landmarkPasses += fit.passes;
       const detection = detections[i] as Detection;
+      const before = this.last.get(ids[k] as number);
       this.last.set(ids[k] as number, {
         landmarks: fit.points,
         box: detection.box,
         score: detection.score,
         passes: fit.passes,
+        fullFrames: fullFramesAfter(fit, before),
         frame: index,
         look: options.carryByLandmarks ? faceLook(frame.rgb, frame.width, frame.height, fit.points) : null,
       });
@@ -387,8 +393,23 @@ interface LastSeen {
   box: Box;
   score: number;
   passes: number;
+  /** Frames this track still takes the full two passes, after its fast path missed (see fullFramesAfter). */
+  fullFrames: number;
   frame: number;
   look: Float32Array | null;
+}
+
+/**
+ * After a fast path that missed (its one pass had to be followed by the full two: three passes), a track takes the
+ * full two passes for this many frames before it tries the fast path again: a face that moved or turned so that one
+ * pass missed tends to miss again on the next frames, and each miss costs a pass more than the full fit.
+ */
+export const FULL_AFTER_MISS = 4;
+
+function fullFramesAfter(fit: LandmarkFit, before: LastSeen | undefined): number {
+  if (fit.passes > 2) return FULL_AFTER_MISS;
+  if (fit.passes === 2 && before) return Math.max(0, before.fullFrames - 1);
+  return 0;
 }
 
 /** A face carried by its landmarks: a detection made from the last one, and its fit. */
