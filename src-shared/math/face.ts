@@ -73,6 +73,17 @@ export function eyeCentres(landmarks: readonly Point[]): { right: Point; left: P
   return { right: centre(LANDMARK_PARTS.rightEye), left: centre(LANDMARK_PARTS.leftEye) };
 }
 
+/** Mean distance between corresponding points, in inter-ocular distances of `reference` (68 landmarks). */
+export function meanDistanceIod(points: readonly Point[], reference: readonly Point[]): number {
+  const { right, left } = eyeCentres(reference);
+  const interOcular = Math.max(1e-6, Math.hypot(left[0] - right[0], left[1] - right[1]));
+  const sum = points.reduce((total, [x, y], i) => {
+    const [rx, ry] = reference[i] as Point;
+    return total + Math.hypot(x - rx, y - ry);
+  }, 0);
+  return sum / Math.max(1, points.length) / interOcular;
+}
+
 /**
  * Rough head pose from 2-D landmarks, in degrees: yaw from the nose tip's offset between the face
  * sides, pitch from the nose's position between eyes and mouth. Good enough to keep pose variety.

@@ -5,7 +5,7 @@ import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
 import { Follower, localModels } from '../../src-main/engine/track/follow.js';
-import { meanDistanceIod } from '../helpers/landmark-distance.js';
+import { meanDistanceIod } from '../../src-shared/math/face.js';
 import { media } from '../helpers/paths.js';
 
 /**

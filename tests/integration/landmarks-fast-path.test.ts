@@ -5,15 +5,15 @@ import { FaceNets, SECOND_PASS_SCALE } from '../../src-main/engine/landmarks/fac
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
 import { Follower, localModels } from '../../src-main/engine/track/follow.js';
-import { meanDistanceIod } from '../helpers/landmark-distance.js';
+import { meanDistanceIod } from '../../src-shared/math/face.js';
 import { media } from '../helpers/paths.js';
 
 /**
  * #14: a followed face's landmarks come from one pass on the region the previous frame's points, moved with the
  * face's box, give (FaceNets.refine, as follow() runs it: each frame from the fast path's own last result); where
- * that one pass lands off its region, the face gets the full two passes from its detection box (and its track keeps
- * them for FULL_AFTER_MISS frames). Here every face follow() gives is compared with the two-pass fit of the same
- * frame and box: what a user gets against what the full fit would have given.
+ * that pass lands off its region or its points far from the predicted ones, the face gets the full two passes from
+ * its detection box (and its track keeps them for FULL_AFTER_MISS frames). Every face follow() gives is compared
+ * with the two-pass fit of the same frame and box: what a user gets against what the full fit would have given.
  */
 
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -73,14 +73,16 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
         `passes a face (the full fit: 2); one more pass moves the two-pass fit itself a mean ${pct(mean(repeat))} %`,
     );
     expect(errors.length).toBeGreaterThan(300);
-    // The issue's target, over every face as follow() gives it: 0.81 % on this clip (the faces the full fit took
-    // over count with their exact fit; the one-pass faces' own mean is printed above).
+    // The issue's target, on the faces that take the fast path's one pass: 1.82 % mean here (median 1.43 %). Before
+    // the point check (REFINE_POINT_TOLERANCE) they were 4.0 %, and before the full fit took over the misses, the
+    // misses' second pass on their own fit lay a mean 14 % from the two-pass fit (211 of 371 faces).
+    expect(mean(onePass)).toBeLessThan(0.02);
+    // Over every face as follow() gives it (the misses count with their exact full fit): 0.30 %, 95th pct 1.94 %.
     expect(meanError).toBeLessThan(0.02);
-    // The one-pass faces alone: 4.0 % mean here (median ~2 %); the landmark net's own noise against its region is
-    // ~3-5 % on this clip (printed above), so one pass cannot do much better. Held at today's level.
-    expect(mean(onePass)).toBeLessThan(0.05);
-    // The fast path is taken (74 of 366 faces here) and, with its misses, costs no more passes than the full fit.
-    expect(onePass.length).toBeGreaterThan(50);
+    expect(percentile(errors, 0.95)).toBeLessThan(0.03);
+    // The fast path is taken (61 of 366 faces on this clip of turning heads and an audience) and, with its misses,
+    // costs no more landmark passes than the full fit (2.01 a face).
+    expect(onePass.length).toBeGreaterThan(40);
     expect(passesPerFace).toBeLessThanOrEqual(2.05);
   }, 120_000);
 });

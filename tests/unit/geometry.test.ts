@@ -12,7 +12,14 @@ import {
   type Affine,
   type Point,
 } from '../../src-shared/math/geometry.js';
-import { MEAN_FACE, alignmentTransform, estimatePose, templateInCrop } from '../../src-shared/math/face.js';
+import {
+  MEAN_FACE,
+  alignmentTransform,
+  estimatePose,
+  eyeCentres,
+  meanDistanceIod,
+  templateInCrop,
+} from '../../src-shared/math/face.js';
 import {
   dilate,
   gaussianBlur,
@@ -142,5 +149,27 @@ describe('filters', () => {
     const src = new Uint8Array(w * w * 3).map((_, i) => i % 251);
     const out = warpAffine(src, w, w, 3, [1, 0, 2, 0, 1, 1], w, w);
     expect(out[(3 * w + 4) * 3]).toBe(src[(2 * w + 2) * 3]);
+  });
+});
+
+describe('landmark distances', () => {
+  // A 68-point face: a jaw line, then the 51-point template (eyes at indices 36-47).
+  const face: Point[] = [
+    ...Array.from({ length: 17 }, (_, i): Point => [40 + i * 7, 160 + Math.sin(i / 5) * 20]),
+    ...templateInCrop(200),
+  ];
+  const { right, left } = eyeCentres(face);
+  const iod = Math.hypot(left[0] - right[0], left[1] - right[1]);
+
+  it('measures the mean point distance in inter-ocular distances of the reference', () => {
+    expect(iod).toBeGreaterThan(40);
+    expect(meanDistanceIod(face, face)).toBe(0);
+    const moved = face.map(([x, y]): Point => [x + 0.1 * iod, y]);
+    expect(meanDistanceIod(moved, face)).toBeCloseTo(0.1, 9);
+    // Half the points moved by 0.2 IOD diagonally: a mean of 0.1.
+    const half = face.map(([x, y], i): Point =>
+      i % 2 === 0 ? [x + (0.2 * iod) / Math.SQRT2, y + (0.2 * iod) / Math.SQRT2] : [x, y],
+    );
+    expect(meanDistanceIod(half, face)).toBeCloseTo(0.1, 9);
   });
 });

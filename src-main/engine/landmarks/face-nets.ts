@@ -9,6 +9,7 @@ import {
   type Box,
   type Point,
 } from '../../../src-shared/math/geometry.js';
+import { meanDistanceIod } from '../../../src-shared/math/face.js';
 import { warpAffine } from '../../../src-shared/math/raster.js';
 import { cachedSession } from '../onnx/graph-cache.js';
 import { ONE_THREAD_CPU } from '../onnx/session-options.js';
@@ -30,6 +31,12 @@ export const SECOND_PASS_SCALE = 1.25;
  * this share of the region's side (centre or size), it looks again at the fitted region, as the second pass would.
  */
 const REFINE_TOLERANCE = 0.03;
+/**
+ * And when its points lie farther than this (mean, in inter-ocular distances) from the predicted ones: the face
+ * turned or changed expression since the last frame, and one pass then lands a mean ~4 % from the full fit on the
+ * sample clip instead of ~1.8 % (tests/integration/landmarks-fast-path.test.ts).
+ */
+const REFINE_POINT_TOLERANCE = 0.08;
 
 interface FaceApi {
   nets: { faceRecognitionNet: { loadFromDisk(dir: string): Promise<void>; params: unknown } };
@@ -132,7 +139,8 @@ export class FaceNets {
   /**
    * The fast path for a face followed from the previous frame: one pass on the region its predicted points give
    * (the previous frame's fit, moved as the face moved). Where that fit lands farther than REFINE_TOLERANCE from the
-   * region it looked at, the one pass is not trusted: with the face's detection box (`detected`) the face gets the
+   * region it looked at, or its points farther than REFINE_POINT_TOLERANCE from the predicted ones, the one pass is
+   * not trusted: with the face's detection box (`detected`) the face gets the
    * full two passes from that box, exactly what a new face gets; without one (a face carried without detection) a
    * second pass on the fitted region. tests/integration/landmarks-fast-path.test.ts holds it to the two-pass fit.
    */
@@ -155,7 +163,11 @@ export class FaceNets {
         fitted.x + fitted.width / 2 - (used.x + side / 2),
         fitted.y + fitted.height / 2 - (used.y + side / 2),
       );
-      if (moved > REFINE_TOLERANCE * side || Math.abs(fitted.width / side - 1) > REFINE_TOLERANCE) again.push(i);
+      const missed =
+        moved > REFINE_TOLERANCE * side ||
+        Math.abs(fitted.width / side - 1) > REFINE_TOLERANCE ||
+        meanDistanceIod(points, predicted[i] as Point[]) > REFINE_POINT_TOLERANCE;
+      if (missed) again.push(i);
     });
     const result: LandmarkFit[] = fits.map((points) => ({ points, passes: 1 }));
     if (again.length === 0) return result;
