@@ -28,6 +28,8 @@ interface Comparison {
   errors: number[];
   onePass: number[];
   carried: number[];
+  /** Carried faces before the audience shot (the performer, the face a conversion of this clip swaps). */
+  performerCarried: number[];
   audience: number[];
   /** One more pass on the region the two-pass fit's own points give: the landmark net's noise on its region. */
   repeat: number[];
@@ -48,7 +50,15 @@ async function compareWithTwoPass(
     autoDownscale: false,
     ...options,
   });
-  const result: Comparison = { errors: [], onePass: [], carried: [], audience: [], repeat: [], passesPerFace: 0 };
+  const result: Comparison = {
+    errors: [],
+    onePass: [],
+    carried: [],
+    performerCarried: [],
+    audience: [],
+    repeat: [],
+    passesPerFace: 0,
+  };
   for await (const frame of decodeFrames(source, { stride: 1, startIndex: 0 })) {
     if (!frame.rgb) continue;
     const { rgb, width, height } = frame;
@@ -62,6 +72,7 @@ async function compareWithTwoPass(
       result.repeat.push(meanDistanceIod(third, full));
       if (face.passes === 1) result.onePass.push(error);
       if (face.carried) result.carried.push(error);
+      if (face.carried && frame.index < AUDIENCE_FROM) result.performerCarried.push(error);
       if (frame.index >= AUDIENCE_FROM) result.audience.push(error);
     }
   }
@@ -77,7 +88,8 @@ function describeComparison(name: string, c: Comparison): string {
     `${pct(mean(c.onePass))} % (median ${pct(percentile(c.onePass, 0.5))} %); ` +
     (c.carried.length > 0
       ? `${c.carried.length} carried, mean ${pct(mean(c.carried))} % (95th percentile ` +
-        `${pct(percentile(c.carried, 0.95))} %); `
+        `${pct(percentile(c.carried, 0.95))} %; the performer's ${c.performerCarried.length}: ` +
+        `${pct(mean(c.performerCarried))} %); `
       : '') +
     `${c.passesPerFace.toFixed(2)} landmark passes a face (the full fit: 2); one more pass moves the two-pass fit ` +
     `itself a mean ${pct(mean(c.repeat))} %`
@@ -111,13 +123,18 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
   }, 120_000);
 
   it("the conversion's follower (faces carried by their landmarks): today's level, short of 2 %", async () => {
-    const c = await compareWithTwoPass(detector, nets, { carryByLandmarks: true });
+    const c = await compareWithTwoPass(detector, nets, { carryByLandmarks: true, minFaceArea: 35 * 35 });
     console.log(describeComparison("conversion's follower", c));
+    // As the conversion runs it: faces carried by their landmarks between detections, boxes under 35 x 35 ignored.
     // A carried face has no detection box: where its one pass misses it gets a second pass on its own fit, not the
     // full fit (that brought the carried faces to 3.8 % but cost ~10 % of the conversion's tracking pass, with the
-    // placed face's smoothed jitter unchanged). Carried faces 7.45 % here (95th pct 17 %), every face 4.74 %; before
-    // the point check 12.9 % (95th pct 63 %) and 11.8 %.
+    // placed face's smoothed jitter unchanged). The misses are the audience's dark profile faces, where the net's
+    // own noise is several times the target; the performer's carried faces, the ones a conversion of this clip
+    // swaps, are within 2.3 %. Carried faces 7.6 % (95th pct 17 %), every face 4.8 %; before the point check
+    // 13.2 % (95th pct 63 %) and 12.2 %.
     expect(c.carried.length).toBeGreaterThan(150);
+    expect(c.performerCarried.length).toBeGreaterThan(50);
+    expect(mean(c.performerCarried)).toBeLessThan(0.03);
     expect(mean(c.carried)).toBeLessThan(0.09);
     expect(percentile(c.carried, 0.95)).toBeLessThan(0.25);
     expect(mean(c.errors)).toBeLessThan(0.06);
