@@ -28,7 +28,7 @@ const FIRST_PASS_SCALE = 1.15;
 export const SECOND_PASS_SCALE = 1.25;
 /**
  * The fast path's tolerance: when the region its single pass fits differs from the region it looked at by more than
- * this share of the region's side (centre or size), it looks again at the fitted region, as the second pass would.
+ * this share of the region's side (centre or size), the pass is not trusted (see FaceNets.refine).
  */
 const REFINE_TOLERANCE = 0.03;
 /**
@@ -45,7 +45,10 @@ interface FaceApi {
 let loading: Promise<FaceNets> | null = null;
 let faceApi: Promise<FaceApi> | null = null;
 
-/** A landmark fit: the points, and whether it took one pass (the fast path) or two. */
+/**
+ * A landmark fit: the points, and the landmark passes it took: 1 the fast path, 2 the full fit (or a carried face's
+ * second look), 3 a fast path that missed and took the full fit.
+ */
 export interface LandmarkFit {
   points: Point[];
   passes: number;
@@ -140,9 +143,9 @@ export class FaceNets {
    * The fast path for a face followed from the previous frame: one pass on the region its predicted points give
    * (the previous frame's fit, moved as the face moved). Where that fit lands farther than REFINE_TOLERANCE from the
    * region it looked at, or its points farther than REFINE_POINT_TOLERANCE from the predicted ones, the one pass is
-   * not trusted: with the face's detection box (`detected`) the face gets the
-   * full two passes from that box, exactly what a new face gets; without one (a face carried without detection) a
-   * second pass on the fitted region. tests/integration/landmarks-fast-path.test.ts holds it to the two-pass fit.
+   * not trusted: with the face's detection box (`detected`) the face gets the full two passes from that box, exactly
+   * what a new face gets (3 passes in all); without one (a face carried without detection) a second pass on the
+   * fitted region. tests/integration/landmarks-fast-path.test.ts holds both to the two-pass fit.
    */
   async refine(
     rgb: Uint8Array,
