@@ -20,8 +20,11 @@ export interface Tracked {
   landmarks: Array<Point[] | null>;
 }
 
-/** Raise when the tracking pass's results change (follow.ts, the conversion's trackPerson): old files then miss. */
-const TRACKING_FORMAT = 1;
+/**
+ * Raise when the tracking pass's results change (follow.ts, the conversion's trackPerson): old files then miss.
+ * 2: the landmark fast path's point check and full fit after a miss (FaceNets.refine) give other landmarks.
+ */
+const TRACKING_FORMAT = 2;
 /** Where in a project the kept passes lie. */
 export const TRACKING_CACHE_DIR = 'cache/tracking';
 /** Kept passes per project (the most recently used): a 10-minute 30 fps clip's is ~11 MB. */

@@ -97,7 +97,7 @@ export interface FollowedFace {
   landmarks: Point[];
   /** The identity sample taken on this frame, if one was. */
   descriptor: Float32Array | null;
-  /** Landmark passes this face took (1: the fast path). */
+  /** Landmark passes this face took, as FaceNets.refine counts them (1: the fast path). */
   passes: number;
   /** Found without a detector run: carried from the last frame by its landmarks. */
   carried: boolean;
@@ -312,7 +312,6 @@ export class Follower {
         landmarks: fit.points,
         box: detection.box,
         score: detection.score,
-        passes: fit.passes,
         fullFrames: fullFramesAfter(fit, before),
         frame: index,
         look: options.carryByLandmarks ? faceLook(frame.rgb, frame.width, frame.height, fit.points) : null,
@@ -392,7 +391,6 @@ interface LastSeen {
   landmarks: Point[];
   box: Box;
   score: number;
-  passes: number;
   /** Frames this track still takes the full two passes, after its fast path missed (see fullFramesAfter). */
   fullFrames: number;
   frame: number;
