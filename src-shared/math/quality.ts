@@ -22,6 +22,62 @@ export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: num
   );
 }
 
+/**
+ * maskAt() over a box of the frame (x0, y0, bw x bh), row by row: the same arithmetic, inlined, so a face's box
+ * costs a fraction of a per-pixel call (the export check and the lightness measure sample every pixel of it).
+ */
+export function sampleMask(
+  mask: Float32Array,
+  size: number,
+  toPatch: Affine,
+  x0: number,
+  y0: number,
+  bw: number,
+  bh: number,
+): Float32Array {
+  const out = new Float32Array(Math.max(0, bw) * Math.max(0, bh));
+  const [a, b, c, d, e, f] = toPatch;
+  const last = size - 1;
+  for (let j = 0; j < bh; j += 1) {
+    const y = y0 + j;
+    for (let i = 0; i < bw; i += 1) {
+      const x = x0 + i;
+      const u = a * x + b * y + c;
+      const v = d * x + e * y + f;
+      if (u < 0 || v < 0 || u > last || v > last) continue;
+      // clampedTaps on a point inside the patch.
+      const ux = Math.floor(u);
+      const vy = Math.floor(v);
+      const ux1 = Math.min(last, ux + 1);
+      const vy1 = Math.min(last, vy + 1);
+      const fx = u - ux;
+      const fy = v - vy;
+      out[j * bw + i] =
+        (1 - fx) * (1 - fy) * (mask[vy * size + ux] as number) +
+        fx * (1 - fy) * (mask[vy * size + ux1] as number) +
+        (1 - fx) * fy * (mask[vy1 * size + ux] as number) +
+        fx * fy * (mask[vy1 * size + ux1] as number);
+    }
+  }
+  return out;
+}
+
+/** The frame box (inclusive ends) a size x size patch covers through `toPatch`, clipped to the frame; null: none. */
+export function patchBox(
+  toPatch: Affine,
+  size: number,
+  width: number,
+  height: number,
+  margin = 0,
+): { x0: number; y0: number; x1: number; y1: number } | null {
+  const corners = patchCorners(toPatch, size);
+  const x0 = Math.max(0, Math.floor(Math.min(...corners.map((p) => p[0]))) - margin);
+  const x1 = Math.min(width - 1, Math.ceil(Math.max(...corners.map((p) => p[0]))) + margin);
+  const y0 = Math.max(0, Math.floor(Math.min(...corners.map((p) => p[1]))) - margin);
+  const y1 = Math.min(height - 1, Math.ceil(Math.max(...corners.map((p) => p[1]))) + margin);
+  return x1 < x0 || y1 < y0 ? null : { x0, y0, x1, y1 };
+}
+
 const lin = (v: number): number => {
   const c = v / 255;
   return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
@@ -59,19 +115,16 @@ export function regionLightness(
   size: number,
   toPatch: Affine,
 ): { source: number; result: number; pixels: number } | null {
-  const corners = patchCorners(toPatch, size);
-  const xs = corners.map((c) => c[0]);
-  const ys = corners.map((c) => c[1]);
+  const box = patchBox(toPatch, size, width, height);
+  if (!box) return null;
+  const bw = box.x1 - box.x0 + 1;
+  const sampled = sampleMask(region, size, toPatch, box.x0, box.y0, bw, box.y1 - box.y0 + 1);
   let a = 0;
   let b = 0;
   let n = 0;
-  for (let y = Math.max(0, Math.floor(Math.min(...ys))); y <= Math.min(height - 1, Math.ceil(Math.max(...ys))); y += 1)
-    for (
-      let x = Math.max(0, Math.floor(Math.min(...xs)));
-      x <= Math.min(width - 1, Math.ceil(Math.max(...xs)));
-      x += 1
-    ) {
-      if (maskAt(region, size, toPatch, x, y) < 0.5) continue;
+  for (let y = box.y0; y <= box.y1; y += 1)
+    for (let x = box.x0; x <= box.x1; x += 1) {
+      if ((sampled[(y - box.y0) * bw + (x - box.x0)] as number) < 0.5) continue;
       const o = (y * width + x) * 3;
       a += lightnessOfBytes(source[o] as number, source[o + 1] as number, source[o + 2] as number);
       b += lightnessOfBytes(result[o] as number, result[o + 1] as number, result[o + 2] as number);
@@ -101,9 +154,14 @@ export function borderColourDifference(
   const before = [0, 0, 0];
   const after = [0, 0, 0];
   let n = 0;
-  for (let y = 0; y < height; y += 1)
-    for (let x = 0; x < width; x += 1) {
-      const m = maskAt(mask, size, toPatch, x, y);
+  // Outside the patch's box the mask is 0, below the feather's lower bound.
+  const box = patchBox(toPatch, size, width, height);
+  if (!box) return null;
+  const bw = box.x1 - box.x0 + 1;
+  const sampled = sampleMask(mask, size, toPatch, box.x0, box.y0, bw, box.y1 - box.y0 + 1);
+  for (let y = box.y0; y <= box.y1; y += 1)
+    for (let x = box.x0; x <= box.x1; x += 1) {
+      const m = sampled[(y - box.y0) * bw + (x - box.x0)] as number;
       if (m < 0.05 * peak || m >= 0.5 * peak) continue;
       const o = (y * width + x) * 3;
       for (let c = 0; c < 3; c += 1) {

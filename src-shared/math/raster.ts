@@ -54,6 +54,49 @@ export function dilate(mask: Uint8Array, width: number, height: number, kernel: 
   return out;
 }
 
+/**
+ * dilate() for a mask of 0 and set (any non-zero) pixels, as 0/255: a pixel is set when any pixel of its k x k
+ * window is. Sliding counts of set pixels, first along rows and then over whole rows at a time, so each pixel costs
+ * a few additions whatever k is; dilate()'s scan per pixel was ~1 ms of the export check's 9 x 9 on a face's box.
+ */
+export function dilateBinary(mask: Uint8Array, width: number, height: number, kernel: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  if (kernel <= 1) {
+    for (let i = 0; i < out.length; i += 1) out[i] = mask[i] ? 255 : 0;
+    return out;
+  }
+  const r = Math.floor(kernel / 2);
+  // Per row: whether each pixel's horizontal window holds a set pixel (1/0).
+  const across = new Uint8Array(width * height);
+  for (let y = 0; y < height; y += 1) {
+    const row = y * width;
+    let count = 0;
+    for (let x = 0; x < Math.min(r, width); x += 1) if (mask[row + x]) count += 1;
+    for (let x = 0; x < width; x += 1) {
+      if (x + r < width && mask[row + x + r]) count += 1;
+      if (x - r - 1 >= 0 && mask[row + x - r - 1]) count -= 1;
+      across[row + x] = count > 0 ? 1 : 0;
+    }
+  }
+  // Down the columns: a running count per column over the rows y - r .. y + r, a whole row added and dropped at once.
+  const counts = new Int32Array(width);
+  for (let y = 0; y < Math.min(r, height); y += 1)
+    for (let x = 0; x < width; x += 1) counts[x] = (counts[x] as number) + (across[y * width + x] as number);
+  for (let y = 0; y < height; y += 1) {
+    if (y + r < height) {
+      const add = (y + r) * width;
+      for (let x = 0; x < width; x += 1) counts[x] = (counts[x] as number) + (across[add + x] as number);
+    }
+    if (y - r - 1 >= 0) {
+      const drop = (y - r - 1) * width;
+      for (let x = 0; x < width; x += 1) counts[x] = (counts[x] as number) - (across[drop + x] as number);
+    }
+    const row = y * width;
+    for (let x = 0; x < width; x += 1) out[row + x] = (counts[x] as number) > 0 ? 255 : 0;
+  }
+  return out;
+}
+
 export function gaussianKernel(size: number, sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8): Float32Array {
   const kernel = new Float32Array(size);
   const half = (size - 1) / 2;

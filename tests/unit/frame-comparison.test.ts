@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Point } from '../../src-shared/math/geometry.js';
-import { maskAt } from '../../src-shared/math/quality.js';
+import { maskAt, patchBox, sampleMask } from '../../src-shared/math/quality.js';
 import { blendRegion, patchTransform } from '../../src-main/engine/convert/frame.js';
 import { compareFrame, ENCODED_TOLERANCE, type ComparisonJob } from '../../src-main/engine/metrics/frame-comparison.js';
 import { DETECTED_LANDMARKS_B_BIDEN_2 } from '../helpers/landmarks-fixture.js';
@@ -42,6 +42,25 @@ function topOfRegion(segmentation: 'EYES_ONLY' | 'ALL'): [number, number] {
 }
 
 describe("the export check's frame comparison", () => {
+  it("samples the region over the patch's box exactly as maskAt does per pixel, and nothing lies outside the box", () => {
+    const region = blendRegion(landmarks, toPatch, R, { segmentation: 'ALL' }, null);
+    const box = patchBox(toPatch, R, W, H, 3);
+    expect(box).not.toBeNull();
+    const { x0, y0, x1, y1 } = box as NonNullable<typeof box>;
+    const sampled = sampleMask(region, R, toPatch, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+    let inside = 0;
+    for (let y = 0; y < H; y += 1)
+      for (let x = 0; x < W; x += 1) {
+        const value = maskAt(region, R, toPatch, x, y);
+        if (x < x0 || x > x1 || y < y0 || y > y1) expect(value).toBe(0);
+        else {
+          expect(sampled[(y - y0) * (x1 - x0 + 1) + (x - x0)]).toBe(Math.fround(value));
+          if (value > 0.5) inside += 1;
+        }
+      }
+    expect(inside).toBeGreaterThan(1000);
+  });
+
   const source = picture();
   const change = (rgb: Uint8Array, [x, y]: readonly [number, number]): void => {
     const o = (Math.round(y) * W + Math.round(x)) * 3;

@@ -22,6 +22,7 @@ import {
 } from '../../src-shared/math/face.js';
 import {
   dilate,
+  dilateBinary,
   gaussianBlur,
   laplacianVariance,
   maskIoU,
@@ -127,6 +128,25 @@ describe('filters', () => {
     const grown = dilate(mask, 21, 21, 9);
     expect(grown.reduce((n, v) => n + (v ? 1 : 0), 0)).toBe(81);
     expect(maskIoU(grown, grown)).toBe(1);
+  });
+
+  it('dilates a 0 / set mask as dilate() does a 0 / 255 one, for any size and kernel', () => {
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const [w, h] of [
+      [1, 1],
+      [5, 3],
+      [17, 29],
+      [40, 23],
+    ] as const)
+      for (const k of [1, 2, 3, 5, 9, 13, 31]) {
+        // Sparse spots (set to any non-zero value), so that windows hold none, one and several of them.
+        const mask = Uint8Array.from({ length: w * h }, () => (next() < 0.05 ? 1 + Math.floor(next() * 255) : 0));
+        const binary = mask.map((v) => (v ? 255 : 0));
+        expect(Array.from(dilateBinary(mask, w, h, k)), `${w} x ${h}, kernel ${k}`).toEqual(
+          Array.from(dilate(binary, w, h, k)),
+        );
+      }
   });
 
   it('blurs while keeping the total mass', () => {
