@@ -45,7 +45,7 @@ export class Generator implements FaceGenerator {
       return weights(name, shape);
     };
     const generator = new Generator(shared.arch, shared.meta, shared.file, weight);
-    // onnxruntime takes bytes from an ArrayBuffer only: a SharedArrayBuffer's are copied out.
+    // onnxruntime takes bytes from an ArrayBuffer only: a SharedArrayBuffer's would be copied out.
     const graph = shared.graph.buffer instanceof SharedArrayBuffer ? new Uint8Array(shared.graph) : shared.graph;
     generator.sessions.set(shared.side, createSession(graph));
     await generator.sessions.get(shared.side);
@@ -134,7 +134,7 @@ export interface BuiltGenerator {
   meta: Record<string, unknown>;
   file: string;
   side: DecoderSide;
-  /** The ONNX model's bytes (a SharedArrayBuffer's view when sent between threads). */
+  /** The ONNX model's bytes (moved between threads, not copied: pipeline/workers.ts startGenerator). */
   graph: Uint8Array;
 }
 
