@@ -221,6 +221,7 @@ async function trackPerson(
   models: FollowModels,
   reference: number[] | null,
   range: FrameRange,
+  onPartDone: () => void = () => undefined,
 ): Promise<Tracked> {
   const parts = splitRange(range, TRACK_PARTS, MIN_PART_FRAMES);
   const followers = parts.map(
@@ -244,10 +245,16 @@ async function trackPerson(
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const settled = await Promise.allSettled(
     parts.map((part, k) =>
-      followPart(ctx, input, followers[k] as Follower, part, range.start, k, signal, onFrame).catch((error) => {
-        stop.abort();
-        throw error;
-      }),
+      followPart(ctx, input, followers[k] as Follower, part, range.start, k, signal, onFrame).then(
+        (result) => {
+          onPartDone();
+          return result;
+        },
+        (error: unknown) => {
+          stop.abort();
+          throw error;
+        },
+      ),
     ),
   );
   const failed = settled.find((s) => s.status === 'rejected');
@@ -411,10 +418,22 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     });
     const total = range.end - range.start + 1;
     const kept = await readTracking(store.dir, trackingPassKey, total);
+    // The other workers' generator sessions start from the built graph once the first part of the tracking pass is
+    // done: the last part then runs alone and leaves a core partly idle, where a session (~0.7 s of a worker for a
+    // 64 px lite model) fits. Started with the pass, they slowed it (a 128 px generator's session by ~0.5 s); started
+    // after it, the swap pass's first faces waited for them. A worker still loading counts as busy, so no face waits
+    // for its load; a failed load fails the faces sent there with its own error (model-worker.ts).
+    let othersLoading: Promise<void> | null = null;
+    const startOthers = (): Promise<void> =>
+      (othersLoading ??= loaded.then(({ built }) =>
+        pool.startGenerator(others, built, generatorFile, config.direction),
+      ));
     const tracked =
       kept ??
       (await childStage(clock, 'decode', () =>
-        trackPerson(ctx, input, config, pooledModels(detector, pool), reference, range),
+        trackPerson(ctx, input, config, pooledModels(detector, pool), reference, range, () => {
+          startOthers().catch(() => undefined);
+        }),
       ));
     if (ctx.signal.aborted) return { stopped: true };
     if (kept) {
@@ -424,13 +443,8 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
       await writeTracking(store.dir, trackingPassKey, tracked).catch((error: unknown) =>
         ctx.log('warn', `the tracking pass could not be kept for the next export: ${(error as Error).message}`),
       );
-    const { references, built } = await loaded;
-    // The other workers' generator sessions start from the built graph as the swap pass begins: the builder generates
-    // the first faces meanwhile, and the tracking pass, which keeps both cores busy, was not slowed by them (a 128 px
-    // generator's session cost it ~0.5 s). A worker still loading counts as busy, so no face waits for its load; a
-    // failed load fails the faces sent there with its own error (model-worker.ts).
-    const othersLoading = pool.startGenerator(others, built, generatorFile, config.direction);
-    othersLoading.catch(() => undefined);
+    const { references } = await loaded;
+    startOthers().catch(() => undefined);
     const generator = pool.generator(generating);
     const quality = new ConversionMetrics(metricModels, references);
     const { raw, landmarks } = tracked;
