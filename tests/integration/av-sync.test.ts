@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { VideoWriter } from '../../src-main/engine/media/encoder.js';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
 import { probeSource } from '../../src-main/engine/media/probe.js';
-import { exportTiming, probeTiming } from '../../src-main/engine/media/timing.js';
+import { exportTiming, probeTiming, seekPoint } from '../../src-main/engine/media/timing.js';
 import { rawRgbDecodeArgs } from '../../src-main/engine/media/ffmpeg-args.js';
 import { resolveTools } from '../../src-main/engine/media/tools.js';
 import { expectSameTiming, probeAv, recordSync } from '../helpers/av-sync.js';
@@ -130,6 +130,22 @@ describe('exports keep the source timing (audio in sync with the frames)', () =>
     ffmpeg([...picture('30000/1001'), ...noise, '-t', '6', ...x264, '-g', '48', at('long.mp4')]);
     clips.editList = at('edit-list.mp4');
     ffmpeg(['-ss', '1.37', '-i', at('long.mp4'), '-c', 'copy', '-t', '3', clips.editList]);
+    // Open GOPs with B-frames (Matroska, no edit list): frames after a keyframe may precede it in presentation.
+    clips.openGop = at('open-gop.mkv');
+    ffmpeg([
+      ...picture('30000/1001'),
+      '-t',
+      '4',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      '-x264opts',
+      'open_gop=1:keyint=40:bframes=3',
+      clips.openGop,
+    ]);
     // Variable frame rate: 30 fps for a second, then every third frame, and one odd frame between.
     clips.vfr = at('vfr.mp4');
     ffmpeg([
@@ -170,6 +186,42 @@ describe('exports keep the source timing (audio in sync with the frames)', () =>
     const gaps = new Set(vfr.slice(1).map((t, i) => Math.round((t - (vfr[i] as number)) * 1000)));
     expect(gaps.size).toBeGreaterThan(2);
   });
+
+  it.each(['sample', 'audioLate', 'videoLate', 'editList', 'vfr', 'openGop'])(
+    "%s: a decoder that seeks to a frame (the tracking pass's later parts) starts on exactly that frame",
+    async (clip) => {
+      const input = clips[clip] as string;
+      const source = await probeSource(input);
+      const timing = await probeTiming(input);
+      const { displayWidth: w, displayHeight: h } = source.media;
+      const count = Math.min(source.media.frameCount, timing.framePts.length);
+      // The second frame, frames around a third and the middle (keyframes or not), the last but two.
+      const starts = [
+        ...new Set([1, Math.floor(count / 3), Math.floor(count / 3) + 1, Math.floor(count / 2), count - 3]),
+      ];
+      const sequential = framesAt(
+        input,
+        w,
+        h,
+        starts.flatMap((k) => [k, k + 1, k + 2]),
+      );
+      for (const k of starts) {
+        const seek = seekPoint(timing, k);
+        expect(seek, `${clip}: frame ${k} has a time to seek to`).not.toBeNull();
+        const got: Buffer[] = [];
+        for await (const frame of decodeFrames(source, { stride: 1, startIndex: k, seek: seek ?? undefined })) {
+          got.push(Buffer.from(frame.rgb as Buffer));
+          if (got.length === 3) break;
+        }
+        got.forEach((picture, j) =>
+          expect(picture.equals(sequential.get(k + j) as Buffer), `${clip}: frame ${k + j} after seeking to ${k}`).toBe(
+            true,
+          ),
+        );
+        expect(got.length).toBe(3);
+      }
+    },
+  );
 
   describe.each([
     ['the file alone', false],

@@ -35,6 +35,7 @@ import { FramePool, decodeFrames } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
 import { exportTiming, probeTiming } from '../media/timing.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
+import { trackPerson } from '../convert/tracking-pass.js';
 import { MaskStore } from '../masks/edits.js';
 import {
   ConversionMetrics,
@@ -57,9 +58,8 @@ import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipelin
 import { ModelPool, modelWorkerCount } from '../pipeline/workers.js';
 import { FacesRepo } from '../project/faces-repo.js';
 import { GENERATOR_FILE, type ProjectStore } from '../project/store.js';
-import { readTracking, trackingKey, writeTracking, type Tracked } from '../project/tracking-cache.js';
-import { Follower, pooledModels, resolvePeople, type FollowModels } from '../track/follow.js';
-import { linkAcrossBoundary, splitRange, type FrameRange, type TrackEnd } from '../track/parts.js';
+import { readTracking, trackingKey, writeTracking } from '../project/tracking-cache.js';
+import { pooledModels } from '../track/follow.js';
 import type { JobContext } from './context.js';
 
 type ConvertSpec = z.output<typeof ConvertJobSpec>;
@@ -70,7 +70,7 @@ const MEASURING_WORKER = 1;
 const BATCH = 4;
 /** Frames between decoding and encoding at most: a bounded queue, so memory stays flat over long videos. */
 const WINDOW = 12;
-/** Decoded frames waiting ahead of the tracking pass. */
+/** Decoded frames waiting ahead of the swap pass. */
 const READ_AHEAD = 4;
 
 /** The identity to follow in the input: the person of the source side (A for AtoB), from extraction. */
@@ -133,185 +133,6 @@ async function localMetrics(): Promise<MetricModels> {
     landmarks: (f, box) => nets.landmarks(f.rgb, f.width, f.height, box),
     descriptors: (f, alignments, size) => nets.descriptors(f.rgb, f.width, f.height, alignments, size),
     identity: (f, landmarks) => net.descriptor(f.rgb, f.width, f.height, landmarks),
-  };
-}
-
-/**
- * The tracking pass follows the clip as this many consecutive parts at once (track/parts.ts): one follower waits on
- * each frame's models in turn and leaves the cores half idle. A fixed number, not one per core, so the result does
- * not depend on the machine; each part's decoder starts at the clip's beginning (frame-exact, see decode.ts), so
- * more parts would decode the start again and again.
- */
-const TRACK_PARTS = 2;
-/** Shorter parts are not worth their first frame's full search and two landmark passes. */
-const MIN_PART_FRAMES = 60;
-/** Track ids of part k are k * PART_IDS + the part's own id, so the parts' ids never collide. */
-const PART_IDS = 2 ** 24;
-
-/** A face as the tracking pass keeps it (flat float32 landmarks: 544 bytes a face). */
-interface TrackedFace {
-  id: number;
-  box: Box;
-  landmarks: Float32Array;
-}
-
-/** A track of one part: its frames (clip-relative), area, and where it was seen first and last. */
-interface PartTrack {
-  frames: Set<number>;
-  areaSum: number;
-  first: TrackEnd;
-  last: TrackEnd;
-}
-
-/** One part of the tracking pass: every frame's faces, the part's tracks, and the follower's identities. */
-async function followPart(
-  ctx: JobContext<ConvertSpec>,
-  input: Awaited<ReturnType<typeof probeSource>>,
-  follower: Follower,
-  part: FrameRange,
-  rangeStart: number,
-  partIndex: number,
-  signal: AbortSignal,
-  onFrame: () => void,
-): Promise<{ perFrame: TrackedFace[][]; tracks: Map<number, PartTrack> }> {
-  const perFrame: TrackedFace[][] = [];
-  const tracks = new Map<number, PartTrack>();
-  const pool = new FramePool();
-  const frames = decodeFrames(input, { stride: 1, startIndex: part.start, signal, pool });
-  for await (const frame of readAhead(frames, READ_AHEAD)) {
-    if (frame.index > part.end) break;
-    await ctx.waitWhilePaused();
-    const i = frame.index - rangeStart;
-    const faces = frame.rgb
-      ? await follower.step(frame.index, { rgb: frame.rgb, width: frame.width, height: frame.height })
-      : [];
-    pool.release(frame.rgb);
-    perFrame.push(
-      faces.map((f) => ({
-        id: partIndex * PART_IDS + f.trackId,
-        box: f.box,
-        landmarks: Float32Array.from(flatPoints(f.landmarks)),
-      })),
-    );
-    for (const f of faces) {
-      const id = partIndex * PART_IDS + f.trackId;
-      const seen: TrackEnd = { id, frame: frame.index, box: f.box };
-      const t = tracks.get(id) ?? { frames: new Set<number>(), areaSum: 0, first: seen, last: seen };
-      t.frames.add(i);
-      t.areaSum += f.box.width * f.box.height;
-      t.last = seen;
-      tracks.set(id, t);
-    }
-    onFrame();
-    if (signal.aborted) break;
-  }
-  return { perFrame, tracks };
-}
-
-/**
- * Pass 1: follow every face through the clip (track/follow.ts: detection, landmarks, identity), in TRACK_PARTS
- * parts at once, link the faces that continue across the parts' boundaries, join the tracks of one person and pick
- * the one that looks like the source person (or the most present). The landmarks are the ones found while
- * following: the conversion needs no landmark pass of its own.
- */
-async function trackPerson(
-  ctx: JobContext<ConvertSpec>,
-  input: Awaited<ReturnType<typeof probeSource>>,
-  config: ConverterConfig,
-  models: FollowModels,
-  reference: number[] | null,
-  range: FrameRange,
-  onPartDone: () => void = () => undefined,
-): Promise<Tracked> {
-  const parts = splitRange(range, TRACK_PARTS, MIN_PART_FRAMES);
-  const followers = parts.map(
-    () =>
-      new Follower(models, {
-        temporal: true,
-        threshold: config.detection_threshold,
-        minFaceSide: Math.sqrt(config.min_face_area),
-        autoDownscale: config.use_auto_downscaling,
-        minFaceArea: config.min_face_area,
-        // Between full detections a steady face is carried by its landmarks (its look checked): a detector run
-        // around each face was about half of the pass's detector work.
-        carryByLandmarks: true,
-      }),
-  );
-  const total = range.end - range.start + 1;
-  let done = 0;
-  const onFrame = (): void => ctx.progress('track faces', (done += 1), total);
-  // A part that fails stops the others (their decoders too) before the error is reported.
-  const stop = new AbortController();
-  const signal = AbortSignal.any([ctx.signal, stop.signal]);
-  const settled = await Promise.allSettled(
-    parts.map((part, k) =>
-      followPart(ctx, input, followers[k] as Follower, part, range.start, k, signal, onFrame).then(
-        (result) => {
-          onPartDone();
-          return result;
-        },
-        (error: unknown) => {
-          stop.abort();
-          throw error;
-        },
-      ),
-    ),
-  );
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  const results = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof followPart>>>).value);
-
-  // Faces that continue across a boundary: one track (the earlier part's id).
-  const rename = new Map<number, number>();
-  for (let k = 1; k < results.length; k += 1) {
-    const ends = [...(results[k - 1] as (typeof results)[number]).tracks.values()];
-    const begins = [...(results[k] as (typeof results)[number]).tracks.values()];
-    const links = linkAcrossBoundary(
-      ends.map((t) => t.last),
-      begins.map((t) => t.first),
-      (parts[k] as FrameRange).start,
-    );
-    for (const [earlier, later] of links) rename.set(later, earlier);
-  }
-  const linked = (id: number): number => (rename.has(id) ? linked(rename.get(id) as number) : id);
-  // The linked tracks' frames, areas and identities (descriptor means weighted by their samples).
-  const joined = new Map<
-    number,
-    { frames: Set<number>; areaSum: number; descriptor: number[] | null; count: number }
-  >();
-  results.forEach(({ tracks }, k) => {
-    for (const [id, t] of tracks) {
-      const state = (followers[k] as Follower).tracker.track(id - k * PART_IDS);
-      const j = joined.get(linked(id)) ?? { frames: new Set<number>(), areaSum: 0, descriptor: null, count: 0 };
-      for (const f of t.frames) j.frames.add(f);
-      j.areaSum += t.areaSum;
-      const descriptor = state?.descriptor ?? null;
-      const count = state?.descriptorCount ?? 0;
-      if (descriptor && count > 0)
-        j.descriptor = j.descriptor
-          ? j.descriptor.map((v, i) => (v * j.count + (descriptor[i] as number) * count) / (j.count + count))
-          : [...descriptor];
-      j.count += count;
-      joined.set(linked(id), j);
-    }
-  });
-  const { merges, chosen } = resolvePeople(
-    [...joined].map(([id, j]) => ({ id, frames: j.frames, meanArea: j.areaSum / Math.max(1, j.frames.size) })),
-    (id) => {
-      const j = joined.get(id);
-      return j ? { descriptor: j.descriptor, descriptorCount: j.count } : undefined;
-    },
-    reference,
-  );
-  const merged = new Map<number, number>();
-  for (const [keep, gone] of merges) merged.set(gone, keep);
-  const root = (id: number): number => (merged.has(id) ? root(merged.get(id) as number) : id);
-  const picked = results
-    .flatMap((r) => r.perFrame)
-    .map((faces) => faces.find((f) => root(linked(f.id)) === chosen) ?? null);
-  return {
-    raw: picked.map((f) => f?.box ?? null),
-    landmarks: picked.map((f) => (f ? pointsOf(Float64Array.from(f.landmarks)) : null)),
   };
 }
 
@@ -431,7 +252,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     const tracked =
       kept ??
       (await childStage(clock, 'decode', () =>
-        trackPerson(ctx, input, config, pooledModels(detector, pool), reference, range, () => {
+        trackPerson(ctx, input, config, pooledModels(detector, pool), reference, range, timing, () => {
           startOthers().catch(() => undefined);
         }),
       ));

@@ -26,6 +26,18 @@ export interface DecodeOptions {
   signal?: AbortSignal;
   /** Frame buffers to reuse: the consumer gives each frame back (FramePool.release) when done with it. */
   pool?: FramePool;
+  /**
+   * Video, stride 1: seek to frame `seek.index` (timing.ts seekPoint) rather than decode every frame before it; the
+   * first frame yielded is then `startIndex` (>= seek.index). The caller checks where a seek landed where that
+   * matters (a file whose timestamps mislead the seek).
+   */
+  seek?: SeekPoint;
+}
+
+/** A time to seek to (seconds, the stream's own clock) and the frame the first frame decoded from there is. */
+export interface SeekPoint {
+  seconds: number;
+  index: number;
 }
 
 /**
@@ -98,7 +110,14 @@ async function* decodeImages(
 
 async function* decodeVideo(source: ProbedSource, options: DecodeOptions): AsyncGenerator<DecodedFrame> {
   const { displayWidth: width, displayHeight: height, fps } = source.media;
-  const { stride, startIndex } = options;
+  const { stride, startIndex, seek } = options;
+  if (seek && stride === 1 && startIndex >= seek.index) {
+    // n counts from the frame the seek lands on.
+    const select = `select='gte(n\\,${startIndex - seek.index})'`;
+    const args = rawRgbDecodeArgs(source.path, { filter: select, seekSeconds: seek.seconds });
+    yield* rawFrames(source.path, args, { width, height, fps }, options);
+    return;
+  }
   const select = `select='gte(n\\,${startIndex})*not(mod(n\\,${stride}))'`;
   yield* rawFrames(source.path, rawRgbDecodeArgs(source.path, { filter: select }), { width, height, fps }, options);
 }

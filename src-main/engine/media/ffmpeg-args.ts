@@ -12,7 +12,7 @@ const RAW_RGB = ['-f', 'rawvideo', '-pix_fmt', 'rgb24'];
  */
 export function rawRgbDecodeArgs(
   input: string,
-  options: { filter?: string; output?: string; inputFormat?: string } = {},
+  options: { filter?: string; output?: string; inputFormat?: string; seekSeconds?: number } = {},
 ): string[] {
   return [
     '-v',
@@ -20,6 +20,9 @@ export function rawRgbDecodeArgs(
     // Reading a stream from stdin (pipe:0) needs stdin.
     ...(input === 'pipe:0' ? [] : ['-nostdin']),
     ...(options.inputFormat ? ['-f', options.inputFormat] : []),
+    // Seek on the stream's own clock (not offset by the file's start time); frames before the time are decoded from
+    // the keyframe before it and dropped (ffmpeg's accurate seek), so the first frame out is the first at or after it.
+    ...(options.seekSeconds !== undefined ? ['-seek_timestamp', '1', '-ss', String(options.seekSeconds)] : []),
     '-i',
     input,
     '-map',

@@ -80,6 +80,18 @@ export function presentedFrames(csv: string): { pts: number[]; lastPacketDuratio
 }
 
 /**
+ * Where to seek so that decoding starts at frame `index` (decode.ts SeekPoint): halfway between its time and the
+ * previous frame's, so that neither rounding nor a variable rate moves the cut. Null for the first frame, or where
+ * the two frames share a time (a broken file: decode from the start instead).
+ */
+export function seekPoint(timing: SourceTiming, index: number): { seconds: number; index: number } | null {
+  const pts = timing.framePts[index];
+  const before = timing.framePts[index - 1];
+  if (index < 1 || pts === undefined || before === undefined || !(pts > before)) return null;
+  return { seconds: seconds((pts + before) / 2, timing.timeBase), index };
+}
+
+/**
  * How long the last frame lasts: to the stream's end when the container says where that is (an edit list may end
  * it later than the packet's own duration), else the packet's duration, else one nominal frame.
  */

@@ -21,7 +21,7 @@ export interface Tracked {
 }
 
 /**
- * Raise when the tracking pass's results change (follow.ts, the conversion's trackPerson): old files then miss.
+ * Raise when the tracking pass's results change (follow.ts, convert/tracking-pass.ts): old files then miss.
  * 2: the landmark fast path's point check and full fit after a miss (FaceNets.refine) give other landmarks.
  */
 const TRACKING_FORMAT = 2;
