@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { engineEnvironment } from '../host-node/engine-env.js';
 import { trainingReport } from './training.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -15,7 +16,9 @@ type Json = Record<string, unknown>;
 
 function runPhase(name: string, options: Json): Promise<Json> {
   return new Promise((resolve) => {
+    // A phase runs the engine's jobs in its own process: it starts as an engine process does (engine-env.ts).
     const child = spawn(process.execPath, [path.join(here, 'phases.js'), name, JSON.stringify(options)], {
+      env: engineEnvironment(),
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     let out = '';

@@ -22,6 +22,7 @@ import {
   type WebContents,
 } from 'electron';
 import { EngineBridge, errorResponse, type SpawnEngine } from './engine-bridge.js';
+import { engineEnvironment } from '../host-node/engine-env.js';
 import {
   APP_SCHEME,
   CONTENT_SECURITY_POLICY,
@@ -77,7 +78,7 @@ function sendToRenderer(envelope: EventEnvelope): void {
 const spawnEngine: SpawnEngine = (handlers) => {
   const child = utilityProcess.fork(enginePath, [], {
     serviceName: 'FaceParts engine',
-    env: { ...process.env, FACEPARTS_RUNTIME: 'electron-utility' },
+    env: engineEnvironment(process.env, { FACEPARTS_RUNTIME: 'electron-utility' }),
     stdio: 'inherit',
   });
   child.on('message', (message: unknown) => handlers.message(message));

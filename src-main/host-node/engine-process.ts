@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ContractClient, ErrorCode, StudioError, type RequestEnvelope } from '../../src-shared/contract/index.js';
+import { engineEnvironment } from './engine-env.js';
 
 /** The compiled engine entry next to this file (dist/src-main/engine/entry.js). */
 export function engineEntryPath(): string {
@@ -25,7 +26,7 @@ export class EngineProcess {
 
   constructor(options: { env?: NodeJS.ProcessEnv; onInvalidMessage?: (error: StudioError) => void } = {}) {
     this.child = fork(engineEntryPath(), [], {
-      env: { ...process.env, ...options.env, FACEPARTS_RUNTIME: 'node-child' },
+      env: engineEnvironment(process.env, { ...options.env, FACEPARTS_RUNTIME: 'node-child' }),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const clientOptions: { onInvalidMessage?: (error: StudioError) => void } = {};

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { methodNames } from '../../src-shared/contract/index.js';
@@ -26,6 +27,12 @@ describe('engine child process: malformed messages', () => {
   });
   afterAll(async () => {
     await engine.stop();
+  });
+
+  it.runIf(process.platform === 'linux')('starts with the engine environment (malloc asked for huge pages)', () => {
+    const environ = readFileSync(`/proc/${engine.child.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
+    expect(environ).toContain('FACEPARTS_RUNTIME=node-child');
   });
 
   it('answers every malformed message on every method with a typed error, and keeps serving', async () => {
