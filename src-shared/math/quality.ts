@@ -4,27 +4,30 @@
  * pixels by `toPatch`, and sampled bilinearly as the blend samples it.
  */
 import { patchCorners, type Affine, type Point } from './geometry.js';
-import { newTaps, patchTaps } from './raster.js';
+import { newTaps, patchTaps, type BilinearTaps } from './raster.js';
 
-/** The mask's value at a frame pixel (0 outside the patch). */
 const TAPS = newTaps();
 
-export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: number, y: number): number {
-  const u = toPatch[0] * x + toPatch[1] * y + toPatch[2];
-  const v = toPatch[3] * x + toPatch[4] * y + toPatch[5];
-  if (!patchTaps(u, v, size, TAPS)) return 0;
-  const { fx, fy } = TAPS;
+/** The mask's bilinear value at `taps`. */
+function bilinear(mask: Float32Array, { p00, p01, p10, p11, fx, fy }: BilinearTaps): number {
   return (
-    (1 - fx) * (1 - fy) * (mask[TAPS.p00] as number) +
-    fx * (1 - fy) * (mask[TAPS.p01] as number) +
-    (1 - fx) * fy * (mask[TAPS.p10] as number) +
-    fx * fy * (mask[TAPS.p11] as number)
+    (1 - fx) * (1 - fy) * (mask[p00] as number) +
+    fx * (1 - fy) * (mask[p01] as number) +
+    (1 - fx) * fy * (mask[p10] as number) +
+    fx * fy * (mask[p11] as number)
   );
 }
 
+/** The mask's value at a frame pixel (0 outside the patch). */
+export function maskAt(mask: Float32Array, size: number, toPatch: Affine, x: number, y: number): number {
+  const u = toPatch[0] * x + toPatch[1] * y + toPatch[2];
+  const v = toPatch[3] * x + toPatch[4] * y + toPatch[5];
+  return patchTaps(u, v, size, TAPS) ? bilinear(mask, TAPS) : 0;
+}
+
 /**
- * maskAt() over a box of the frame (x0, y0, bw x bh), row by row: the same arithmetic, inlined, so a face's box
- * costs a fraction of a per-pixel call (the export check and the lightness measure sample every pixel of it).
+ * maskAt() over a box of the frame (x0, y0, bw x bh), row by row into one array: the export check and the lightness
+ * measure sample every pixel of a face's box.
  */
 export function sampleMask(
   mask: Float32Array,
@@ -37,26 +40,12 @@ export function sampleMask(
 ): Float32Array {
   const out = new Float32Array(Math.max(0, bw) * Math.max(0, bh));
   const [a, b, c, d, e, f] = toPatch;
-  const last = size - 1;
+  const taps = newTaps();
   for (let j = 0; j < bh; j += 1) {
     const y = y0 + j;
     for (let i = 0; i < bw; i += 1) {
       const x = x0 + i;
-      const u = a * x + b * y + c;
-      const v = d * x + e * y + f;
-      if (u < 0 || v < 0 || u > last || v > last) continue;
-      // clampedTaps on a point inside the patch.
-      const ux = Math.floor(u);
-      const vy = Math.floor(v);
-      const ux1 = Math.min(last, ux + 1);
-      const vy1 = Math.min(last, vy + 1);
-      const fx = u - ux;
-      const fy = v - vy;
-      out[j * bw + i] =
-        (1 - fx) * (1 - fy) * (mask[vy * size + ux] as number) +
-        fx * (1 - fy) * (mask[vy * size + ux1] as number) +
-        (1 - fx) * fy * (mask[vy1 * size + ux] as number) +
-        fx * fy * (mask[vy1 * size + ux1] as number);
+      if (patchTaps(a * x + b * y + c, d * x + e * y + f, size, taps)) out[j * bw + i] = bilinear(mask, taps);
     }
   }
   return out;
