@@ -29,37 +29,13 @@ export function rasterizePolygon(
   return mask;
 }
 
-/** Morphological dilation with a k x k square (separable running max), as cv2.dilate with a box kernel. */
-export function dilate(mask: Uint8Array, width: number, height: number, kernel: number): Uint8Array {
-  if (kernel <= 1) return mask.slice();
-  const r = Math.floor(kernel / 2);
-  const tmp = new Uint8Array(mask.length);
-  const out = new Uint8Array(mask.length);
-  for (let y = 0; y < height; y += 1) {
-    for (let x = 0; x < width; x += 1) {
-      let m = 0;
-      for (let dx = Math.max(0, x - r); dx <= Math.min(width - 1, x + r) && m < 255; dx += 1)
-        m = Math.max(m, mask[y * width + dx] as number);
-      tmp[y * width + x] = m;
-    }
-  }
-  for (let x = 0; x < width; x += 1) {
-    for (let y = 0; y < height; y += 1) {
-      let m = 0;
-      for (let dy = Math.max(0, y - r); dy <= Math.min(height - 1, y + r) && m < 255; dy += 1)
-        m = Math.max(m, tmp[dy * width + x] as number);
-      out[y * width + x] = m;
-    }
-  }
-  return out;
-}
-
 /**
- * dilate() for a mask of 0 and set (any non-zero) pixels, as 0/255: a pixel is set when any pixel of its k x k
- * window is. Sliding counts of set pixels, first along rows and then over whole rows at a time, so each pixel costs
- * a few additions whatever k is; dilate()'s scan per pixel was ~1 ms of the export check's 9 x 9 on a face's box.
+ * Morphological dilation of a 0/255 mask (any non-zero pixel counts as set) with a k x k square, as cv2.dilate with a
+ * box kernel, the window cut at the border: a pixel is set when any pixel of its window is. Sliding counts of set
+ * pixels, first along rows and then over whole rows at a time, so each pixel costs a few additions whatever k is (a
+ * scan of each window took ~1 ms of the export check's 9 x 9 on a face's box).
  */
-export function dilateBinary(mask: Uint8Array, width: number, height: number, kernel: number): Uint8Array {
+export function dilate(mask: Uint8Array, width: number, height: number, kernel: number): Uint8Array {
   const out = new Uint8Array(width * height);
   if (kernel <= 1) {
     for (let i = 0; i < out.length; i += 1) out[i] = mask[i] ? 255 : 0;

@@ -6,7 +6,7 @@
 import type { ConverterConfig } from '../../../src-shared/contract/index.js';
 import type { Affine, Point } from '../../../src-shared/math/geometry.js';
 import { patchBox, sampleMask } from '../../../src-shared/math/quality.js';
-import { dilateBinary } from '../../../src-shared/math/raster.js';
+import { dilate } from '../../../src-shared/math/raster.js';
 import { blendRegion, type MaskOverride } from '../convert/frame.js';
 
 /** Where the conversion placed a face: its landmarks and the frame -> patch transform it blended through. */
@@ -43,7 +43,7 @@ function frameRegion(region: Float32Array, r: number, toPatch: Affine, width: nu
   const sampled = sampleMask(region, r, toPatch, box.x0, box.y0, bw, bh);
   const inside = new Uint8Array(bw * bh);
   for (let i = 0; i < inside.length; i += 1) if ((sampled[i] as number) > 1e-4) inside[i] = 255;
-  return { x0: box.x0, y0: box.y0, bw, bh, mask: dilateBinary(inside, bw, bh, 2 * CODEC_MARGIN_PX + 1) };
+  return { x0: box.x0, y0: box.y0, bw, bh, mask: dilate(inside, bw, bh, 2 * CODEC_MARGIN_PX + 1) };
 }
 
 /** One column of a side-by-side layout frame. */
