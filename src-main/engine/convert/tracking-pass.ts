@@ -206,8 +206,8 @@ export async function trackPerson(
   // Faces that continue across a boundary: one track (the earlier part's id).
   const rename = new Map<number, number>();
   for (let k = 1; k < results.length; k += 1) {
-    const ends = [...(results[k - 1] as (typeof results)[number]).tracks.values()];
-    const begins = [...(results[k] as (typeof results)[number]).tracks.values()];
+    const ends = [...(results[k - 1] as PartResult).tracks.values()];
+    const begins = [...(results[k] as PartResult).tracks.values()];
     const links = linkAcrossBoundary(
       ends.map((t) => t.last),
       begins.map((t) => t.first),

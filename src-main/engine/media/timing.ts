@@ -15,6 +15,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
+import type { SeekPoint } from './decode.js';
 import type { Rational } from './nut.js';
 import { requireTool } from './tools.js';
 
@@ -84,7 +85,7 @@ export function presentedFrames(csv: string): { pts: number[]; lastPacketDuratio
  * previous frame's, so that neither rounding nor a variable rate moves the cut. Null for the first frame, or where
  * the two frames share a time (a broken file: decode from the start instead).
  */
-export function seekPoint(timing: SourceTiming, index: number): { seconds: number; index: number } | null {
+export function seekPoint(timing: SourceTiming, index: number): SeekPoint | null {
   const pts = timing.framePts[index];
   const before = timing.framePts[index - 1];
   if (index < 1 || pts === undefined || before === undefined || !(pts > before)) return null;
