@@ -73,7 +73,11 @@ export function eyeCentres(landmarks: readonly Point[]): { right: Point; left: P
   return { right: centre(LANDMARK_PARTS.rightEye), left: centre(LANDMARK_PARTS.leftEye) };
 }
 
-/** Mean distance between corresponding points, in inter-ocular distances of `reference` (68 landmarks). */
+/**
+ * Mean distance between corresponding points, in inter-ocular distances (eye centres) of `reference` (68 landmarks).
+ * Not quality.ts landmarkError: that one is the usual NME over the outer eye corners (the conversion's landmark
+ * agreement); the landmark fast path's bounds are in eye-centre distances.
+ */
 export function meanDistanceIod(points: readonly Point[], reference: readonly Point[]): number {
   const { right, left } = eyeCentres(reference);
   const interOcular = Math.max(1e-6, Math.hypot(left[0] - right[0], left[1] - right[1]));
