@@ -57,6 +57,35 @@ describe('raw frames from ffmpeg', () => {
     expect(again.hashes).toEqual(first.hashes);
   }, 60_000);
 
+  it.skipIf(!fifoHere)(
+    "a decoder started while a stopped one's ffmpeg still holds its FIFO open reads only its own frames",
+    async () => {
+      // ffmpeg started by a shell that leaves a process behind with the same stdout (the FIFO's write end): when
+      // ffmpeg is killed, the pipe it wrote into stays open, with the bytes nobody read, as it does for the
+      // milliseconds a killed ffmpeg takes to exit on a loaded machine.
+      const input = media('whitehouse_performance_360p.mp4');
+      const lingering = await startRawDecoder('/bin/sh', [
+        '-c',
+        '(sleep 2) & exec "$0" "$@"',
+        requireTool('ffmpeg'),
+        ...rawRgbDecodeArgs(input),
+      ]);
+      lingering.child.stderr?.resume();
+      const frame = sharedBuffer(FRAME);
+      expect(await lingering.frames.fill(frame)).toBe(FRAME);
+      const firstFrame = createHash('sha1').update(frame).digest('hex');
+      // ffmpeg fills the pipe's buffer with the next frame's bytes meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      lingering.child.kill('SIGKILL');
+      await lingering.frames.close();
+      const next = await readFrames('auto', 2);
+      expect(next.transport).toBe('fifo');
+      expect(next.hashes[0]).toBe(firstFrame);
+      await lingering.exited;
+    },
+    30_000,
+  );
+
   it('ends at once when ffmpeg cannot read its input', async () => {
     const broken = await readFrames('auto', null, media('MEDIA.md'));
     expect(broken.hashes).toHaveLength(0);

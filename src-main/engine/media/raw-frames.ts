@@ -63,7 +63,7 @@ export async function startRawDecoder(
       try {
         return await viaFifo(ffmpeg, args, fifo, stdin);
       } catch (error) {
-        fifos.release(fifo);
+        fifos.discard(fifo);
         // The stream below always works, except for a stream on stdin, which the failed decoder may have read from.
         if (stdin) throw error;
       }
@@ -165,14 +165,10 @@ async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string, st
     async close() {
       if (closed) return;
       closed = true;
-      // After ffmpeg has exited (the decoder kills it first), so the reader is not blocked in a read: it closes
-      // its end, the FIFO is empty again and goes back to the stock.
-      const clean = await ask({ close: true }).then(
-        () => true,
-        () => false,
-      );
+      // The reader is not blocked in a read (one request at a time, and this follows the last fill): it closes its end.
+      await ask({ close: true }).catch(() => undefined);
       await thread.terminate();
-      if (clean) fifos.release(fifo);
+      fifos.discard(fifo);
     },
   };
   return { ...spawned, frames, transport: 'fifo' };
@@ -208,8 +204,12 @@ export function removeStaleFifoFolders(tmp: string): number {
 }
 
 /**
- * FIFOs in a private folder (mode 700), made a few at a time (each `mkfifo` is a process to start) and reused: a
- * FIFO whose ends are both closed is empty again. The folder goes when the process exits.
+ * FIFOs in a private folder (mode 700), made a few at a time (each `mkfifo` is a process to start), each used by one
+ * decoder only. A FIFO is not reused: a killed ffmpeg keeps its write end open until it has exited, which may be
+ * after its reader has closed (a loaded machine takes milliseconds to reap it), and the pipe's buffer lives as long
+ * as any end is open, so the next decoder on that FIFO read the old one's leftover bytes as its first frame (seen
+ * under load: 4 in 100 decoders started right after one stopped early). A removed FIFO's name leads nowhere; the
+ * dying ffmpeg writes into a pipe nobody opens again. The folder goes when the process exits.
  */
 class FifoStock {
   private dir: string | null = null;
@@ -222,8 +222,9 @@ class FifoStock {
     return this.free.pop() ?? null;
   }
 
-  release(fifo: string): void {
-    this.free.push(fifo);
+  /** A FIFO a decoder has used (or failed to use): removed, never handed out again. */
+  discard(fifo: string): void {
+    rmSync(fifo, { force: true });
   }
 
   private make(count: number): void {
