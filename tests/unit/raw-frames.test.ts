@@ -7,7 +7,12 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sharedBuffer } from '../../src-main/engine/media/decode.js';
 import { rawRgbDecodeArgs } from '../../src-main/engine/media/ffmpeg-args.js';
-import { removeStaleFifoFolders, startRawDecoder } from '../../src-main/engine/media/raw-frames.js';
+import {
+  readerThreadCount,
+  removeStaleFifoFolders,
+  startRawDecoder,
+  warmFifoReaders,
+} from '../../src-main/engine/media/raw-frames.js';
 import { requireTool } from '../../src-main/engine/media/tools.js';
 import { copyMedia, media, scratch } from '../helpers/paths.js';
 
@@ -82,6 +87,22 @@ describe('raw frames from ffmpeg', () => {
       expect(next.transport).toBe('fifo');
       expect(next.hashes[0]).toBe(firstFrame);
       await lingering.exited;
+    },
+    30_000,
+  );
+
+  it.skipIf(!fifoHere)(
+    'decoders use the reader threads started ahead, then the ones others have freed',
+    async () => {
+      const started = readerThreadCount();
+      warmFifoReaders(2);
+      const [a, b] = await Promise.all([readFrames('auto', 3), readFrames('auto', 3)]);
+      const c = await readFrames('auto', 3);
+      // A thread a decoder: three. Two at most were started (fewer where earlier decoders had left some free).
+      expect(readerThreadCount() - started).toBeLessThanOrEqual(2);
+      expect([a.transport, b.transport, c.transport]).toEqual(['fifo', 'fifo', 'fifo']);
+      expect(b.hashes).toEqual(a.hashes);
+      expect(c.hashes).toEqual(a.hashes);
     },
     30_000,
   );

@@ -32,7 +32,7 @@ const READ_AHEAD = 4;
  * not depend on the machine. Three parts were no faster on two cores (the sample clip's pass ~3.2 s either way):
  * each part's first frame takes a full search and the full landmark fit.
  */
-const TRACK_PARTS = 2;
+export const TRACK_PARTS = 2;
 /** Shorter parts are not worth their first frame's full search and two landmark passes. */
 const MIN_PART_FRAMES = 60;
 /** Track ids of part k are k * PART_IDS + the part's own id, so the parts' ids never collide. */

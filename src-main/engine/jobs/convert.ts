@@ -31,11 +31,11 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { studioVersion } from '../io/version.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { IdentityNet } from '../landmarks/identity-net.js';
-import { FramePool, decodeFrames } from '../media/decode.js';
+import { FramePool, decodeFrames, prepareDecoders } from '../media/decode.js';
 import { probeSource } from '../media/probe.js';
 import { exportTiming, probeTiming } from '../media/timing.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
-import { trackPerson } from '../convert/tracking-pass.js';
+import { TRACK_PARTS, trackPerson } from '../convert/tracking-pass.js';
 import { MaskStore } from '../masks/edits.js';
 import {
   ConversionMetrics,
@@ -198,6 +198,8 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   // The tracking pass's identity samples and the quality samples share one recognition net (a 22 MB graph, ~0.3 s
   // of CPU a session), on the measuring worker. An engine keeps the pool of its last job a while (workers.ts): an
   // export after a change of settings starts with its models loaded, the generator too when the model is the same.
+  // The tracking parts' decoders (the swap pass's then use the same reader threads).
+  prepareDecoders(TRACK_PARTS);
   const pool = await ModelPool.acquire(
     workers,
     { detector: store.project.settings.extraction.detector, nets: true },

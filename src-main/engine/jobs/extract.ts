@@ -9,7 +9,7 @@ import { capWithPoseVariety, qualityVerdict } from '../dataset/selection.js';
 import { FaceDetector, type Frame } from '../detect/detector.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
-import { FramePool, decodeFrames, type DecodedFrame } from '../media/decode.js';
+import { FramePool, decodeFrames, prepareDecoders, type DecodedFrame } from '../media/decode.js';
 import { probeSource, type ProbedSource } from '../media/probe.js';
 import { thumbnailJpeg } from '../media/thumbnail.js';
 import { inOrder, readAhead } from '../pipeline/queue.js';
@@ -408,6 +408,7 @@ export async function runExtract(ctx: Ctx): Promise<Record<string, unknown>> {
   const clock = new StageClock();
   const started = performance.now();
   const cpuAtStart = processCpuMs();
+  prepareDecoders(1);
   const models = await extractModels(ctx.store.project.settings.extraction.detector, clock);
   const perSide: Record<string, SideReport> = {};
   const runs: Record<string, { framesProcessed: number; secondLookRejected: number; follow?: FollowStats }> = {};

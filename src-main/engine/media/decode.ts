@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { ErrorCode, StudioError } from '../../../src-shared/contract/index.js';
 import type { ProbedSource } from './probe.js';
 import { rawRgbDecodeArgs } from './ffmpeg-args.js';
-import { startRawDecoder } from './raw-frames.js';
+import { startRawDecoder, warmFifoReaders } from './raw-frames.js';
 import { requireTool } from './tools.js';
 
 export interface DecodedFrame {
@@ -65,6 +65,14 @@ export class FramePool {
   release(frame: Buffer | null): void {
     if (frame && frame.buffer instanceof SharedArrayBuffer && this.free.length < this.keep) this.free.push(frame);
   }
+}
+
+/**
+ * Get `count` decoders' reader threads started ahead of the decoders (~70-240 ms each, else on the first frame's
+ * path): a job calls this before loading its models, which takes longer.
+ */
+export function prepareDecoders(count: number): void {
+  warmFifoReaders(count);
 }
 
 /**

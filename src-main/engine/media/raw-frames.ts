@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { processRuns } from '../io/process.js';
 import { startWorker } from '../io/worker-entry.js';
-import type { FillAnswer, FillRequest } from './fifo-reader.js';
+import type { ReaderAnswer, ReaderRequest } from './fifo-reader.js';
 
 /** The next frame's bytes into a buffer (fewer than its length at the end of the stream). */
 export interface RawFrames {
@@ -114,45 +114,19 @@ async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string, st
   // Does not block: this process is a reader already (bothEnds).
   const writeEnd = openSync(fifo, 'w');
   let spawned: ReturnType<typeof spawnWatched> | null = null;
-  let reader: Worker | null = null;
+  const reader = readers.acquire();
   try {
     spawned = spawnWatched(ffmpeg, args, writeEnd, stdin);
-    reader = startWorker(import.meta.url, 'fifo-reader', { workerData: { fifo } });
-    const started = reader;
-    await new Promise<void>((resolve, reject) => {
-      started.once('message', () => resolve());
-      started.once('error', reject);
-    });
+    await reader.ask({ open: fifo });
   } catch (error) {
     if (spawned?.child.stdin) stdin?.unpipe(spawned.child.stdin);
     spawned?.child.kill('SIGKILL');
-    await reader?.terminate();
+    readers.release(reader);
     throw error;
   } finally {
     closeSync(writeEnd);
     closeSync(bothEnds);
   }
-  const thread = reader;
-  // One request at a time: a fill, or the close that follows the last one.
-  let pending: { resolve: (filled: number) => void; reject: (error: Error) => void } | null = null;
-  let failure: Error | null = null;
-  thread.on('message', (answer: FillAnswer) => {
-    const waiting = pending;
-    pending = null;
-    if ('error' in answer) waiting?.reject(new Error(answer.error));
-    else waiting?.resolve(answer.filled);
-  });
-  thread.on('error', (error) => {
-    failure = error;
-    pending?.reject(error);
-    pending = null;
-  });
-  const ask = (request: FillRequest | { close: true }): Promise<number> =>
-    new Promise<number>((resolve, reject) => {
-      if (failure) return reject(failure);
-      pending = { resolve, reject };
-      thread.postMessage(request);
-    });
   let closed = false;
   const frames: RawFrames = {
     fill(into) {
@@ -160,18 +134,113 @@ async function viaFifo(ffmpeg: string, args: readonly string[], fifo: string, st
       const buffer = into.buffer;
       if (!(buffer instanceof SharedArrayBuffer))
         return Promise.reject(new Error('the FIFO reader fills shared frame buffers only'));
-      return ask({ buffer, offset: into.byteOffset, length: into.length });
+      return reader.ask({ buffer, offset: into.byteOffset, length: into.length });
     },
     async close() {
       if (closed) return;
       closed = true;
-      // The reader is not blocked in a read (one request at a time, and this follows the last fill): it closes its end.
-      await ask({ close: true }).catch(() => undefined);
-      await thread.terminate();
+      // The reader is not blocked in a read (one request at a time, and this follows the last fill): it closes its
+      // end and serves the next decoder. A reader that could not close is not given to another.
+      const clean = await reader.ask({ close: true }).then(
+        () => true,
+        () => false,
+      );
+      if (clean) readers.release(reader);
+      else await reader.terminate();
       fifos.discard(fifo);
     },
   };
   return { ...spawned, frames, transport: 'fifo' };
+}
+
+/** A reader thread (fifo-reader.ts), asked one thing at a time. */
+class ReaderThread {
+  private pending: { resolve: (filled: number) => void; reject: (error: Error) => void } | null = null;
+  private failure: Error | null = null;
+
+  constructor(private readonly thread: Worker) {
+    thread.on('message', (answer: ReaderAnswer) => {
+      const waiting = this.pending;
+      this.pending = null;
+      // Waiting for nothing, an idle reader does not keep the process alive.
+      thread.unref();
+      if ('error' in answer) waiting?.reject(new Error(answer.error));
+      else waiting?.resolve(answer.filled);
+    });
+    thread.on('error', (error) => this.fail(error));
+    thread.on('exit', () => this.fail(new Error('the FIFO reader thread stopped')));
+    thread.unref();
+  }
+
+  /** Whether it runs and is free: it can serve another decoder. */
+  get usable(): boolean {
+    return this.failure === null && this.pending === null;
+  }
+
+  ask(request: ReaderRequest): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending) return Promise.reject(new Error('the FIFO reader answers one request at a time'));
+    this.thread.ref();
+    return new Promise<number>((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.thread.postMessage(request);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    await this.thread.terminate();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    this.pending?.reject(error);
+    this.pending = null;
+  }
+}
+
+/**
+ * Reader threads kept between decoders: starting one costs ~70 ms on an idle machine and 100-240 ms while a job's
+ * models load, and it came on each decoder's start (the conversion's tracking parts, then its swap pass).
+ */
+class ReaderThreads {
+  private readonly idle: ReaderThread[] = [];
+
+  constructor(private readonly keep: number) {}
+
+  acquire(): ReaderThread {
+    for (let reader = this.idle.pop(); reader; reader = this.idle.pop()) if (reader.usable) return reader;
+    return ReaderThreads.start();
+  }
+
+  release(reader: ReaderThread): void {
+    if (reader.usable && this.idle.length < this.keep) this.idle.push(reader);
+    else void reader.terminate();
+  }
+
+  /** Start readers ahead of decoders that will need them (a job's first ones, while its models load). */
+  warm(count: number): void {
+    while (this.idle.length < Math.min(count, this.keep)) this.idle.push(ReaderThreads.start());
+  }
+
+  private static start(): ReaderThread {
+    readerThreadsStarted += 1;
+    return new ReaderThread(startWorker(import.meta.url, 'fifo-reader'));
+  }
+}
+
+let readerThreadsStarted = 0;
+
+/** Reader threads this process has started (a test's view of their reuse). */
+export const readerThreadCount = (): number => readerThreadsStarted;
+
+const readers = new ReaderThreads(4);
+
+/**
+ * Have `count` decoders' reader threads started by the time they are needed: a job calls this before loading its
+ * models, which takes longer. Where frames come through stdout (no FIFOs), nothing to start.
+ */
+export function warmFifoReaders(count: number): void {
+  if (process.platform !== 'win32' && fifos.available) readers.warm(count);
 }
 
 /** A process's FIFO folder: this prefix, its pid, a dash and random letters. */
@@ -220,6 +289,11 @@ class FifoStock {
   acquire(): string | null {
     if (this.free.length === 0 && !this.failed) this.make(4);
     return this.free.pop() ?? null;
+  }
+
+  /** Whether FIFOs can be made here (until a mkfifo has failed). */
+  get available(): boolean {
+    return !this.failed;
   }
 
   /** A FIFO a decoder has used (or failed to use): removed, never handed out again. */
