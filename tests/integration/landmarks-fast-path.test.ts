@@ -122,21 +122,22 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
     expect(c.passesPerFace).toBeLessThanOrEqual(2.05);
   }, 120_000);
 
-  it("the conversion's follower (faces carried by their landmarks): today's level, short of 2 %", async () => {
+  it("the conversion's follower (faces carried by their landmarks): the performer's within 2 %, the audience's not", async () => {
     const c = await compareWithTwoPass(detector, nets, { carryByLandmarks: true, minFaceArea: 35 * 35 });
     console.log(describeComparison("conversion's follower", c));
     // As the conversion runs it: faces carried by their landmarks between detections, boxes under 35 x 35 ignored.
-    // A carried face has no detection box: where its one pass misses it gets a second pass on its own fit, not the
-    // full fit (that brought the carried faces to 3.8 % but cost ~10 % of the conversion's tracking pass, with the
-    // placed face's smoothed jitter unchanged). The misses are the audience's dark profile faces, where the net's
-    // own noise is several times the target; the performer's carried faces, the ones a conversion of this clip
-    // swaps, are within 2.3 %. Carried faces 7.6 % (95th pct 17 %), every face 4.8 %; before the point check
-    // 13.2 % (95th pct 63 %) and 12.2 %.
+    // The performer's carried faces (the ones a conversion of this clip swaps) are 1.81 % from the two-pass fit of
+    // their box (2.3 % while a carried box was carried from the last frame's carried box, not from the detection:
+    // it shrank between detections). A carried face has no detection box: where its one pass misses it gets a
+    // second pass on its own fit, not the full fit (that cost ~10 % of the tracking pass, the placed face's jitter
+    // unchanged). The misses are the audience's dark profile faces, where the net's own noise is several times the
+    // target (one more pass moves this follower's two-pass fits a mean 6.2 %): carried faces 6.8 % (95th pct 15 %),
+    // every face 4.3 %; before the point check 13.2 % (95th pct 63 %) and 12.2 %.
     expect(c.carried.length).toBeGreaterThan(150);
     expect(c.performerCarried.length).toBeGreaterThan(50);
-    expect(mean(c.performerCarried)).toBeLessThan(0.03);
-    expect(mean(c.carried)).toBeLessThan(0.09);
-    expect(percentile(c.carried, 0.95)).toBeLessThan(0.25);
-    expect(mean(c.errors)).toBeLessThan(0.06);
+    expect(mean(c.performerCarried)).toBeLessThan(0.02);
+    expect(mean(c.carried)).toBeLessThan(0.08);
+    expect(percentile(c.carried, 0.95)).toBeLessThan(0.2);
+    expect(mean(c.errors)).toBeLessThan(0.05);
   }, 120_000);
 });
