@@ -16,6 +16,7 @@ import type { FaceGenerator } from '../model/generator.js';
 import { FACE_SIZE, trainedRegion } from '../train/augment.js';
 import { blendPatch, borderFeather } from '../../../src-shared/math/blend.js';
 import { correctColour } from '../../../src-shared/math/colour/index.js';
+import { mapToFloat32 } from '../../../src-shared/math/arrays.js';
 
 /**
  * The patch's outer margin where the blend fades to 0 (a share of the patch): narrow enough that the template's
@@ -90,7 +91,7 @@ export function prepareSwap(
 ): PreparedSwap {
   const region = blendRegion(landmarks, toPatch, r, config, override);
   const patch = warpAffine(frame, width, height, 3, toPatch, r, r);
-  return { input: Float32Array.from(patch, (v) => v / 255), region, toPatch };
+  return { input: mapToFloat32(patch, (v) => v / 255), region, toPatch };
 }
 
 /** The part after it: mask, colour correction, enhance, blend into `frame` (modified in place). */
@@ -113,9 +114,7 @@ export function finishSwap(
   let corrected = correctColour(color, inputF, config.color_correction, region);
   if (config.enhance > 0) {
     const e = config.enhance;
-    corrected = Float32Array.from(corrected, (v, i) =>
-      Math.min(1, Math.max(0, (1 + e) * v - e * (inputF[i] as number))),
-    );
+    corrected = mapToFloat32(corrected, (v, i) => Math.min(1, Math.max(0, (1 + e) * v - e * (inputF[i] as number))));
   }
   const { changed } = blendPatch(frame, width, height, corrected, mask, r, toPatch);
   return { mask, region, toPatch, changed };

@@ -2,6 +2,7 @@
 import type { Side } from '../../../src-shared/contract/index.js';
 import { colourMatch, filter2D, motionBlurKernel, randomTransform, randomWarp, type Sample } from './augment.js';
 import type { Rng } from '../../../src-shared/math/rng.js';
+import { mapToFloat32 } from '../../../src-shared/math/arrays.js';
 
 /** A batch as flat arrays: images in -1..1 (NHWC), eye masks in 0..1 (NHW1). */
 export interface Batch {
@@ -42,8 +43,8 @@ export function drawBatch(
       sample = { ...sample, rgb: colourMatch(sample.rgb, (all[rng.int(all.length)] as Sample).rgb, rng) };
     sample = randomTransform(sample, rng);
     const out = randomWarp(sample, rng, size);
-    let w: Float32Array = Float32Array.from(out.warped, (v) => v / 127.5 - 1);
-    let t: Float32Array = Float32Array.from(out.target, (v) => v / 127.5 - 1);
+    let w: Float32Array = mapToFloat32(out.warped, (v) => v / 127.5 - 1);
+    let t: Float32Array = mapToFloat32(out.target, (v) => v / 127.5 - 1);
     if (options.motionBlur && rng.next() < 0.25) {
       const kernel = motionBlurKernel(rng);
       w = filter2D(w, size, kernel);
