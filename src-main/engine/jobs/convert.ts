@@ -195,11 +195,11 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   // The frames' times are read (ffprobe, ~0.1 s) while the workers start.
   const timingRead = probeTiming(input.path);
   timingRead.catch(() => undefined);
+  // The tracking parts' decoders get their reader threads while the models load (the swap pass's reuse them).
+  prepareDecoders(TRACK_PARTS);
   // The tracking pass's identity samples and the quality samples share one recognition net (a 22 MB graph, ~0.3 s
   // of CPU a session), on the measuring worker. An engine keeps the pool of its last job a while (workers.ts): an
   // export after a change of settings starts with its models loaded, the generator too when the model is the same.
-  // The tracking parts' decoders (the swap pass's then use the same reader threads).
-  prepareDecoders(TRACK_PARTS);
   const pool = await ModelPool.acquire(
     workers,
     { detector: store.project.settings.extraction.detector, nets: true },
