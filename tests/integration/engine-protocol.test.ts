@@ -29,11 +29,14 @@ describe('engine child process: malformed messages', () => {
     await engine.stop();
   });
 
-  it.runIf(process.platform === 'linux')('starts with the engine environment (malloc asked for huge pages)', () => {
-    const environ = readFileSync(`/proc/${engine.child.pid}/environ`, 'utf8').split('\0');
-    expect(environ).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
-    expect(environ).toContain('FACEPARTS_RUNTIME=node-child');
-  });
+  it.runIf(process.platform === 'linux')(
+    'starts with the engine environment (malloc asked for huge pages and one arena)',
+    () => {
+      const environ = readFileSync(`/proc/${engine.child.pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1');
+      expect(environ).toContain('FACEPARTS_RUNTIME=node-child');
+    },
+  );
 
   it('answers every malformed message on every method with a typed error, and keeps serving', async () => {
     let sent = 0;
