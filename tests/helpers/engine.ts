@@ -2,9 +2,9 @@ import { EngineProcess } from '../../src-main/host-node/engine-process.js';
 import type { JobInfo } from '../../src-shared/contract/index.js';
 import type { ParamsOf } from '../../src-shared/contract/methods.js';
 
-/** An engine child process for a test, with its own studio home. */
-export function startEngine(home: string): EngineProcess {
-  return new EngineProcess({ env: { FACEPARTS_HOME: home } });
+/** An engine child process for a test, with its own studio home (and `env` added to its environment). */
+export function startEngine(home: string, env: NodeJS.ProcessEnv = {}): EngineProcess {
+  return new EngineProcess({ env: { FACEPARTS_HOME: home, ...env } });
 }
 
 /** Wait for the next message from the engine that matches. */
