@@ -32,8 +32,8 @@ import { studioVersion } from '../io/version.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { IdentityNet } from '../landmarks/identity-net.js';
 import { FramePool, decodeFrames, prepareDecoders } from '../media/decode.js';
-import { probeSource } from '../media/probe.js';
-import { exportTiming, probeTiming } from '../media/timing.js';
+import { probeSource, type ProbedSource } from '../media/probe.js';
+import { exportTiming, probeTiming, type SourceTiming } from '../media/timing.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
 import { TRACK_PARTS, trackPerson } from '../convert/tracking-pass.js';
 import { MaskStore } from '../masks/edits.js';
@@ -148,6 +148,25 @@ interface InFlight {
   generated: Promise<{ alpha: Float32Array; color: Float32Array }> | null;
 }
 
+/** The input of a conversion, probed: a video, or a clear error naming the file. */
+async function convertibleInput(file: string): Promise<ProbedSource> {
+  const input = await probeSource(file);
+  if (input.kind !== 'video')
+    throw new StudioError(ErrorCode.badMedia, `${file} is not a video`, { file, fix: 'convert a video file' });
+  return input;
+}
+
+async function outputFolderExists(output: string): Promise<void> {
+  try {
+    await fs.access(path.dirname(output));
+  } catch {
+    throw new StudioError(ErrorCode.notFound, `the output folder ${path.dirname(output)} does not exist`, {
+      file: output,
+      fix: 'create the folder or choose another output',
+    });
+  }
+}
+
 /** Conversion as a job: track, smooth, swap, encode with the source audio, write metrics beside the export. */
 export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<string, unknown>> {
   const { store, spec } = ctx;
@@ -157,55 +176,64 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     ErrorCode.invalidParams,
     'params.job.config',
   );
-  const input = await probeSource(spec.input);
-  if (input.kind !== 'video')
-    throw new StudioError(ErrorCode.badMedia, `${spec.input} is not a video`, {
-      file: spec.input,
-      fix: 'convert a video file',
-    });
-  const output = path.resolve(spec.output);
-  try {
-    await fs.access(path.dirname(output));
-  } catch {
-    throw new StudioError(ErrorCode.notFound, `the output folder ${path.dirname(output)} does not exist`, {
-      file: output,
-      fix: 'create the folder or choose another output',
-    });
-  }
-  if (spec.metricsOnly) return measureExport(ctx, config, input, output);
-  const generatorFile = path.join(store.dir, GENERATOR_FILE);
-  // Said now, not after the tracking pass (minutes on a long video), which needs no model.
-  try {
-    await fs.access(generatorFile);
-  } catch {
-    throw new StudioError(ErrorCode.notFound, `the project has no trained model yet (${generatorFile})`, {
-      file: generatorFile,
-      fix: 'train the project first ("faceparts train <project>")',
-    });
+  if (spec.metricsOnly) {
+    const input = await convertibleInput(spec.input);
+    const output = path.resolve(spec.output);
+    await outputFolderExists(output);
+    return measureExport(ctx, config, input, output);
   }
   const clock = new StageClock();
   const started = performance.now();
   const cpuAtStart = processCpuMs();
   const workers = modelWorkerCount();
-  // Every worker generates in the swap pass: the generator is most of a swapped frame's work (~20 ms a 64 px face,
-  // half of it the last self-attention), and with one generating worker the other core sat half idle on stretches
-  // of faces. The graph is built on a worker that does not measure (the tracking pass's identity samples would wait
-  // behind the build); the measuring worker starts its session from those bytes when the swap pass begins.
-  const generating = Array.from({ length: workers }, (_, i) => i);
-  // The frames' times are read (ffprobe, ~0.1 s) while the workers start.
-  const timingRead = probeTiming(input.path);
-  timingRead.catch(() => undefined);
-  // The tracking parts' decoders get their reader threads while the models load (the swap pass's reuse them).
-  prepareDecoders(TRACK_PARTS);
-  // The tracking pass's identity samples and the quality samples share one recognition net (a 22 MB graph, ~0.3 s
-  // of CPU a session), on the measuring worker. An engine keeps the pool of its last job a while (workers.ts): an
-  // export after a change of settings starts with its models loaded, the generator too when the model is the same.
-  const pool = await ModelPool.acquire(
+  // The model workers start and load while the input is probed and the files are checked (ffprobe: ~0.1 s). The
+  // tracking pass's identity samples and the quality samples share one recognition net (a 22 MB graph, ~0.3 s of CPU
+  // a session), on the measuring worker. An engine keeps the pool of its last job a while (workers.ts): an export
+  // after a change of settings starts with its models loaded, the generator too when the model is the same.
+  const poolStarting = ModelPool.acquire(
     workers,
     { detector: store.project.settings.extraction.detector, nets: true },
     clock,
     MEASURING_WORKER,
   );
+  poolStarting.catch(() => undefined);
+  // The tracking parts' decoders get their reader threads while the models load (the swap pass's reuse them).
+  prepareDecoders(TRACK_PARTS);
+  let pool: ModelPool;
+  let input: ProbedSource;
+  let output: string;
+  let generatorFile: string;
+  let timingRead: Promise<SourceTiming>;
+  try {
+    input = await convertibleInput(spec.input);
+    // The frames' times are read (ffprobe, ~0.1 s) while the workers load.
+    timingRead = probeTiming(input.path);
+    timingRead.catch(() => undefined);
+    output = path.resolve(spec.output);
+    await outputFolderExists(output);
+    generatorFile = path.join(store.dir, GENERATOR_FILE);
+    // Said now, not after the tracking pass (minutes on a long video), which needs no model.
+    try {
+      await fs.access(generatorFile);
+    } catch {
+      throw new StudioError(ErrorCode.notFound, `the project has no trained model yet (${generatorFile})`, {
+        file: generatorFile,
+        fix: 'train the project first ("faceparts train <project>")',
+      });
+    }
+    pool = await poolStarting;
+  } catch (error) {
+    await poolStarting.then(
+      (starting) => starting.release(false),
+      () => undefined,
+    );
+    throw error;
+  }
+  // Every worker generates in the swap pass: the generator is most of a swapped frame's work (~20 ms a 64 px face,
+  // half of it the last self-attention), and with one generating worker the other core sat half idle on stretches
+  // of faces. The graph is built on a worker that does not measure (the tracking pass's identity samples would wait
+  // behind the build); the measuring worker starts its session from those bytes when the swap pass begins.
+  const generating = Array.from({ length: workers }, (_, i) => i);
   let completed = false;
   try {
     // The generator's graph (built on the builder), then FaceRes (on the measuring worker) load while the faces are
