@@ -476,7 +476,7 @@ describe('conversion of the sample video', () => {
     }
   });
 
-  it('an export again in the same engine starts with the last export models and tracking kept, and picks up a retrained model', async () => {
+  it('an export again in the same engine starts with the last export models and tracking kept (a failed export between them too), and picks up a retrained model', async () => {
     const dir = path.join(root, 'kept');
     mkdirSync(dir, { recursive: true });
     // No tracking pass kept from the tests above: the first export here follows the faces itself.
@@ -504,6 +504,15 @@ describe('conversion of the sample video', () => {
     };
     try {
       const first = await exportIn('first.mp4');
+      // An export that fails its checks (no such output folder) while the models load leaves them kept.
+      const failed = await runJobThrough(engine, project, {
+        type: 'convert',
+        input: video,
+        output: path.join(dir, 'no-such-folder', 'x.mp4'),
+        config: { end_frame: 40 },
+      });
+      expect(failed.state).toBe('failed');
+      expect(JSON.stringify(failed.error)).toMatch(/output folder/);
       const second = await exportIn('second.mp4');
       expect([first.modelsKept, first.trackingKept]).toEqual([false, false]);
       expect([second.modelsKept, second.trackingKept]).toEqual([true, true]);

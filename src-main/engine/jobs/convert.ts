@@ -223,8 +223,9 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     }
     pool = await poolStarting;
   } catch (error) {
+    // The pool did no work for this job: an engine keeps it (models loaded) for the export the user tries next.
     await poolStarting.then(
-      (starting) => starting.release(false),
+      (starting) => starting.release(true),
       () => undefined,
     );
     throw error;
