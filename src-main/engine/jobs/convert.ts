@@ -148,15 +148,15 @@ interface InFlight {
   generated: Promise<{ alpha: Float32Array; color: Float32Array }> | null;
 }
 
-/** The input of a conversion, probed: a video, or a clear error naming the file. */
-async function convertibleInput(file: string): Promise<ProbedSource> {
-  const input = await probeSource(file);
+/** The input (probed: a video) and the output (its folder exists) of a conversion, or a clear error naming the file. */
+async function inputAndOutput(spec: ConvertSpec): Promise<{ input: ProbedSource; output: string }> {
+  const input = await probeSource(spec.input);
   if (input.kind !== 'video')
-    throw new StudioError(ErrorCode.badMedia, `${file} is not a video`, { file, fix: 'convert a video file' });
-  return input;
-}
-
-async function outputFolderExists(output: string): Promise<void> {
+    throw new StudioError(ErrorCode.badMedia, `${spec.input} is not a video`, {
+      file: spec.input,
+      fix: 'convert a video file',
+    });
+  const output = path.resolve(spec.output);
   try {
     await fs.access(path.dirname(output));
   } catch {
@@ -165,6 +165,21 @@ async function outputFolderExists(output: string): Promise<void> {
       fix: 'create the folder or choose another output',
     });
   }
+  return { input, output };
+}
+
+/** The project's trained generator file; said before the tracking pass (minutes on a long video) needs no model. */
+async function trainedGenerator(store: ProjectStore): Promise<string> {
+  const generatorFile = path.join(store.dir, GENERATOR_FILE);
+  try {
+    await fs.access(generatorFile);
+  } catch {
+    throw new StudioError(ErrorCode.notFound, `the project has no trained model yet (${generatorFile})`, {
+      file: generatorFile,
+      fix: 'train the project first ("faceparts train <project>")',
+    });
+  }
+  return generatorFile;
 }
 
 /** Conversion as a job: track, smooth, swap, encode with the source audio, write metrics beside the export. */
@@ -177,9 +192,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     'params.job.config',
   );
   if (spec.metricsOnly) {
-    const input = await convertibleInput(spec.input);
-    const output = path.resolve(spec.output);
-    await outputFolderExists(output);
+    const { input, output } = await inputAndOutput(spec);
     return measureExport(ctx, config, input, output);
   }
   const clock = new StageClock();
@@ -200,27 +213,13 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
   // The tracking parts' decoders get their reader threads while the models load (the swap pass's reuse them).
   prepareDecoders(TRACK_PARTS);
   let pool: ModelPool;
-  let input: ProbedSource;
-  let output: string;
-  let generatorFile: string;
-  let timingRead: Promise<SourceTiming>;
+  let checked: { input: ProbedSource; output: string; generatorFile: string; timingRead: Promise<SourceTiming> };
   try {
-    input = await convertibleInput(spec.input);
+    const { input, output } = await inputAndOutput(spec);
     // The frames' times are read (ffprobe, ~0.1 s) while the workers load.
-    timingRead = probeTiming(input.path);
+    const timingRead = probeTiming(input.path);
     timingRead.catch(() => undefined);
-    output = path.resolve(spec.output);
-    await outputFolderExists(output);
-    generatorFile = path.join(store.dir, GENERATOR_FILE);
-    // Said now, not after the tracking pass (minutes on a long video), which needs no model.
-    try {
-      await fs.access(generatorFile);
-    } catch {
-      throw new StudioError(ErrorCode.notFound, `the project has no trained model yet (${generatorFile})`, {
-        file: generatorFile,
-        fix: 'train the project first ("faceparts train <project>")',
-      });
-    }
+    checked = { input, output, timingRead, generatorFile: await trainedGenerator(store) };
     pool = await poolStarting;
   } catch (error) {
     // The pool did no work for this job: an engine keeps it (models loaded) for the export the user tries next.
@@ -230,6 +229,7 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     );
     throw error;
   }
+  const { input, output, generatorFile, timingRead } = checked;
   // Every worker generates in the swap pass: the generator is most of a swapped frame's work (~20 ms a 64 px face,
   // half of it the last self-attention), and with one generating worker the other core sat half idle on stretches
   // of faces. The graph is built on a worker that does not measure (the tracking pass's identity samples would wait
