@@ -11,8 +11,9 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { FaceNets } from '../landmarks/face-nets.js';
 import { FramePool, decodeFrames, prepareDecoders, type DecodedFrame } from '../media/decode.js';
 import { probeSource, type ProbedSource } from '../media/probe.js';
+import { probeTiming } from '../media/timing.js';
 import { thumbnailJpeg } from '../media/thumbnail.js';
-import { inOrder, readAhead } from '../pipeline/queue.js';
+import { inOrder } from '../pipeline/queue.js';
 import { StageClock, childStage, pipelineReport, processCpuMs } from '../pipeline/stages.js';
 import { ModelPool, closeKeptModelPool, modelWorkerCount } from '../pipeline/workers.js';
 import { FacesRepo, type FaceRow, type NewFace } from '../project/faces-repo.js';
@@ -25,7 +26,8 @@ import {
   type FollowModels,
   type FollowStats,
 } from '../track/follow.js';
-import { defaultPerson, type TrackerState } from '../track/tracker.js';
+import { followInChunks } from '../track/follow-chunks.js';
+import { Tracker, defaultPerson, type TrackerState } from '../track/tracker.js';
 import type { JobContext } from './context.js';
 
 type ExtractSpec = z.output<typeof ExtractJobSpec>;
@@ -37,9 +39,6 @@ export { EXTRACT_STAGES };
 /** Frames committed per transaction: little is redone after a kill, and commits stay cheap. */
 const COMMIT_BATCH = 16;
 const QUALITY = { maxYaw: 50, maxPitch: 40 };
-/** Model workers: one a core on the two-core machines the studio is sized for; the main thread decodes and commits. */
-/** Decoded frames waiting for the face finder (bounded: memory stays flat). */
-const READ_AHEAD = 4;
 /** Frames aligned at once (each a crop, a detector check and a PNG). */
 const ALIGN_IN_FLIGHT = 4;
 
@@ -96,10 +95,25 @@ async function extractModels(detectorName: string, clock: StageClock | null): Pr
   }
 }
 
+/** A frame's row in the timeline's index (its faces are counted when they are committed). */
+function frameRecord(side: Side, frame: DecodedFrame, thumbnail: string | null): Omit<FrameRecord, 'faceCount'> {
+  return {
+    side,
+    index: frame.index,
+    timeSeconds: frame.timeSeconds,
+    status: frame.rgb ? 'pending' : 'unreadable',
+    reason: frame.error,
+    thumbnail,
+    width: frame.rgb ? frame.width : null,
+    height: frame.rgb ? frame.height : null,
+  };
+}
+
 /**
  * Stages 1 and 2 in one pass over the frames: index every (stride-th) frame with a thumbnail for the timeline, and
  * find and follow the faces in it (track/follow.ts: detection, second look, landmarks, identity); then join the
- * tracks of one person and pick the side's person. Each batch commits frames, faces and both cursors at once.
+ * tracks of one person and pick the side's person. Each batch commits frames, faces and both cursors at once, with the
+ * tracks' state as of its last frame. A video is followed as chunks, two at a time (track/follow-chunks.ts).
  */
 async function findFaces(
   ctx: Ctx,
@@ -119,21 +133,23 @@ async function findFaces(
     return { read: counted(), unreadable: 0, rejected: 0, processed: 0 };
   if (!detectCursor.finished && detectCursor.nextIndex === 0) store.transaction(() => repo.clearSide(side));
   const temporal = probed.kind === 'video';
-  const follower = new Follower(
-    models.follow,
-    {
-      temporal,
-      threshold: settings.detectionThreshold,
-      minFaceSide: Math.sqrt(settings.minFaceArea),
-      autoDownscale: settings.useAutoDownscaling,
-    },
-    (detectCursor.state as TrackerState | null) ?? undefined,
-  );
+  const followOptions = {
+    temporal,
+    threshold: settings.detectionThreshold,
+    minFaceSide: Math.sqrt(settings.minFaceArea),
+    autoDownscale: settings.useAutoDownscaling,
+  };
   const total = Math.ceil(probed.media.frameCount / stride);
   const from = Math.min(
     indexCursor.finished ? Infinity : indexCursor.nextIndex,
     detectCursor.finished ? Infinity : detectCursor.nextIndex,
   );
+  const indexes = (i: number): boolean => !indexCursor.finished && i >= indexCursor.nextIndex;
+  const detects = (i: number): boolean => !detectCursor.finished && i >= detectCursor.nextIndex;
+  // A video is followed as chunks, two at a time, where both stages start at one frame (a fresh pass, or one whose
+  // cursors moved together); otherwise (images, a pass that only indexes) by one follower, as it resumes.
+  const chunked =
+    temporal && !indexCursor.finished && !detectCursor.finished && indexCursor.nextIndex === detectCursor.nextIndex;
   let unreadable = 0;
   let done = Math.ceil(from / stride);
   let frames: Array<Omit<FrameRecord, 'faceCount'>> = [];
@@ -141,10 +157,10 @@ async function findFaces(
   let faces: Array<{ frame: number; faces: NewFace[] }> = [];
   let indexNext = indexCursor.nextIndex;
   let detectNext = detectCursor.nextIndex;
+  let state = (detectCursor.state as TrackerState | null) ?? undefined;
   const commit = async (finished: boolean): Promise<void> => {
     // Thumbnails are written (atomically) before the rows that name them.
     await Promise.all(thumbs);
-    const snapshot = follower.snapshot();
     store.transaction(() => {
       if (!indexCursor.finished) {
         store.upsertFrames(frames);
@@ -155,80 +171,87 @@ async function findFaces(
           for (const face of found) repo.insert(face);
           repo.setFrameFaces(side, frame, found.length);
         }
-        store.setCursor(side, EXTRACT_STAGES.detect, detectNext, false, snapshot);
+        store.setCursor(side, EXTRACT_STAGES.detect, detectNext, false, state);
       }
     });
     frames = [];
     thumbs = [];
     faces = [];
   };
-  const pool = new FramePool();
-  const decoded = decodeFrames(probed, { stride, startIndex: from, signal: ctx.signal, pool });
-  for await (const frame of readAhead(decoded, READ_AHEAD)) {
-    await ctx.waitWhilePaused();
-    const index = !indexCursor.finished && frame.index >= indexCursor.nextIndex;
-    const detect = !detectCursor.finished && frame.index >= detectCursor.nextIndex;
-    let thumbnailed: Promise<Buffer> | null = null;
-    if (index) {
-      let thumbnail: string | null = null;
+  type Indexed = { record: Omit<FrameRecord, 'faceCount'>; written: Promise<void> | null } | null;
+  const followed = followInChunks<Indexed>({
+    source: probed,
+    stride,
+    first: Math.ceil(from / stride) * stride,
+    last: probed.media.frameCount - 1,
+    state,
+    newFollower: (from) => new Follower(models.follow, followOptions, from),
+    chunked,
+    follows: detects,
+    atFrame: (frame) => {
+      if (!indexes(frame.index)) return { extra: null, pixelsRead: Promise.resolve() };
       if (frame.rgb) {
-        thumbnail = path.posix.join('thumbs', side, `${String(frame.index).padStart(6, '0')}.jpg`);
+        const thumbnail = path.posix.join('thumbs', side, `${String(frame.index).padStart(6, '0')}.jpg`);
         const file = path.join(store.dir, thumbnail);
-        thumbnailed = thumbnailJpeg(frame.rgb, frame.width, frame.height);
-        thumbs.push(thumbnailed.then((jpeg) => writeFileAtomic(file, jpeg)));
-      } else {
-        unreadable += 1;
-        ctx.log('warn', `side ${label(side)}: ${frame.error ?? 'unreadable frame'}`);
+        const encoded = thumbnailJpeg(frame.rgb, frame.width, frame.height);
+        encoded.catch(() => undefined);
+        const written = encoded.then((jpeg) => writeFileAtomic(file, jpeg));
+        written.catch(() => undefined);
+        return { extra: { record: frameRecord(side, frame, thumbnail), written }, pixelsRead: encoded };
       }
-      frames.push({
-        side,
-        index: frame.index,
-        timeSeconds: frame.timeSeconds,
-        status: frame.rgb ? 'pending' : 'unreadable',
-        reason: frame.error,
-        thumbnail,
-        width: frame.rgb ? frame.width : null,
-        height: frame.rgb ? frame.height : null,
-      });
+      unreadable += 1;
+      ctx.log('warn', `side ${label(side)}: ${frame.error ?? 'unreadable frame'}`);
+      return { extra: { record: frameRecord(side, frame, null), written: null }, pixelsRead: Promise.resolve() };
+    },
+    // Probed while the first chunk starts (it needs no seek).
+    timing: chunked && stride === 1 ? probeTiming(probed.path).catch(() => null) : Promise.resolve(null),
+    stateEvery: COMMIT_BATCH,
+    signal: ctx.signal,
+    waitWhilePaused: () => ctx.waitWhilePaused(),
+    onFrame: () => ctx.progress(`find faces ${label(side)}`, Math.min((done += 1), total), total),
+    log: (level, message) => ctx.log(level, message),
+  });
+  for await (const { frame, faces: found, extra, state: after } of followed.frames) {
+    if (extra) {
+      frames.push(extra.record);
+      if (extra.written) thumbs.push(extra.written);
       indexNext = frame.index + 1;
     }
-    if (detect) {
-      const found: NewFace[] = [];
-      if (frame.rgb) {
-        const followed = await follower.step(frame.index, { rgb: frame.rgb, width: frame.width, height: frame.height });
-        for (const f of followed)
-          found.push({
-            side,
-            frameIndex: frame.index,
-            trackId: f.trackId,
-            box: f.box,
-            score: f.score,
-            landmarks: f.landmarks,
-            descriptor: f.descriptor,
-          });
-      }
-      faces.push({ frame: frame.index, faces: found });
+    if (found) {
+      faces.push({
+        frame: frame.index,
+        faces: found.map((f) => ({
+          side,
+          frameIndex: frame.index,
+          trackId: f.trackId,
+          box: f.box,
+          score: f.score,
+          landmarks: f.landmarks,
+          descriptor: f.descriptor,
+        })),
+      });
       detectNext = frame.index + 1;
     }
-    // The thumbnail's encoder and the face finder have read the frame: its buffer can take another.
-    await thumbnailed?.catch(() => undefined);
-    pool.release(frame.rgb);
-    done += 1;
-    if (Math.max(frames.length, faces.length) >= COMMIT_BATCH) await commit(false);
-    ctx.progress(`find faces ${label(side)}`, Math.min(done, total), total);
+    // Committed where the tracks' state is known: a resumed pass continues from there.
+    if (after) {
+      state = after;
+      await commit(false);
+    }
     if (ctx.signal.aborted) break;
   }
-  await commit(!ctx.signal.aborted);
+  if (!ctx.signal.aborted) await commit(true);
+  const followStats = followed.stats();
+  // The tracks of every chunk as one tracker's: identities for joining tracks and for the side's person.
+  const tracker = new Tracker({}, state);
   const read = counted();
-  const rejected = follower.stats.rejected;
-  const processed = follower.stats.frames;
-  if (ctx.signal.aborted || detectCursor.finished)
-    return { read, unreadable, rejected, processed, stats: follower.stats };
+  const rejected = followStats.rejected;
+  const processed = followStats.frames;
+  if (ctx.signal.aborted || detectCursor.finished) return { read, unreadable, rejected, processed, stats: followStats };
 
   // Join tracks of one person, then pick the side's person (the user's choice stands).
   const { merges } = resolvePeople(
     [...repo.trackFrames(side)].map(([id, set]) => ({ id, frames: set, meanArea: 0 })),
-    (id) => follower.tracker.track(id),
+    (id) => tracker.track(id),
   );
   store.transaction(() => {
     for (const [keep, merged] of merges) repo.renameTrack(side, merged, keep);
@@ -237,7 +260,7 @@ async function findFaces(
     ctx.log('info', `side ${label(side)}: track ${merged} is the same person as track ${keep}; joined`);
   const stats = repo.trackStats(side);
   if (stats.length === 0) {
-    store.setCursor(side, EXTRACT_STAGES.detect, detectNext, true, follower.snapshot());
+    store.setCursor(side, EXTRACT_STAGES.detect, detectNext, true, tracker.snapshot());
     throw new StudioError(ErrorCode.badMedia, `no face was found in ${probed.path}`, {
       file: probed.path,
       fix: 'choose a video or images where the face is visible and at least ~35 px tall, or lower the detection threshold in the project settings',
@@ -247,13 +270,13 @@ async function findFaces(
   store.transaction(() => {
     repo.saveTracks(
       side,
-      stats.map((s) => ({ ...s, descriptor: follower.tracker.track(s.id)?.descriptor ?? null })),
+      stats.map((s) => ({ ...s, descriptor: tracker.track(s.id)?.descriptor ?? null })),
       chosen,
     );
-    store.setCursor(side, EXTRACT_STAGES.detect, detectNext, true, follower.snapshot());
+    store.setCursor(side, EXTRACT_STAGES.detect, detectNext, true, tracker.snapshot());
   });
   ctx.log('info', `side ${label(side)}: ${stats.length} track(s); person = track ${chosen}`);
-  return { read, unreadable, rejected, processed, stats: follower.stats };
+  return { read, unreadable, rejected, processed, stats: followStats };
 }
 
 /** Stage 3: alignment, quality and crops for the chosen person's faces, several frames in flight. */

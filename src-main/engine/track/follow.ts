@@ -118,6 +118,21 @@ export interface FollowStats {
   carryRefused: number;
 }
 
+export function emptyFollowStats(): FollowStats {
+  return {
+    frames: 0,
+    detections: 0,
+    rejected: 0,
+    fullDetections: 0,
+    tilesSearched: 0,
+    tilesSkipped: 0,
+    landmarkPasses: 0,
+    identitySamples: 0,
+    carried: 0,
+    carryRefused: 0,
+  };
+}
+
 /** Previous landmarks moved as the face's box moved: where to look in this frame. */
 export function predictLandmarks(previous: readonly Point[], from: Box, to: Box): Point[] {
   const s = Math.sqrt((to.width * to.height) / Math.max(1e-6, from.width * from.height));
@@ -139,18 +154,7 @@ export class Follower {
   /** Full detections in a row that found no face, and frames since the last full detection. */
   private emptyFulls = 0;
   private sinceFull = 0;
-  readonly stats: FollowStats = {
-    frames: 0,
-    detections: 0,
-    rejected: 0,
-    fullDetections: 0,
-    tilesSearched: 0,
-    tilesSkipped: 0,
-    landmarkPasses: 0,
-    identitySamples: 0,
-    carried: 0,
-    carryRefused: 0,
-  };
+  readonly stats: FollowStats = emptyFollowStats();
 
   constructor(
     private readonly models: FollowModels,
