@@ -12,28 +12,9 @@ import { probeSource, type ProbedSource } from '../../src-main/engine/media/prob
 import { probeTiming, type SourceTiming } from '../../src-main/engine/media/timing.js';
 import { followInChunks, type ChunkedFrame } from '../../src-main/engine/track/follow-chunks.js';
 import { Follower, localModels, type FollowModels } from '../../src-main/engine/track/follow.js';
+import { oneAtATime } from '../helpers/models.js';
 import type { TrackerState } from '../../src-main/engine/track/tracker.js';
 import { media } from '../helpers/paths.js';
-
-/** The models answering one request at a time, as a model worker does (see tracking-pass.test.ts). */
-function oneAtATime(models: FollowModels): FollowModels {
-  let queue: Promise<unknown> = Promise.resolve();
-  const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
-    const result = queue.then(run);
-    queue = result.catch(() => undefined);
-    return result;
-  };
-  const { detector } = models;
-  const queued = Object.create(detector) as FaceDetector;
-  queued.detectFrame = (...args) => inTurn(() => detector.detectFrame(...args));
-  queued.detectAround = (...args) => inTurn(() => detector.detectAround(...args));
-  return {
-    detector: queued,
-    landmarks: (...args) => inTurn(() => models.landmarks(...args)),
-    refine: (...args) => inTurn(() => models.refine(...args)),
-    descriptors: (...args) => inTurn(() => models.descriptors(...args)),
-  };
-}
 
 /** From frame 60 to the clip's end (215 of its 275 frames): two chunks, the second from frame 167 (no keyframe). */
 const FIRST = 60;
@@ -63,6 +44,7 @@ describe("extraction's chunked following", () => {
       stride: 1,
       first: FIRST,
       last: source.media.frameCount - 1,
+      toEnd: true,
       state: undefined,
       newFollower: (state: TrackerState | undefined) =>
         new Follower(models, { temporal: true, threshold: 0.6, minFaceSide: 35, autoDownscale: false }, state),

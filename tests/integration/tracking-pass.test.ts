@@ -1,8 +1,9 @@
 /**
- * #14: the conversion's tracking pass follows the clip as parts at once (convert/tracking-pass.ts). The later parts
- * seek to their start instead of decoding the clip up to it, and each seek is checked against the frame the part
- * before decoded last: a part whose seek landed elsewhere (a file whose timestamps mislead ffmpeg's seek) is followed
- * again from a decode of the clip's start. The pass gives the same faces in every case.
+ * #14: the conversion's tracking pass follows the clip as chunks, two at a time (convert/tracking-pass.ts on
+ * track/follow-chunks.ts). The later chunks seek to their start instead of decoding the clip up to it, and each seek
+ * is checked against the frame the chunk before decoded last: a chunk whose seek landed elsewhere (a file whose
+ * timestamps mislead ffmpeg's seek) is followed again from a decode of the clip's start. The pass gives the same
+ * faces in every case.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConverterConfig } from '../../src-shared/contract/index.js';
@@ -12,36 +13,14 @@ import { FaceNets } from '../../src-main/engine/landmarks/face-nets.js';
 import { probeSource, type ProbedSource } from '../../src-main/engine/media/probe.js';
 import { probeTiming, type SourceTiming } from '../../src-main/engine/media/timing.js';
 import type { Tracked } from '../../src-main/engine/project/tracking-cache.js';
-import { localModels, type FollowModels } from '../../src-main/engine/track/follow.js';
+import { localModels } from '../../src-main/engine/track/follow.js';
+import { oneAtATime } from '../helpers/models.js';
 import { media } from '../helpers/paths.js';
 
-/**
- * The models answering one request at a time, in order, as a model worker does: the nets keep their input buffers
- * across an await, and the parts' requests would otherwise interleave on one instance.
- */
-function oneAtATime(models: FollowModels): FollowModels {
-  let queue: Promise<unknown> = Promise.resolve();
-  const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
-    const result = queue.then(run);
-    queue = result.catch(() => undefined);
-    return result;
-  };
-  const { detector } = models;
-  const queued = Object.create(detector) as FaceDetector;
-  queued.detectFrame = (...args) => inTurn(() => detector.detectFrame(...args));
-  queued.detectAround = (...args) => inTurn(() => detector.detectAround(...args));
-  return {
-    detector: queued,
-    landmarks: (...args) => inTurn(() => models.landmarks(...args)),
-    refine: (...args) => inTurn(() => models.refine(...args)),
-    descriptors: (...args) => inTurn(() => models.descriptors(...args)),
-  };
-}
-
-/** Two parts of 65 frames: the second seeks to frame 164, a frame that is no keyframe. */
+/** Two chunks of 65 frames: the second seeks to frame 164, a frame that is no keyframe. */
 const RANGE = { start: 100, end: 229 };
 
-describe("the conversion's tracking pass in parts", () => {
+describe("the conversion's tracking pass in chunks", () => {
   let detector: FaceDetector;
   let nets: FaceNets;
   let source: ProbedSource;
@@ -80,12 +59,12 @@ describe("the conversion's tracking pass in parts", () => {
     return { tracked, warnings };
   }
 
-  it('gives the same faces whether the second part seeks its start, misses it, or decodes the clip up to it', async () => {
+  it('gives the same faces whether the second chunk seeks its start, misses it, or decodes the clip up to it', async () => {
     const sought = await pass(timing);
     expect(sought.warnings).toEqual([]);
-    // Every frame at one time: there is no time between two frames to seek to, so the part decodes the clip up to it.
+    // Every frame at one time: there is no time between two frames to seek to, so the chunk decodes the clip up to it.
     const noSeek = await pass({ ...timing, framePts: timing.framePts.map(() => 0) });
-    // Every frame's time five frames late: the seek lands five frames off, the check sees it and the part is
+    // Every frame's time five frames late: the seek lands five frames off, the check sees it and the chunk is
     // followed again from a decode of the clip's start.
     const shifted = timing.framePts.map(
       (_, i) => timing.framePts[Math.min(i + 5, timing.framePts.length - 1)] as number,
@@ -96,7 +75,7 @@ describe("the conversion's tracking pass in parts", () => {
 
     const frames = RANGE.end - RANGE.start + 1;
     expect(sought.tracked.raw.length).toBe(frames);
-    // The performer is followed through the range (a pass that lost the second part would find nobody there).
+    // The performer is followed through the range (a pass that lost the second chunk would find nobody there).
     const found = sought.tracked.raw.filter((box) => box !== null).length;
     expect(found).toBeGreaterThan(frames / 2);
     expect(sought.tracked.raw.slice(65).some((box) => box !== null)).toBe(true);

@@ -3,7 +3,6 @@ import {
   chunkRanges,
   linkAcrossBoundary,
   mergeTrackerStates,
-  splitRange,
   type TrackEnd,
 } from '../../src-main/engine/track/parts.js';
 import type { TrackState, TrackerState } from '../../src-main/engine/track/tracker.js';
@@ -16,18 +15,6 @@ const end = (id: number, frame: number, x: number, y: number, side = 100): Track
 });
 
 describe('tracking a clip in parts', () => {
-  it('splits a range into consecutive parts that cover it once, and keeps a short clip whole', () => {
-    const parts = splitRange({ start: 10, end: 284 }, 2, 60);
-    expect(parts).toEqual([
-      { start: 10, end: 146 },
-      { start: 147, end: 284 },
-    ]);
-    expect(splitRange({ start: 0, end: 99 }, 2, 60)).toEqual([{ start: 0, end: 99 }]);
-    const many = splitRange({ start: 0, end: 999 }, 3, 60);
-    expect(many.map((p) => p.end - p.start + 1).reduce((a, b) => a + b, 0)).toBe(1000);
-    many.slice(1).forEach((p, i) => expect(p.start).toBe((many[i] as { end: number }).end + 1));
-  });
-
   it('links each face that continues across the boundary to its own track, best overlap first', () => {
     // Two people side by side before frame 150; after it the same two (moved a little) and a third far away.
     const endings = [end(1, 149, 100, 50), end(2, 149, 300, 60)];

@@ -35,7 +35,8 @@ import { FramePool, decodeFrames, prepareDecoders } from '../media/decode.js';
 import { probeSource, type ProbedSource } from '../media/probe.js';
 import { exportTiming, probeTiming, type SourceTiming } from '../media/timing.js';
 import { labelPlacement, renderLabel, stampLabel } from '../convert/label.js';
-import { TRACK_PARTS, trackPerson } from '../convert/tracking-pass.js';
+import { trackPerson } from '../convert/tracking-pass.js';
+import { CHUNK_FOLLOWERS } from '../track/follow-chunks.js';
 import { MaskStore } from '../masks/edits.js';
 import {
   ConversionMetrics,
@@ -210,8 +211,8 @@ export async function runConvert(ctx: JobContext<ConvertSpec>): Promise<Record<s
     MEASURING_WORKER,
   );
   poolStarting.catch(() => undefined);
-  // The tracking parts' decoders get their reader threads while the models load (the swap pass's reuse them).
-  prepareDecoders(TRACK_PARTS);
+  // The tracking chunks' decoders get their reader threads while the models load (the swap pass's reuse them).
+  prepareDecoders(CHUNK_FOLLOWERS);
   let pool: ModelPool;
   let checked: { input: ProbedSource; output: string; generatorFile: string; timingRead: Promise<SourceTiming> };
   try {

@@ -184,6 +184,7 @@ async function findFaces(
     stride,
     first: Math.ceil(from / stride) * stride,
     last: probed.media.frameCount - 1,
+    toEnd: true,
     state,
     newFollower: (from) => new Follower(models.follow, followOptions, from),
     chunked,

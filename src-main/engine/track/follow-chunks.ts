@@ -53,9 +53,11 @@ export interface ChunkedFrame<T> {
 export interface ChunkedFollowOptions<T> {
   source: ProbedSource;
   stride: number;
-  /** The frames to read: `first` (on the stride) to `last`, inclusive. */
+  /** The frames to read: `first` (on the stride) to `last`, inclusive; with `toEnd`, to the video's end. */
   first: number;
   last: number;
+  /** Read past `last` to the video's end (a frame count from the container may be short). */
+  toEnd: boolean;
   /** The tracks a resumed pass had; the first chunk continues them, ids kept. */
   state: TrackerState | undefined;
   newFollower(state: TrackerState | undefined): Follower;
@@ -70,11 +72,14 @@ export interface ChunkedFollowOptions<T> {
   atFrame(frame: DecodedFrame): { extra: T; pixelsRead: Promise<unknown> };
   /** The video's frame times, for the later chunks' seeks (null: they decode the video up to their start). */
   timing: Promise<SourceTiming | null>;
-  stateEvery: number;
+  /** A state comes with every this many frames of a chunk, and with each chunk's last frame. */
+  stateEvery?: number;
   signal: AbortSignal;
   waitWhilePaused(): Promise<void>;
   /** A frame was read and followed (progress: the chunks run ahead of the frames that came out). */
   onFrame(): void;
+  /** A chunk was followed to its end (the conversion starts loading what comes after the pass). */
+  onChunkDone?(): void;
   log(level: 'info' | 'warn', message: string): void;
 }
 
@@ -139,7 +144,7 @@ export function followInChunks<T>(o: ChunkedFollowOptions<T>): {
   stats(): FollowStats;
 } {
   const planned = o.chunked ? chunkRanges(o.first, o.last, o.stride, MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES) : [];
-  const ranges = planned.length > 0 ? planned : [{ start: o.first, end: o.first }];
+  const ranges = planned.length > 0 ? planned : [{ start: o.first, end: Math.max(o.first, o.last) }];
   const chunks: Chunk<T>[] = ranges.map((range, k) => ({
     range,
     follower: o.newFollower(k === 0 ? o.state : undefined),
@@ -156,9 +161,8 @@ export function followInChunks<T>(o: ChunkedFollowOptions<T>): {
     running: null,
     ended: false,
   }));
-  // The last chunk reads to the video's end, wherever that is (a frame count from the container may be short).
   const lastChunk = chunks[chunks.length - 1];
-  if (lastChunk) lastChunk.range = { ...lastChunk.range, end: Number.MAX_SAFE_INTEGER };
+  if (lastChunk && o.toEnd) lastChunk.range = { ...lastChunk.range, end: Number.MAX_SAFE_INTEGER };
   const stats = (): FollowStats => sumStats(chunks.map((c) => c.follower.stats));
   return { frames: framesOf(o, chunks), stats };
 }
@@ -231,7 +235,7 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
         frame: { ...facts, readable: frame.rgb !== null },
         faces,
         extra,
-        state: position % o.stateEvery === o.stateEvery - 1 ? c.follower.snapshot() : null,
+        state: o.stateEvery && position % o.stateEvery === o.stateEvery - 1 ? c.follower.snapshot() : null,
       };
       if (chunkSignal.aborted) break;
     }
@@ -241,6 +245,7 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
     }
     if (held) hand(held, true);
     c.done = true;
+    o.onChunkDone?.();
   };
 
   const runs = new Set<Promise<void>>();

@@ -1,8 +1,8 @@
 /**
- * Following a clip as consecutive parts at once (the conversion's tracking pass): each part is followed from its own
- * first frame, so the parts keep both cores busy where one follower waits on each frame's models in turn; a face that
- * continues across a boundary is then linked by the overlap of its boxes on either side. Pure: ranges and boxes in,
- * ranges and links out.
+ * Following a clip as consecutive chunks at once (track/follow-chunks.ts): each chunk is followed from its own first
+ * frame, so the chunks keep both cores busy where one follower waits on each frame's models in turn; a face that
+ * continues across a boundary is then linked by the overlap of its boxes on either side, and the chunks' tracker
+ * states become one. Pure: ranges, boxes and states in, ranges, links and states out.
  */
 import { iou, type Box } from '../../../src-shared/math/geometry.js';
 import type { TrackerState } from './tracker.js';
@@ -10,19 +10,6 @@ import type { TrackerState } from './tracker.js';
 export interface FrameRange {
   start: number;
   end: number;
-}
-
-/**
- * `range` (inclusive) as up to `parts` consecutive ranges of nearly equal length, none shorter than `minFrames`
- * (a short clip stays one part: each part pays a full search and two landmark passes on its first frame).
- */
-export function splitRange(range: FrameRange, parts: number, minFrames: number): FrameRange[] {
-  const frames = range.end - range.start + 1;
-  const n = Math.max(1, Math.min(parts, Math.floor(frames / Math.max(1, minFrames))));
-  return Array.from({ length: n }, (_, i) => ({
-    start: range.start + Math.floor((i * frames) / n),
-    end: range.start + Math.floor(((i + 1) * frames) / n) - 1,
-  }));
 }
 
 /** Where a track was seen last (before a boundary) or first (after it). */
