@@ -80,24 +80,23 @@ describe("extraction's chunks", () => {
   });
 
   it("merges a chunk's tracks into the tracks before it: a linked track adds up, the others get new ids", () => {
-    const before: TrackerState = {
+    const stateOf = (tracks: TrackState[], lastSignature: number[]): TrackerState => ({
       nextId: 3,
-      tracks: [
-        track(1, 0, 136, 100, { descriptor: [1, 0], descriptorCount: 3, descriptorFrame: 120 }),
-        track(2, 10, 60, 300),
-      ],
+      tracks,
       cutAt: -1,
-      lastSignature: [1, 2, 3],
-    };
-    const part: TrackerState = {
-      nextId: 3,
-      tracks: [
+      lastSignature,
+    });
+    const before = stateOf(
+      [track(1, 0, 136, 100, { descriptor: [1, 0], descriptorCount: 3, descriptorFrame: 120 }), track(2, 10, 60, 300)],
+      [1, 2, 3],
+    );
+    const part = stateOf(
+      [
         track(1, 137, 200, 120, { descriptor: [0, 1], descriptorCount: 1, descriptorFrame: 137 }),
         track(2, 150, 160, 500),
       ],
-      cutAt: -1,
-      lastSignature: [4, 5, 6],
-    };
+      [4, 5, 6],
+    );
     // The chunk's track 1 continues track 1; its track 2 is someone new.
     const idOf = (id: number): number => (id === 1 ? 1 : 3);
     const merged = mergeTrackerStates(before, part, idOf, null);
