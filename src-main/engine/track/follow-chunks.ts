@@ -102,8 +102,10 @@ interface KeptFrame<T> {
 }
 
 interface Chunk<T> {
+  index: number;
   range: FrameRange;
-  follower: Follower;
+  /** Made when the chunk starts, let go once its frames came out. */
+  follower: Follower | null;
   frames: KeptFrame<T>[];
   /** Last frame read, and whether the chunk was read to its end. */
   reached: number;
@@ -146,8 +148,9 @@ export function followInChunks<T>(o: ChunkedFollowOptions<T>): {
   const planned = o.chunked ? chunkRanges(o.first, o.last, o.stride, MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES) : [];
   const ranges = planned.length > 0 ? planned : [{ start: o.first, end: Math.max(o.first, o.last) }];
   const chunks: Chunk<T>[] = ranges.map((range, k) => ({
+    index: k,
     range,
-    follower: o.newFollower(k === 0 ? o.state : undefined),
+    follower: null,
     frames: [],
     reached: range.start - 1,
     done: false,
@@ -163,11 +166,18 @@ export function followInChunks<T>(o: ChunkedFollowOptions<T>): {
   }));
   const lastChunk = chunks[chunks.length - 1];
   if (lastChunk && o.toEnd) lastChunk.range = { ...lastChunk.range, end: Number.MAX_SAFE_INTEGER };
-  const stats = (): FollowStats => sumStats(chunks.map((c) => c.follower.stats));
-  return { frames: framesOf(o, chunks), stats };
+  // What the followers of the chunks that came out did (their followers let go).
+  const retired = emptyFollowStats();
+  const stats = (): FollowStats =>
+    sumStats([retired, ...chunks.flatMap((c) => (c.follower ? [c.follower.stats] : []))]);
+  return { frames: framesOf(o, chunks, retired), stats };
 }
 
-async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>): AsyncGenerator<ChunkedFrame<T>> {
+async function* framesOf<T>(
+  o: ChunkedFollowOptions<T>,
+  chunks: Array<Chunk<T>>,
+  retired: FollowStats,
+): AsyncGenerator<ChunkedFrame<T>> {
   // Whatever a follower or the consumer waits for (a frame followed, a chunk ended, the head moved) wakes both.
   let wake: () => void = () => undefined;
   let changed = new Promise<void>((resolve) => (wake = resolve));
@@ -180,13 +190,16 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
   const stopAll = new AbortController();
   const signal = AbortSignal.any([o.signal, stopAll.signal]);
 
+  // One pool for every chunk's decoder: a frame buffer new to the model workers costs ~1 ms to share, and fresh
+  // pages (a 4-minute loop grew ~20-60 MB with a pool a chunk).
+  const pool = new FramePool();
   const runChunk = async (c: Chunk<T>): Promise<void> => {
+    const follower = (c.follower ??= o.newFollower(c.index === 0 ? o.state : undefined));
     const chunkSignal = AbortSignal.any([signal, c.stop.signal]);
     if (c.maySeek) {
       const timing = await o.timing;
       c.seek = timing ? seekPoint(timing, c.range.start - 1) : null;
     }
-    const pool = new FramePool();
     const frames = decodeFrames(o.source, {
       stride: o.stride,
       startIndex: c.seek ? c.seek.index : c.range.start,
@@ -199,7 +212,7 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
     // carries the tracks' state.
     let held: KeptFrame<T> | null = null;
     const hand = (kept: KeptFrame<T>, last: boolean): void => {
-      if (last) kept.state ??= c.follower.snapshot();
+      if (last) kept.state ??= follower.snapshot();
       c.frames.push(kept);
       c.reached = kept.frame.index;
       notify();
@@ -217,9 +230,9 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
       let faces: KeptFace[] | null = null;
       if (o.follows(frame.index)) {
         const found = frame.rgb
-          ? await c.follower.step(frame.index, { rgb: frame.rgb, width: frame.width, height: frame.height })
+          ? await follower.step(frame.index, { rgb: frame.rgb, width: frame.width, height: frame.height })
           : [];
-        if (followed === 0) c.firstSignature = c.follower.tracker.lastSignature;
+        if (followed === 0) c.firstSignature = follower.tracker.lastSignature;
         followed += 1;
         for (const f of found)
           if (!c.firsts.has(f.trackId)) c.firsts.set(f.trackId, { id: f.trackId, frame: frame.index, box: f.box });
@@ -235,7 +248,7 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
         frame: { ...facts, readable: frame.rgb !== null },
         faces,
         extra,
-        state: o.stateEvery && position % o.stateEvery === o.stateEvery - 1 ? c.follower.snapshot() : null,
+        state: o.stateEvery && position % o.stateEvery === o.stateEvery - 1 ? follower.snapshot() : null,
       };
       if (chunkSignal.aborted) break;
     }
@@ -303,7 +316,7 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
           c.stop.abort();
           await c.running;
           Object.assign(c, {
-            follower: o.newFollower(undefined),
+            follower: null,
             frames: [],
             reached: c.range.start - 1,
             done: false,
@@ -354,6 +367,10 @@ async function* framesOf<T>(o: ChunkedFollowOptions<T>, chunks: Array<Chunk<T>>)
         yield { frame: kept.frame, faces, extra: kept.extra, state };
       }
       if (c.done) {
+        // Its frames came out: its follower's tracks live on in the merged state.
+        if (c.follower) Object.assign(retired, sumStats([retired, c.follower.stats]));
+        c.follower = null;
+        c.firsts = new Map();
         head += 1;
         notify();
         continue;
