@@ -186,7 +186,7 @@ async function findFaces(
     last: probed.media.frameCount - 1,
     toEnd: true,
     state,
-    newFollower: (from) => new Follower(models.follow, followOptions, from),
+    newFollower: (resumed) => new Follower(models.follow, followOptions, resumed),
     chunked,
     follows: detects,
     atFrame: (frame) => {

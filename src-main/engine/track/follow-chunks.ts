@@ -1,15 +1,15 @@
 /**
- * Following a video as consecutive chunks, two at a time, for a pass that must keep its results in order and
- * resumable (extraction's face finding): one Follower waits on each frame's models in turn and leaves the cores
- * half idle. Each chunk is followed by a follower of its own from the chunk's first frame (the first chunk continues
- * the tracks of a resumed pass); the frames come out in order, with the track ids of one tracker: a face that
- * continues across a chunk's boundary keeps its earlier id (linked by the overlap of its boxes, track/parts.ts),
- * and every other track gets the next free id. With a frame, every `stateEvery` frames and at each chunk's end,
- * comes the tracker's state as of that frame: where a caller may commit and a resumed pass start.
+ * Following a video as consecutive chunks, two at a time (extraction's face finding, the conversion's tracking
+ * pass): one Follower waits on each frame's models in turn and leaves the cores half idle. Each chunk is followed
+ * by a follower of its own from the chunk's first frame (the first chunk continues the tracks of a resumed pass);
+ * the frames come out in order, with the track ids of one tracker: a face that continues across a chunk's boundary
+ * keeps its earlier id (linked by the overlap of its boxes, track/parts.ts), and every other track gets the next
+ * free id. With a frame, every `stateEvery` frames and at each chunk's end, comes the tracker's state as of that
+ * frame: where a caller may commit and a resumed pass start.
  *
  * The later chunks seek to their start instead of decoding the video up to it (stride 1, frame times known), and
  * each seek is checked against the frame the chunk before decoded last; a chunk whose seek landed elsewhere is
- * followed again from a decode of the video's start (as the conversion's tracking pass does).
+ * followed again from a decode of the video's start.
  */
 import { createHash } from 'node:crypto';
 import type { Box } from '../../../src-shared/math/geometry.js';
