@@ -29,7 +29,7 @@ import {
   type TrackEnd,
 } from './parts.js';
 import { isCut } from './scene-cut.js';
-import type { TrackerState } from './tracker.js';
+import { emptyTrackerState, type TrackerState } from './tracker.js';
 
 /** Chunks followed at once: one a core on the two-core machines the studio is sized for. */
 export const CHUNK_FOLLOWERS = 2;
@@ -83,12 +83,12 @@ export interface ChunkedFollowOptions<T> {
   log(level: 'info' | 'warn', message: string): void;
 }
 
-/** A face as a chunk keeps it until it comes out (flat float32 landmarks: a few hundred bytes). */
+/** A face as a chunk keeps it until it comes out (flat landmarks: ~1 kB, a third of 68 point arrays). */
 interface KeptFace {
   trackId: number;
   box: Box;
   score: number;
-  landmarks: Float32Array;
+  landmarks: Float64Array;
   descriptor: Float32Array | null;
   passes: number;
   carried: boolean;
@@ -131,7 +131,7 @@ const keep = (f: FollowedFace): KeptFace => ({
   trackId: f.trackId,
   box: f.box,
   score: f.score,
-  landmarks: Float32Array.from(flatPoints(f.landmarks)),
+  landmarks: flatPoints(f.landmarks),
   descriptor: f.descriptor,
   passes: f.passes,
   carried: f.carried,
@@ -300,12 +300,12 @@ async function* framesOf<T>(
       const c = chunks[head] as Chunk<T>;
       const wait = changed;
       if (failure) throw failure;
-      // Nothing more will come from this chunk: stopped (by the caller, or a failure) before its end.
-      const stopped = !c.done && c.frames.length === 0 && (c.ended || (signal.aborted && c.running === null));
+      // This chunk's follower will read no more frames: it stopped (or never started) before the chunk's end.
+      const halted = !c.done && (c.ended || (signal.aborted && c.running === null));
       if (head > 0 && linked <= head) {
         if (!c.done && c.reached < c.range.start + linkSpan) {
           // Stopped before its faces could be linked: its few frames are left (a resumed pass follows them).
-          if (c.ended || (signal.aborted && c.running === null)) break;
+          if (halted) break;
           await wait;
           continue;
         }
@@ -330,7 +330,7 @@ async function* framesOf<T>(
           void start(c);
           continue;
         }
-        const earlier = before ?? emptyState();
+        const earlier = before ?? emptyTrackerState();
         const cut = c.firstSignature !== null && isCut(earlier.lastSignature, c.firstSignature);
         cutAt = cut ? c.range.start : null;
         const links = cut
@@ -358,11 +358,11 @@ async function* framesOf<T>(
           kept.faces?.map((f): FollowedFace => ({
             ...f,
             trackId: idOf(f.trackId),
-            landmarks: pointsOf(Float64Array.from(f.landmarks)),
+            landmarks: pointsOf(f.landmarks),
           })) ?? null;
         let state: TrackerState | null = null;
         if (kept.state)
-          state = head === 0 ? kept.state : mergeTrackerStates(before ?? emptyState(), kept.state, idOf, cutAt);
+          state = head === 0 ? kept.state : mergeTrackerStates(before ?? emptyTrackerState(), kept.state, idOf, cutAt);
         if (state && c.done && c.frames.length === 0) before = state;
         yield { frame: kept.frame, faces, extra: kept.extra, state };
       }
@@ -375,7 +375,7 @@ async function* framesOf<T>(
         notify();
         continue;
       }
-      if (stopped) break;
+      if (halted) break;
       await wait;
     }
     if (failure) throw failure;
@@ -385,10 +385,6 @@ async function* framesOf<T>(
     await Promise.all(followers);
     await Promise.all(runs);
   }
-}
-
-function emptyState(): TrackerState {
-  return { nextId: 1, tracks: [], cutAt: -1, lastSignature: null };
 }
 
 function sumStats(all: readonly FollowStats[]): FollowStats {

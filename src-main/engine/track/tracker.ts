@@ -36,6 +36,11 @@ export interface TrackerState {
   lastSignature: number[] | null;
 }
 
+/** A tracker that has seen nothing yet. */
+export function emptyTrackerState(): TrackerState {
+  return { nextId: 1, tracks: [], cutAt: -1, lastSignature: null };
+}
+
 export function descriptorDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < a.length; i += 1) sum += ((a[i] as number) - (b[i] as number)) ** 2;
@@ -48,7 +53,7 @@ export class Tracker {
 
   constructor(options: Partial<TrackerOptions> = {}, state?: TrackerState) {
     this.options = { ...DEFAULT_TRACKER_OPTIONS, ...options };
-    this.state = state ? structuredClone(state) : { nextId: 1, tracks: [], cutAt: -1, lastSignature: null };
+    this.state = state ? structuredClone(state) : emptyTrackerState();
   }
 
   /** A JSON-safe snapshot, so a resumed extraction continues the same tracks. */
