@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { boxOfPoints, squareBox, type Point } from '../../src-shared/math/geometry.js';
+import { boxOfPoints, squareBox, type Box, type Point } from '../../src-shared/math/geometry.js';
 import { FaceDetector } from '../../src-main/engine/detect/detector.js';
 import { FaceNets, SECOND_PASS_SCALE } from '../../src-main/engine/landmarks/face-nets.js';
 import { decodeFrames } from '../../src-main/engine/media/decode.js';
@@ -22,6 +22,21 @@ const percentile = (values: readonly number[], p: number): number =>
 const pct = (v: number): string => (v * 100).toFixed(2);
 /** The sample clip's audience shot starts here (frames before it: the performer, mostly frontal). */
 const AUDIENCE_FROM = 212;
+/** How far the boxes move (a share of their side) when the two-pass fit's dependence on its box is measured. */
+const BOX_SHIFT = 0.04;
+
+/** The box moved by `share` of its side to the left, right, up and down. */
+const shiftedBoxes = (box: Box, share: number): Box[] =>
+  [
+    [-1, 0],
+    [1, 0],
+    [0, -1],
+    [0, 1],
+  ].map(([dx, dy]) => ({
+    ...box,
+    x: box.x + (dx as number) * share * box.width,
+    y: box.y + (dy as number) * share * box.height,
+  }));
 
 interface Comparison {
   /** Every face follow() gave: its distance from the two-pass fit of the same frame and box, in IODs. */
@@ -33,6 +48,14 @@ interface Comparison {
   audience: number[];
   /** One more pass on the region the two-pass fit's own points give: the landmark net's noise on its region. */
   repeat: number[];
+  /**
+   * The carried faces' two-pass fits from their box moved by BOX_SHIFT of its side (left, right, up, down): their
+   * mean distance from the fit of the box itself, in IODs: how much the reference depends on where its box is.
+   */
+  performerCarriedBoxSensitivity: number[];
+  /** The audience's carried faces: their distances from the two-pass fit, and the same measure of their box. */
+  audienceCarried: number[];
+  audienceCarriedBoxSensitivity: number[];
   passesPerFace: number;
 }
 
@@ -57,6 +80,9 @@ async function compareWithTwoPass(
     performerCarried: [],
     audience: [],
     repeat: [],
+    performerCarriedBoxSensitivity: [],
+    audienceCarried: [],
+    audienceCarriedBoxSensitivity: [],
     passesPerFace: 0,
   };
   for await (const frame of decodeFrames(source, { stride: 1, startIndex: 0 })) {
@@ -71,8 +97,18 @@ async function compareWithTwoPass(
       result.errors.push(error);
       result.repeat.push(meanDistanceIod(third, full));
       if (face.passes === 1) result.onePass.push(error);
-      if (face.carried) result.carried.push(error);
-      if (face.carried && frame.index < AUDIENCE_FROM) result.performerCarried.push(error);
+      if (face.carried) {
+        result.carried.push(error);
+        const shifted = await nets.landmarksOf(rgb, width, height, shiftedBoxes(face.box, BOX_SHIFT));
+        const sensitivity = mean(shifted.map((points) => meanDistanceIod(points, full)));
+        if (frame.index < AUDIENCE_FROM) {
+          result.performerCarried.push(error);
+          result.performerCarriedBoxSensitivity.push(sensitivity);
+        } else {
+          result.audienceCarried.push(error);
+          result.audienceCarriedBoxSensitivity.push(sensitivity);
+        }
+      }
       if (frame.index >= AUDIENCE_FROM) result.audience.push(error);
     }
   }
@@ -89,7 +125,10 @@ function describeComparison(name: string, c: Comparison): string {
     (c.carried.length > 0
       ? `${c.carried.length} carried, mean ${pct(mean(c.carried))} % (95th percentile ` +
         `${pct(percentile(c.carried, 0.95))} %; the performer's ${c.performerCarried.length}: ` +
-        `${pct(mean(c.performerCarried))} %); `
+        `${pct(mean(c.performerCarried))} %; the audience's ${c.audienceCarried.length}: ` +
+        `${pct(mean(c.audienceCarried))} %, where the two-pass fit itself moves ` +
+        `${pct(mean(c.audienceCarriedBoxSensitivity))} % when its box moves ${BOX_SHIFT * 100} % of its side, ` +
+        `the performer's ${pct(mean(c.performerCarriedBoxSensitivity))} %); `
       : '') +
     `${c.passesPerFace.toFixed(2)} landmark passes a face (the full fit: 2); one more pass moves the two-pass fit ` +
     `itself a mean ${pct(mean(c.repeat))} %`
@@ -122,7 +161,7 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
     expect(c.passesPerFace).toBeLessThanOrEqual(2.05);
   }, 120_000);
 
-  it("the conversion's follower (faces carried by their landmarks): the performer's within 2 %, the audience's not", async () => {
+  it("the conversion's follower (faces carried by their landmarks): the performer's within 2 %, the audience's as close as the reference's own box moves it", async () => {
     const c = await compareWithTwoPass(detector, nets, { carryByLandmarks: true, minFaceArea: 35 * 35 });
     console.log(describeComparison("conversion's follower", c));
     // As the conversion runs it: faces carried by their landmarks between detections, boxes under 35 x 35 ignored.
@@ -130,12 +169,18 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
     // their box (2.3 % while a carried box was carried from the last frame's carried box, not from the detection:
     // it shrank between detections). A carried face has no detection box: where its one pass misses it gets a
     // second pass on its own fit, not the full fit (that cost ~10 % of the tracking pass, the placed face's jitter
-    // unchanged). The misses are the audience's dark profile faces, where the net's own noise is several times the
-    // target (one more pass moves this follower's two-pass fits a mean 6.2 %): carried faces 6.8 % (95th pct 15 %),
-    // every face 4.3 %; before the point check 13.2 % (95th pct 63 %) and 12.2 %.
+    // unchanged). The audience's carried faces (dark, small, in profile) are 8.7 % from the two-pass fit of their
+    // box, and there the reference is no fixed answer: moving the box by 4 % of its side moves the two-pass fit a
+    // mean 6.9 % (the performer's 1.4 %), and one more pass on its own region 6.2 %. Neither a carry's one pass on
+    // the region its last detection's landmarks give nor two full passes from the last frame's box (a pass more a
+    // face) came nearer than 8.6 % and 8.2 %. So on the audience the carry is held to the reference's own dependence on its
+    // box: 1.26 times it here, 1.32 times on the performer (before the point check the carried faces were 13.2 %).
     expect(c.carried.length).toBeGreaterThan(150);
     expect(c.performerCarried.length).toBeGreaterThan(50);
     expect(mean(c.performerCarried)).toBeLessThan(0.02);
+    expect(c.audienceCarried.length).toBeGreaterThan(100);
+    expect(mean(c.audienceCarried)).toBeLessThan(1.5 * mean(c.audienceCarriedBoxSensitivity));
+    expect(mean(c.performerCarried)).toBeLessThan(1.5 * mean(c.performerCarriedBoxSensitivity));
     expect(mean(c.carried)).toBeLessThan(0.08);
     expect(percentile(c.carried, 0.95)).toBeLessThan(0.2);
     expect(mean(c.errors)).toBeLessThan(0.05);
