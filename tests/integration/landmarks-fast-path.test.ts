@@ -49,8 +49,8 @@ interface Comparison {
   /** One more pass on the region the two-pass fit's own points give: the landmark net's noise on its region. */
   repeat: number[];
   /**
-   * The carried faces' two-pass fits from their box moved by BOX_SHIFT of its side (left, right, up, down): their
-   * mean distance from the fit of the box itself, in IODs: how much the reference depends on where its box is.
+   * The performer's carried faces' two-pass fits from their box moved by BOX_SHIFT of its side (left, right, up,
+   * down): their mean distance from the fit of the box itself, in IODs: how much the reference depends on its box.
    */
   performerCarriedBoxSensitivity: number[];
   /** The audience's carried faces: their distances from the two-pass fit, and the same measure of their box. */
@@ -173,8 +173,9 @@ describe('landmarks: the fast path against the two-pass fit on the sample clip',
     // box, and there the reference is no fixed answer: moving the box by 4 % of its side moves the two-pass fit a
     // mean 6.9 % (the performer's 1.4 %), and one more pass on its own region 6.2 %. Neither a carry's one pass on
     // the region its last detection's landmarks give nor two full passes from the last frame's box (a pass more a
-    // face) came nearer than 8.6 % and 8.2 %. So on the audience the carry is held to the reference's own dependence on its
-    // box: 1.26 times it here, 1.32 times on the performer (before the point check the carried faces were 13.2 %).
+    // face) came nearer than 8.6 % and 8.2 %. So the carry is held to the reference's own dependence on its box:
+    // 1.26 times it on the audience, 1.32 times on the performer (before the point check the carried faces were
+    // 13.2 % from the reference, more than twice its dependence on the box).
     expect(c.carried.length).toBeGreaterThan(150);
     expect(c.performerCarried.length).toBeGreaterThan(50);
     expect(mean(c.performerCarried)).toBeLessThan(0.02);
