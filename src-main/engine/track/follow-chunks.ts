@@ -125,6 +125,27 @@ interface Chunk<T> {
   ended: boolean;
 }
 
+/** A chunk before its follower starts (`maySeek`: it may seek to its start rather than decode up to it). */
+function unstartedChunk<T>(index: number, range: FrameRange, maySeek: boolean): Chunk<T> {
+  return {
+    index,
+    range,
+    follower: null,
+    frames: [],
+    reached: range.start - 1,
+    done: false,
+    firsts: new Map(),
+    firstSignature: null,
+    before: null,
+    last: null,
+    maySeek,
+    seek: null,
+    stop: new AbortController(),
+    running: null,
+    ended: false,
+  };
+}
+
 const fingerprint = (rgb: Uint8Array): string => createHash('sha1').update(rgb).digest('hex');
 
 const keep = (f: FollowedFace): KeptFace => ({
@@ -147,23 +168,7 @@ export function followInChunks<T>(o: ChunkedFollowOptions<T>): {
 } {
   const planned = o.chunked ? chunkRanges(o.first, o.last, o.stride, MIN_CHUNK_FRAMES, MAX_CHUNK_FRAMES) : [];
   const ranges = planned.length > 0 ? planned : [{ start: o.first, end: Math.max(o.first, o.last) }];
-  const chunks: Chunk<T>[] = ranges.map((range, k) => ({
-    index: k,
-    range,
-    follower: null,
-    frames: [],
-    reached: range.start - 1,
-    done: false,
-    firsts: new Map(),
-    firstSignature: null,
-    before: null,
-    last: null,
-    maySeek: k > 0 && o.stride === 1,
-    seek: null,
-    stop: new AbortController(),
-    running: null,
-    ended: false,
-  }));
+  const chunks = ranges.map((range, k) => unstartedChunk<T>(k, range, k > 0 && o.stride === 1));
   const lastChunk = chunks[chunks.length - 1];
   if (lastChunk && o.toEnd) lastChunk.range = { ...lastChunk.range, end: Number.MAX_SAFE_INTEGER };
   // What the followers of the chunks that came out did (their followers let go).
@@ -315,18 +320,7 @@ async function* framesOf<T>(
           o.log('warn', `seeking in ${o.source.path} missed frame ${c.range.start - 1}: decoding from the start`);
           c.stop.abort();
           await c.running;
-          Object.assign(c, {
-            follower: null,
-            frames: [],
-            reached: c.range.start - 1,
-            done: false,
-            firsts: new Map(),
-            firstSignature: null,
-            before: null,
-            maySeek: false,
-            seek: null,
-            stop: new AbortController(),
-          });
+          Object.assign(c, unstartedChunk<T>(c.index, c.range, false));
           void start(c);
           continue;
         }
